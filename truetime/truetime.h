@@ -160,7 +160,6 @@ enum tt_status tt_clock_status(struct tt_clock *c, char *reason, size_t reason_l
 
 /* Counters for metrics. */
 struct tt_stats {
-    uint64_t now_calls;        /* only counted when stats are enabled */
     uint64_t commit_waits;     /* tt_commit_wait calls */
     tt_micros commit_wait_us;  /* total time waited */
     tt_micros commit_wait_max; /* longest single wait */
@@ -220,6 +219,36 @@ int tt_sim_clock_create(struct tt_sim_world *world, const struct tt_sim_params *
                         struct tt_clock **out, struct sp_err *err);
 /* Steps the simulated clock by delta_us (negative = backwards). */
 void tt_sim_clock_step(struct tt_clock *c, tt_micros delta_us);
+/* Replaces the parameters: offset_us holds from the current true time on and
+ * drift accrues from it. */
 void tt_sim_clock_set(struct tt_clock *c, const struct tt_sim_params *p);
+
+/* ---- a private chronyd pair (tests, demo, local clusters) --------------- */
+
+/*
+ * Starts two chronyd processes on loopback that never touch the system clock
+ * (-x): a "server" with `local stratum 8`, and a "client" that polls it every
+ * 250 ms and exposes its command socket at <dir>/run/chronyd.sock and on UDP
+ * 127.0.0.1:<client_cmd_port>. Both run as children of the caller and die
+ * with it (PR_SET_PDEATHSIG). `dir` must exist and be short enough for a
+ * Unix socket path (<= 80 bytes). Returns 0, SP_EIO (cannot write configs or
+ * spawn chronyd; err says which) or SP_ENOTFOUND (chronyd not installed).
+ */
+struct tt_chrony_pair {
+    char dir[84];
+    char socket_path[TT_PATH_MAX];
+    int server_port;     /* NTP port of the server instance */
+    int client_cmd_port; /* cmdmon UDP port of the client instance */
+    int server_pid, client_pid;
+};
+
+int tt_chrony_pair_start(const char *dir, struct tt_chrony_pair *p, struct sp_err *err);
+/* Stops or restarts only the client instance (the one clocks talk to). */
+void tt_chrony_pair_stop_client(struct tt_chrony_pair *p);
+int tt_chrony_pair_start_client(struct tt_chrony_pair *p, struct sp_err *err);
+/* Stops both (SIGTERM, then SIGKILL after 3 s). Idempotent. */
+void tt_chrony_pair_stop(struct tt_chrony_pair *p);
+/* Fills cfg for a chrony clock on this pair's Unix socket. */
+void tt_chrony_pair_config(const struct tt_chrony_pair *p, struct tt_config *cfg);
 
 #endif /* TRUETIME_H */
