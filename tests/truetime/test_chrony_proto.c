@@ -108,6 +108,25 @@ static void test_decode_bad_replies(void **state)
     expect_error(bad, sizeof bad, 42, SP_ETT_PROTO, "root_dispersion");
 }
 
+/* A PTP hardware clock through chrony's refclock PHC: ASCII ref id, no
+ * network delay; the bound is computed exactly as for an NTP source. */
+static void test_decode_refclock_reply(void **state)
+{
+    (void) state;
+    struct tt_chrony_tracking in = test_tracking(), out;
+    in.ref_id = 0x50484330; /* "PHC0" */
+    in.stratum = 1;
+    in.root_delay_s = 0;
+    in.root_dispersion_s = 0.000001;
+    in.current_correction_s = 0.0000002;
+    uint8_t buf[TT_CHRONY_PKT_LEN];
+    test_build_reply(buf, 7, &in);
+    assert_int_equal(tt_chrony_decode_reply(buf, sizeof buf, 7, &out, NULL), 0);
+    assert_int_equal(out.ref_id, 0x50484330);
+    assert_int_equal(out.stratum, 1);
+    assert_int_equal(tt_chrony_base_bound_us(&out), 2); /* 1.2 us, rounded up */
+}
+
 int main(void)
 {
     sp_test_route_asserts();
@@ -116,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_request_layout),
         cmocka_unit_test(test_decode_good_reply),
         cmocka_unit_test(test_decode_bad_replies),
+        cmocka_unit_test(test_decode_refclock_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
