@@ -1,0 +1,455 @@
+/*
+ * txn.h - transactions: MVCC storage on RocksDB, the wound-wait lock table and
+ * the per-replica safe-time tracker (Spanner §4). This header is the manual.
+ *
+ * The module is built from pure, self-contained pieces that the 2PC
+ * participant/coordinator and the Paxos apply path sit on top of:
+ *
+ *   txn_store      multi-version data of many Paxos groups in one RocksDB
+ *                  (on disk, or on RocksDB's in-memory env for the simulator).
+ *                  Every group applies its Paxos log in order, each entry at
+ *                  its timestamp, through txn_store_apply(); reads at a
+ *                  timestamp find the newest version at or below it with one
+ *                  seek; version GC never goes below a horizon that reads
+ *                  are refused beneath (SP_ETXN_TOO_OLD).
+ *   txn_locks      the lock table of one group leader: shared/exclusive locks
+ *                  per key with wound-wait priority (Spanner §4.2.1). No
+ *                  threads, no clock: the caller passes `now` and acts on the
+ *                  verdicts (grant, wait, wound, expire).
+ *   txn_safetime   one replica's safe time t_safe = min(t_paxos_safe,
+ *                  t_tm_safe) and LastTS() (Spanner §4.1.3, §4.2.2). Pure.
+ *
+ * Conventions, for every function below:
+ *   - return 0 on success or one SP_E* code from sp_error.h; where an
+ *     `struct sp_err *err` parameter exists it may be NULL, and on failure it
+ *     receives a message naming the group, key or transaction involved;
+ *   - timestamps are tt_micros (microseconds since the Unix epoch, the
+ *     TrueTime unit); valid commit timestamps are >= 1, so 0 means "none";
+ *   - keys and values are byte strings (any bytes, including 0x00 and 0xFF);
+ *     the library copies what it keeps, so input pointers need only live for
+ *     the call;
+ *   - broken preconditions (NULL where a pointer is required, a protocol
+ *     invariant violated by the caller) fail SP_ASSERT, which aborts; they
+ *     are bugs, not errors to handle.
+ *
+ * Threads: a txn_store may be used from many threads at once (reads run in
+ * parallel with apply and GC; see each function). txn_locks and txn_safetime
+ * are single-threaded objects owned by one group's driver.
+ */
+#ifndef TXN_H
+#define TXN_H
+
+#include "truetime.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A transaction id, unique per coordinator for the life of the cluster. */
+typedef uint64_t txn_id;
+/* A Paxos group id (Spanner: one group per set of directories). */
+typedef uint64_t txn_group_id;
+
+/* ======================================================================
+ * MVCC store
+ * ====================================================================== */
+
+struct rocksdb_env_t;
+struct txn_store;
+
+#define TXN_VALUE_BYTES_MAX_DEFAULT (1u << 20)             /* 1 MiB */
+#define TXN_KEY_BYTES_MAX_DEFAULT   (8u << 10)             /* 8 KiB */
+#define TXN_RETENTION_US_DEFAULT    (3600LL * 1000 * 1000) /* 1 hour */
+#define TXN_BATCH_WRITES_MAX        65536u                 /* writes in one txn_store_apply */
+#define TXN_SCAN_ROWS_MAX           100000u                /* rows one txn_store_scan may return */
+#define TXN_SCAN_STEPS_MAX          (4u * TXN_SCAN_ROWS_MAX) /* keys one scan examines */
+#define TXN_GROUPS_MAX_DEFAULT      4096u                    /* groups one store tracks */
+
+struct txn_store_config {
+    size_t value_bytes_max; /* larger values fail with SP_ETXN_TOO_LARGE; default 1 MiB */
+    size_t key_bytes_max;   /* larger keys fail with SP_ETXN_TOO_LARGE; default 8 KiB */
+    tt_micros retention_us; /* versions shadowed for longer may be GC'd; default 1 h */
+    bool sync;              /* fsync every apply before returning; default true */
+    /* Storage backend. in_memory: the store creates and owns a RocksDB
+     * in-memory env (rocksdb_create_mem_env), `path` names the database
+     * inside it, and everything is lost on close. env (not owned, must
+     * outlive the store): an env the caller keeps across close/reopen, which
+     * is how the simulator keeps a node's "disk" across a simulated crash
+     * (RocksDB's in-memory env accepts only absolute names: use "/name").
+     * Neither: the default disk env. Default: neither. */
+    bool in_memory;
+    struct rocksdb_env_t *env;
+    uint32_t groups_max;      /* distinct groups with cached metadata; default 4096 */
+    uint64_t gc_versions_max; /* versions one txn_store_gc call examines; default 1e6 */
+};
+
+/* Fills cfg with the defaults above. */
+void txn_store_config_init(struct txn_store_config *cfg);
+
+/*
+ * Opens (creating if missing) the store at `path` (a directory on disk, or a
+ * name inside the in-memory env). On success *out is owned by the caller and
+ * freed with txn_store_close(). cfg is copied.
+ * Errors: SP_EINVAL (bad config), SP_EIO (RocksDB refused to open; the
+ * message carries RocksDB's text), SP_ENOMEM.
+ */
+int txn_store_open(const char *path, const struct txn_store_config *cfg, struct txn_store **out,
+                   struct sp_err *err);
+
+/* Closes the database and frees the store. NULL is a no-op. Every pointer the
+ * store handed out that is documented as store-owned becomes invalid. */
+void txn_store_close(struct txn_store *s);
+
+enum txn_write_kind {
+    TXN_WRITE_PUT = 1,    /* a new version with a value */
+    TXN_WRITE_DELETE = 2, /* a new version that is a tombstone */
+};
+
+/* One write of a batch. Pointers are borrowed for the call. */
+struct txn_write {
+    enum txn_write_kind kind;
+    const void *key;
+    size_t key_len;
+    const void *value; /* ignored for TXN_WRITE_DELETE */
+    size_t value_len;
+};
+
+/* One Paxos log entry's effect on a group's MVCC data. */
+struct txn_apply {
+    txn_group_id group;
+    tt_micros ts;                   /* commit timestamp of every write; >= 1 */
+    const struct txn_write *writes; /* may be NULL when writes_n == 0 */
+    size_t writes_n;                /* <= TXN_BATCH_WRITES_MAX */
+    /* The Paxos slot being applied, recorded in the same RocksDB WriteBatch
+     * as the data so that after a crash "applied through slot N" and the
+     * data agree; 0: do not record. Must exceed the recorded one. */
+    uint64_t applied_index;
+};
+
+/*
+ * Applies every write of `a` at timestamp a->ts, plus the group metadata
+ * (applied index; LastTS = max(LastTS, ts) when writes_n > 0), atomically:
+ * one RocksDB WriteBatch, synced when cfg.sync. Re-applying the same entry
+ * (replay after a crash) is idempotent. Every write is validated before
+ * anything is written, so a failed apply changes nothing.
+ * Errors: SP_ETXN_TOO_LARGE (a key or value over its limit; the message
+ * names the write's index, its size and the limit), SP_EINVAL (ts < 1,
+ * applied_index not increasing, bad kind), SP_EIO (RocksDB write failed; the
+ * store then refuses further applies with SP_ECLOSED, since what reached the
+ * disk is unknown).
+ * Threads: applies must be serialized by the caller (one apply path per
+ * store); reads may run concurrently.
+ */
+int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_err *err);
+
+enum txn_version_kind {
+    TXN_VERSION_ABSENT = 0,    /* no version at or below the read timestamp */
+    TXN_VERSION_VALUE = 1,     /* a value */
+    TXN_VERSION_TOMBSTONE = 2, /* deleted at `ts` */
+};
+
+/* The result of a point read. value is malloc'd and owned by the caller:
+ * release with txn_version_clear() (also safe on a zeroed struct). */
+struct txn_version {
+    enum txn_version_kind kind;
+    tt_micros ts; /* commit timestamp of the version found; 0 if absent */
+    uint8_t *value;
+    size_t value_len;
+};
+
+void txn_version_clear(struct txn_version *v);
+
+/*
+ * Reads the newest version of `key` in `group` with commit timestamp <= t.
+ * *out is overwritten (not cleared first: clear it before reusing).
+ * Errors: SP_ETXN_TOO_OLD (t below the group's GC horizon: versions the read
+ * needs may be gone), SP_ETXN_TOO_LARGE (key over the limit), SP_EINVAL
+ * (t < 0), SP_ECORRUPT (the record failed its checksum or did not decode),
+ * SP_EIO, SP_ENOMEM.
+ * Threads: safe concurrently with other reads, apply and GC; the read sees
+ * one consistent RocksDB snapshot.
+ */
+int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+                  tt_micros t, struct txn_version *out, struct sp_err *err);
+
+/* One row of a scan: the newest non-deleted version <= t of one key. */
+struct txn_row {
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    tt_micros ts;
+};
+
+/* Rows in ascending key order. Memory is owned by the caller: release with
+ * txn_scan_clear() (also safe on a zeroed struct). */
+struct txn_scan {
+    struct txn_row *rows;
+    size_t rows_n;
+    /* True when the scan stopped early (at `limit` rows, or after examining
+     * TXN_SCAN_STEPS_MAX keys, most of them deleted): call again with
+     * start = resume_key. */
+    bool more;
+    uint8_t *resume_key; /* set iff more */
+    size_t resume_key_len;
+};
+
+void txn_scan_clear(struct txn_scan *sc);
+
+/*
+ * Scans keys in [start, end) of `group` at timestamp t: for every key, its
+ * newest version <= t, skipping keys whose newest version is a tombstone.
+ * end == NULL means "to the end of the group". At most `limit` rows
+ * (1..TXN_SCAN_ROWS_MAX). *out is overwritten.
+ * Errors: as txn_store_get, plus SP_EINVAL (limit out of range).
+ */
+int txn_store_scan(struct txn_store *s, txn_group_id group, const void *start, size_t start_len,
+                   const void *end, size_t end_len, tt_micros t, size_t limit, struct txn_scan *out,
+                   struct sp_err *err);
+
+/* A group's metadata as recorded by apply and GC. */
+struct txn_group_meta {
+    uint64_t applied_index; /* last Paxos slot recorded by txn_store_apply; 0 if none */
+    tt_micros last_ts;      /* LastTS(): max commit timestamp applied with writes */
+    tt_micros gc_horizon;   /* reads below this fail with SP_ETXN_TOO_OLD */
+};
+
+/* Reads a group's metadata (zeros for a group never written).
+ * Errors: SP_ECORRUPT, SP_EIO, SP_EFULL (more than groups_max groups). */
+int txn_store_meta(struct txn_store *s, txn_group_id group, struct txn_group_meta *out,
+                   struct sp_err *err);
+
+struct txn_gc_stats {
+    tt_micros horizon;         /* the horizon this call collected below */
+    uint64_t versions_seen;    /* versions examined */
+    uint64_t versions_dropped; /* versions deleted */
+    bool complete;             /* false: stopped at gc_versions_max; call again */
+};
+
+/* The horizon GC may collect below:
+ *   min(now - retention_us, oldest_read_ts)
+ * where oldest_read_ts is the oldest timestamp any active or future read may
+ * still use (oldest active read, and the replica's safe time when writes
+ * below now - retention may still be applied); TT_MICROS_MAX if none. */
+tt_micros txn_gc_horizon(tt_micros now, tt_micros retention_us, tt_micros oldest_read_ts);
+
+/*
+ * Collects the versions of `group` that no read at or above the horizon
+ * (txn_gc_horizon(now, cfg.retention_us, oldest_read_ts)) can see: for each
+ * key, every version older than its newest version <= horizon, and that
+ * newest one too if it is a tombstone. The horizon is made durable and
+ * visible to readers before any version is deleted, so a read either fails
+ * with SP_ETXN_TOO_OLD or sees exactly what it would have seen without GC.
+ * The horizon never moves backwards. Work per call is bounded by
+ * cfg.gc_versions_max; stats->complete says whether the pass finished (a
+ * later call resumes where this one stopped).
+ * Errors: SP_ECORRUPT, SP_EIO, SP_EFULL (groups_max), SP_ENOMEM.
+ * Threads: serialize with txn_store_apply (one maintenance path per store).
+ */
+int txn_store_gc(struct txn_store *s, txn_group_id group, tt_micros now, tt_micros oldest_read_ts,
+                 struct txn_gc_stats *stats, struct sp_err *err);
+
+/* ======================================================================
+ * Lock table (wound-wait)
+ * ====================================================================== */
+
+struct txn_locks;
+
+enum txn_lock_mode {
+    TXN_LOCK_SHARED = 1,    /* reads of a read-write transaction */
+    TXN_LOCK_EXCLUSIVE = 2, /* writes, taken at prepare/commit */
+};
+
+enum txn_lock_status {
+    TXN_LOCK_GRANTED = 0,
+    TXN_LOCK_WAIT = 1, /* queued; a later txn_locks_release() reports the grant */
+};
+
+struct txn_locks_config {
+    uint32_t locks_max;           /* held + waiting requests in the table; default 65536 */
+    uint32_t waiters_per_key_max; /* queued requests on one key; default 64 */
+    uint32_t txns_max;            /* transactions known to the table; default 4096 */
+    tt_micros idle_timeout_us;    /* see txn_locks_expired(); default 10 s */
+};
+
+void txn_locks_config_init(struct txn_locks_config *cfg);
+
+/* Creates an empty table; *out owned by the caller, freed with
+ * txn_locks_destroy(). Errors: SP_EINVAL (a zero limit), SP_ENOMEM. */
+int txn_locks_create(const struct txn_locks_config *cfg, struct txn_locks **out,
+                     struct sp_err *err);
+void txn_locks_destroy(struct txn_locks *lt);
+
+/* Who asks: the transaction id and its priority, the start timestamp it was
+ * first given (kept across retries so that it eventually becomes the oldest).
+ * Lower start_ts = older = higher priority; ties broken by the lower id. */
+struct txn_lock_owner {
+    txn_id id;
+    tt_micros start_ts;
+};
+
+/* The verdict of txn_locks_acquire. `wounded` points into the table and
+ * stays valid until the next call that modifies the table. */
+struct txn_lock_result {
+    enum txn_lock_status status;
+    const txn_id *wounded; /* younger holders this request wounded, each once */
+    uint32_t wounded_n;
+};
+
+/*
+ * Requests `mode` on `key` for `owner` at time `now` (recorded as the
+ * transaction's last activity).
+ *
+ * From Spanner §4.2.1: "...we use wound-wait to avoid deadlocks." When an
+ * incompatible holder is younger than the requester, the holder is wounded:
+ * it is listed in res->wounded, every later call for it fails with
+ * SP_ETXN_WOUNDED, and the driver must abort it (txn_locks_release) — unless
+ * it has prepared (txn_locks_prepared), in which case it is not wounded and
+ * the requester waits for its outcome. When an incompatible holder is older,
+ * the requester waits. Waiters queue in priority order, and a request is
+ * granted at once only if it is compatible with every holder and no older
+ * request is queued on the key. Re-requesting a lock already held in the same
+ * or a stronger mode is granted; shared -> exclusive is an upgrade.
+ * Errors: SP_ETXN_WOUNDED (the requester was wounded: abort it),
+ * SP_EINVAL (a request of the same transaction is already queued on this key,
+ * the owner's start_ts differs from its first request, or it has prepared),
+ * SP_EFULL (locks_max, waiters_per_key_max or txns_max reached; nothing
+ * changed), SP_ETXN_TOO_LARGE (key over 8 KiB).
+ */
+int txn_locks_acquire(struct txn_locks *lt, const struct txn_lock_owner *owner, const void *key,
+                      size_t key_len, enum txn_lock_mode mode, tt_micros now,
+                      struct txn_lock_result *res, struct sp_err *err);
+
+/* A queued request that a release turned into a held lock. `key` points into
+ * the table and stays valid until the next call that modifies the table. */
+struct txn_lock_grant {
+    txn_id id;
+    const uint8_t *key;
+    size_t key_len;
+    enum txn_lock_mode mode;
+};
+
+/*
+ * Releases every lock and queued request of transaction `id` (commit, abort,
+ * wound or expiry) and forgets it. Queued requests that can now be granted
+ * are granted in priority order; *grants (may be NULL) is set to an array in
+ * the table, valid until the next modifying call, and *grants_n to its
+ * length. Granted transactions' last activity becomes `now`. Releasing an
+ * unknown transaction is a no-op (releases are idempotent).
+ */
+void txn_locks_release(struct txn_locks *lt, txn_id id, tt_micros now,
+                       const struct txn_lock_grant **grants, uint32_t *grants_n);
+
+/* Marks `id` prepared (2PC): it can no longer be wounded, since its outcome
+ * is now decided by its coordinator, and it never expires. Must be called
+ * before the prepare record is logged: the check that it was not wounded and
+ * the mark are one step. Errors: SP_ETXN_WOUNDED (abort instead),
+ * SP_ENOTFOUND (unknown), SP_EINVAL (it has queued requests). */
+int txn_locks_prepared(struct txn_locks *lt, txn_id id, struct sp_err *err);
+
+/* Records client activity (keep-alive). Errors: SP_ENOTFOUND (unknown: it
+ * expired or was released), SP_ETXN_WOUNDED (tell the client to abort). */
+int txn_locks_keepalive(struct txn_locks *lt, txn_id id, tt_micros now, struct sp_err *err);
+
+/* Fills ids[0..max) with transactions idle for longer than idle_timeout_us at
+ * `now`: no activity since, no queued request (a waiting client is blocked
+ * on us, not idle) and not prepared. Returns how many were written. The
+ * driver aborts them with txn_locks_release(). */
+uint32_t txn_locks_expired(const struct txn_locks *lt, tt_micros now, txn_id *ids, uint32_t max);
+
+/* True iff `id` is known and wounded. */
+bool txn_locks_is_wounded(const struct txn_locks *lt, txn_id id);
+
+/* Counts for metrics and tests. */
+struct txn_locks_stats {
+    uint32_t txns;    /* known transactions */
+    uint32_t held;    /* held locks */
+    uint32_t waiting; /* queued requests */
+    uint32_t keys;    /* keys with at least one request */
+};
+void txn_locks_stats(const struct txn_locks *lt, struct txn_locks_stats *out);
+
+/* Calls fn(ctx, waiter, blocker) for every edge of the waits-for graph: a
+ * queued request waits for each incompatible holder of its key and for each
+ * request queued ahead of it. For tests and diagnostics; O(requests^2) per
+ * key in the worst case. */
+void txn_locks_waits_for(const struct txn_locks *lt, void (*fn)(void *, txn_id, txn_id), void *ctx);
+
+/* Checks every structural invariant with SP_ASSERT (tests, debug builds). */
+void txn_locks_check(const struct txn_locks *lt);
+
+/* ======================================================================
+ * Safe time
+ * ====================================================================== */
+
+struct txn_safetime;
+
+#define TXN_PREPARED_MAX_DEFAULT 4096u
+
+/* Creates a tracker for one replica of one group, holding at most
+ * prepared_max prepared transactions. Start state: nothing applied
+ * (t_paxos_safe = 0, LastTS = 0, no prepared transactions). *out is owned by
+ * the caller, freed with txn_safetime_destroy(). Errors: SP_EINVAL, SP_ENOMEM. */
+int txn_safetime_create(uint32_t prepared_max, struct txn_safetime **out, struct sp_err *err);
+void txn_safetime_destroy(struct txn_safetime *st);
+
+/* After a restart: the state recorded with the data (txn_store_meta), before
+ * the log after applied_index is replayed. Prepared transactions are
+ * re-registered by replaying their prepare records. */
+void txn_safetime_restore(struct txn_safetime *st, uint64_t applied_index, tt_micros last_ts);
+
+/*
+ * Log-order events, one per applied Paxos entry; `index` is the entry's slot
+ * and must increase. Each asserts the invariant that makes safe time sound:
+ * a new version or prepare timestamp is above the current t_safe, so a read
+ * already served at t <= t_safe can never change.
+ */
+/* A committed write (single-group commit) at ts: advances t_paxos_safe and LastTS. */
+void txn_safetime_apply_commit(struct txn_safetime *st, uint64_t index, tt_micros ts);
+/* A 2PC prepare record at prepare_ts. Errors: SP_EFULL (prepared_max), SP_EINVAL
+ * (id already prepared). */
+int txn_safetime_apply_prepare(struct txn_safetime *st, uint64_t index, txn_id id,
+                               tt_micros prepare_ts, struct sp_err *err);
+/* The outcome of a prepared transaction: commit_ts >= its prepare_ts, or 0
+ * for abort. Errors: SP_ENOTFOUND (not prepared here). */
+int txn_safetime_apply_outcome(struct txn_safetime *st, uint64_t index, txn_id id,
+                               tt_micros commit_ts, struct sp_err *err);
+/* Any other entry (no timestamp): only advances the applied index. */
+void txn_safetime_apply_other(struct txn_safetime *st, uint64_t index);
+
+/*
+ * A leader's MinNextTS(n) promise: no Paxos write after slot `index` will have
+ * a timestamp below min_next_ts. From Spanner §4.1.3: "...a replica can
+ * advance t_paxos_safe to MinNextTS(n) - 1 when it has applied through n."
+ * If this replica has not applied `index` yet, the promise is kept (one
+ * pending promise; a newer one replaces it) and takes effect when it has.
+ */
+void txn_safetime_promise(struct txn_safetime *st, uint64_t index, tt_micros min_next_ts);
+
+/* t_safe = min(t_paxos_safe, t_tm_safe). Never decreases. */
+tt_micros txn_safetime_get(const struct txn_safetime *st);
+tt_micros txn_safetime_paxos_safe(const struct txn_safetime *st);
+/* One below the smallest prepare timestamp; TT_MICROS_MAX with none prepared. */
+tt_micros txn_safetime_tm_safe(const struct txn_safetime *st);
+/* LastTS(): the timestamp of the last committed write at the group. */
+tt_micros txn_safetime_last_ts(const struct txn_safetime *st);
+uint32_t txn_safetime_prepared_n(const struct txn_safetime *st);
+uint64_t txn_safetime_applied_index(const struct txn_safetime *st);
+
+/* 0 if a read at t may be served now (t <= t_safe), else SP_ETXN_NOT_SAFE:
+ * wait for t_safe to advance (with a timeout) or go to another replica. */
+int txn_safetime_check_read(const struct txn_safetime *st, tt_micros t, struct sp_err *err);
+
+/* The read timestamp of a single-group strong read-only transaction, chosen
+ * at the group's leader. From Spanner §4.2.2: "If there are no prepared
+ * transactions, the assignment s_read = LastTS() trivially satisfies external
+ * consistency"; otherwise s_read = TT.now().latest, passed in as now. */
+tt_micros txn_safetime_strong_read_ts(const struct txn_safetime *st, struct tt_interval now);
+
+/* Bounded staleness: the newest timestamp this replica can serve without
+ * waiting, t_safe, if it is >= now.latest - staleness_us; else
+ * SP_ETXN_NOT_SAFE (the replica is too far behind for the bound). */
+int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval now,
+                               tt_micros staleness_us, tt_micros *out, struct sp_err *err);
+
+#endif /* TXN_H */
