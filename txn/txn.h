@@ -393,10 +393,15 @@ struct txn_safetime;
 int txn_safetime_create(uint32_t prepared_max, struct txn_safetime **out, struct sp_err *err);
 void txn_safetime_destroy(struct txn_safetime *st);
 
-/* After a restart: the state recorded with the data (txn_store_meta), before
- * the log after applied_index is replayed. Prepared transactions are
- * re-registered by replaying their prepare records. */
+/* After a restart, on a fresh tracker: the state recorded with the data
+ * (txn_store_meta), before the log after applied_index is replayed.
+ * t_paxos_safe restarts at last_ts (conservative). */
 void txn_safetime_restore(struct txn_safetime *st, uint64_t applied_index, tt_micros last_ts);
+/* After txn_safetime_restore: re-registers a transaction that was prepared
+ * but unresolved at applied_index (from the participant's durable state).
+ * Errors: SP_EFULL, SP_EINVAL (already registered). */
+int txn_safetime_restore_prepared(struct txn_safetime *st, txn_id id, tt_micros prepare_ts,
+                                  struct sp_err *err);
 
 /*
  * Log-order events, one per applied Paxos entry; `index` is the entry's slot
