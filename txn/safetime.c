@@ -173,7 +173,7 @@ static void assert_above_safe(const struct txn_safetime *st, tt_micros ts)
 
 void txn_safetime_apply_commit(struct txn_safetime *st, uint64_t index, tt_micros ts)
 {
-    SP_ASSERT(st != NULL);
+    SP_ASSERT(st != NULL && index > st->applied_index);
     assert_above_safe(st, ts);
     raise_paxos_safe(st, ts);
     if (ts > st->last_ts)
@@ -219,7 +219,7 @@ int txn_safetime_restore_prepared(struct txn_safetime *st, txn_id id, tt_micros 
 int txn_safetime_apply_prepare(struct txn_safetime *st, uint64_t index, txn_id id,
                                tt_micros prepare_ts, struct sp_err *err)
 {
-    SP_ASSERT(st != NULL);
+    SP_ASSERT(st != NULL && index > st->applied_index);
     assert_above_safe(st, prepare_ts);
     int rc = prepared_insert(st, id, prepare_ts, err);
     if (rc)
@@ -236,6 +236,7 @@ int txn_safetime_apply_outcome(struct txn_safetime *st, uint64_t index, txn_id i
                                tt_micros commit_ts, struct sp_err *err)
 {
     SP_ASSERT(st != NULL && commit_ts >= 0);
+    SP_ASSERT(index > st->applied_index);
     uint32_t i = prepared_find(st, id);
     if (i == st->prepared_n)
         return sp_err_set(err, SP_ENOTFOUND, "txn %llu: outcome for a transaction not prepared",
