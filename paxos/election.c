@@ -49,6 +49,13 @@
  *       old lease's end for that intersecting grantor.
  *   L4  The leader refuses to assign timestamps outside [start, end) and
  *       abdicates only once tt_after(s_max).
+ *   L5  Only a leader (phase 1 done) asks for lease votes, on its ACCEPTs.
+ *       A PREPARE is refused while a grant to another ballot may be valid,
+ *       and an acceptor that promised b refuses lease votes to ballots < b;
+ *       so the new leader's phase 1 ends only after every lease of the old
+ *       one expired, and no old lease can be renewed afterwards. Granting at
+ *       PREPARE time instead would let split votes block every candidate
+ *       for a whole lease.
  *
  * States of one candidacy:
  *
@@ -147,7 +154,6 @@ static void prepare_members(struct paxos_replica *r, const struct paxos_membersh
         struct paxos_msg *m = paxos__msg(r, PAXOS_MSG_PREPARE, c->m[i].id);
         m->ballot = r->camp.ballot;
         m->slot = r->camp.from;
-        m->lease_start_us = r->camp.lease_start_us;
     }
 }
 
@@ -170,14 +176,12 @@ static void campaign_start(struct paxos_replica *r)
     r->camp.from = r->hs.commit + 1;
     r->camp.promised = 0;
     r->camp.prepared = 0;
-    r->camp.granted = 0;
     r->camp.config = r->config;
-    r->camp.lease_start_us = r->now.earliest;
-    r->camp.grant_max_us = r->now.earliest;
-    /* Our own promise and lease vote: durable with this step's persist. */
+    /* Our own promise: durable with this step's persist. No lease vote yet:
+     * leases are requested only by a leader (L5), so a failed candidacy
+     * blocks nobody. */
     r->hs.promised = r->camp.ballot;
     paxos__hs_changed(r, true);
-    SP_ASSERT(paxos__grant_lease(r, r->camp.ballot));
     r->camp.self_seq = paxos__pending_seq(r);
     SP_ASSERT(r->last - r->hs.commit <= r->camp.n_recov);
     for (paxos_slot s = r->camp.from; s <= r->last; s++) {
@@ -218,9 +222,6 @@ static void reply_prepare(struct paxos_replica *r, const struct paxos_msg *m, ui
     out->slot = m->slot;
     if (reject != PAXOS_REJECT_NONE)
         return;
-    out->lease_start_us = m->lease_start_us;
-    out->lease_granted = true;
-    out->grant_earliest_us = r->now.earliest;
     uint32_t n = 0;
     for (paxos_slot s = m->slot; s <= r->last; s++)
         n += paxos__slot_get(r, s) != NULL;
@@ -259,7 +260,6 @@ void paxos__on_prepare(struct paxos_replica *r, const struct paxos_msg *m)
         r->hs.promised = m->ballot;
         paxos__hs_changed(r, true);
     }
-    SP_ASSERT(paxos__grant_lease(r, m->ballot));
     paxos__reset_election_timer(r);
     reply_prepare(r, m, PAXOS_REJECT_NONE);
 }
@@ -275,11 +275,6 @@ static void promise_merge(struct paxos_replica *r, int p, const struct paxos_msg
             prepare_members(r, &c); /* M4: its voters must answer too */
     }
     r->camp.promised |= 1u << p;
-    if (m->lease_granted && m->lease_start_us == r->camp.lease_start_us) {
-        r->camp.granted |= 1u << p;
-        if (m->grant_earliest_us > r->camp.grant_max_us)
-            r->camp.grant_max_us = m->grant_earliest_us;
-    }
 }
 
 void paxos__on_promise(struct paxos_replica *r, const struct paxos_msg *m)
@@ -332,11 +327,8 @@ static void become_leader(struct paxos_replica *r)
     r->change_slot = 0;
     r->s_max = 0;
     memset(r->rounds, 0, sizeof r->rounds);
-    r->rounds[0].start_us = r->camp.lease_start_us;
-    r->rounds[0].granted = r->camp.granted;
-    r->rounds[0].self_seq = r->camp.self_seq;
-    r->rounds[0].grant_max_us = r->camp.grant_max_us;
-    r->round_next = 1;
+    r->round_next = 0;
+    r->lease_end_us = 0;
     paxos_slot hi = r->camp.recov_last > r->hs.commit ? r->camp.recov_last : r->hs.commit;
     SP_ASSERT(hi - r->hs.commit <= r->camp.n_recov);
     /* Re-propose every open slot under our ballot: the highest-ballot value

@@ -195,7 +195,7 @@ int paxos_replica_create(const struct paxos_config *cfg, const struct paxos_dura
         paxos_replica_destroy(r);
         return rc;
     }
-    paxos__reset_election_timer(r);
+    /* election_due_us stays 0: the first event sets it relative to its now. */
     *out = r;
     return 0;
 }
