@@ -3,10 +3,12 @@
  * Reads are in mvcc_read.c, version GC in mvcc_gc.c, the encoding in
  * mvcc_key.c (layout in mvcc.h).
  *
- * From Spanner §4.1: "Spanner's concurrency control ... assigns timestamps
- * to data written by transactions"; §2.1: each tablet holds "(key:string,
- * timestamp:int64) -> string" mappings. Every Paxos group applies its log in
- * order, each committed write at its commit timestamp, as one new version.
+ * From Spanner §2.1: a tablet "implements a bag of the following mappings:
+ * (key:string, timestamp:int64) -> string. Unlike Bigtable, Spanner assigns
+ * timestamps to data, which is an important way in which Spanner is more
+ * like a multi-version database than a key-value store." Every Paxos group
+ * applies its log in order, each committed write at its commit timestamp,
+ * as one new version; a delete is a version too (a tombstone).
  *
  * Invariants:
  *   1. A version, once written at (group, key, ts), is never rewritten with

@@ -1,11 +1,13 @@
 /*
  * mvcc_gc.c - version garbage collection below a horizon.
  *
- * From Spanner §4.1.3 (snapshot reads) and §2.1: data is kept "multi-version"
- * and "Spanner ... garbage-collection policies" bound how far back reads may
- * go; a read "at a timestamp that is too old" must fail rather than return a
- * partial history. Issue 4 fixes the policy: a retention window (default one
- * hour), never below the oldest active read.
+ * From Spanner §1: "Data is versioned, and each version is automatically
+ * timestamped with its commit time; old versions of data are subject to
+ * configurable garbage-collection policies; and applications can read data
+ * at old timestamps." Issue 4 fixes the policy: a retention window (default
+ * one hour), never below the oldest active read; a read below what GC may
+ * have removed fails with SP_ETXN_TOO_OLD rather than return a partial
+ * history.
  *
  * Rule, per key, with h = the horizon:
  *   versions with ts > h            kept (reads >= h may need any of them)

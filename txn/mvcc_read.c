@@ -179,18 +179,17 @@ static int scan_emit(struct scan_ctx *c, const uint8_t *user, size_t user_len,
     return 0;
 }
 
-/* Records where the next call starts: `key` itself, or with successor its
- * immediate successor key · 0x00. */
-static int scan_set_resume(struct txn_scan *out, const uint8_t *key, size_t len, bool successor)
+/* Records where the next call starts: `key`, the first key not examined. */
+static int scan_set_resume(struct txn_scan *out, const uint8_t *key, size_t len)
 {
     out->more = true;
-    out->resume_key = malloc(len + 1);
+    SP_ASSERT(out->resume_key == NULL);
+    out->resume_key = malloc(len ? len : 1);
     if (!out->resume_key)
         return SP_ENOMEM;
     if (len)
         memcpy(out->resume_key, key, len);
-    out->resume_key[len] = 0x00;
-    out->resume_key_len = len + (successor ? 1 : 0);
+    out->resume_key_len = len;
     return 0;
 }
 
@@ -225,7 +224,7 @@ static int scan_key(struct scan_ctx *c, rocksdb_iterator_t *it, struct sp_err *e
     if (txn__decode_data_key(k, klen, &g, c->user, &ulen, &ts) != 0 || g != c->group)
         return SP_CORRUPT(err, "scan: undecodable mvcc key of %zu bytes", klen);
     if (c->out->rows_n == c->limit) {
-        if (scan_set_resume(c->out, c->user, ulen, false))
+        if (scan_set_resume(c->out, c->user, ulen))
             return sp_err_set(err, SP_ENOMEM, "scan: out of memory");
         return 1;
     }
@@ -284,7 +283,7 @@ static int scan_run(struct scan_ctx *c, rocksdb_iterator_t *it, const void *star
             tt_micros ts;
             if (txn__decode_data_key(k, klen, &g, c->user, &ulen, &ts) != 0)
                 return SP_CORRUPT(err, "scan: undecodable mvcc key");
-            if (scan_set_resume(c->out, c->user, ulen, false))
+            if (scan_set_resume(c->out, c->user, ulen))
                 return sp_err_set(err, SP_ENOMEM, "scan: out of memory");
             return 0;
         }

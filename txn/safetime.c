@@ -1,5 +1,6 @@
 /*
- * safetime.c - one replica's safe time and LastTS() (Spanner §4.1.3, §4.2.2).
+ * safetime.c - one replica's safe time and LastTS() (Spanner §4.1.3, §4.2.2,
+ * §4.2.4).
  * Pure: the driver feeds it the group's Paxos log in order and the leader's
  * MinNextTS promises, and asks it which timestamps it may read at.
  *
@@ -14,18 +15,25 @@
  * t_paxos_safe with respect to Paxos.
  *   t_TM_safe is infinity at a replica if there are zero prepared (but not
  * committed) transactions ... If there are any such transactions, then the
- * state affected by those transactions is indeterminate ... the participant
- * leader knows that commit timestamps of prepared transactions will be no
- * lower than their prepare timestamps, so t_TM_safe = min_i(s_prepare_i) - 1."
+ * state affected by those transactions is indeterminate: a participant
+ * replica does not know yet whether such transactions will commit. ... The
+ * coordinator leader ensures that the transaction's commit timestamp
+ * s_i >= s_prepare_i,g over all participant groups g. Therefore, for every
+ * replica in a group g, over all transactions T_i prepared at g,
+ * t_TM_safe = min_i(s_prepare_i,g) - 1."
  *
- * And on idle groups: "A leader ... maintains a mapping from Paxos write
- * sequence numbers n to the minimum timestamp that may be assigned to Paxos
- * write n + 1, MinNextTS(n). A replica can advance t_paxos_safe to
+ * From Spanner §4.2.4, for groups without recent writes: "Each Paxos leader
+ * advances t_paxos_safe by keeping a threshold above which future writes'
+ * timestamps will occur: it maintains a mapping MinNextTS(n) from Paxos
+ * sequence number n to the minimum timestamp that may be assigned to Paxos
+ * sequence number n + 1. A replica can advance t_paxos_safe to
  * MinNextTS(n) - 1 when it has applied through n."
  *
  * From Spanner §4.2.2: "Define LastTS() to be the timestamp of the last
  * committed write at a Paxos group. If there are no prepared transactions,
- * the assignment s_read = LastTS() trivially satisfies external consistency."
+ * the assignment s_read = LastTS() trivially satisfies external consistency:
+ * the transaction will see the result of the last write, and therefore be
+ * ordered after it."
  *
  * Invariants:
  *   1. t_safe never decreases. Every event that adds a version or a prepared

@@ -17,7 +17,8 @@
  *                  threads, no clock: the caller passes `now` and acts on the
  *                  verdicts (grant, wait, wound, expire).
  *   txn_safetime   one replica's safe time t_safe = min(t_paxos_safe,
- *                  t_tm_safe) and LastTS() (Spanner §4.1.3, §4.2.2). Pure.
+ *                  t_tm_safe) and LastTS() (Spanner §4.1.3, §4.2.2,
+ *                  §4.2.4). Pure.
  *
  * Conventions, for every function below:
  *   - return 0 on success or one SP_E* code from sp_error.h; where an
@@ -165,7 +166,7 @@ void txn_version_clear(struct txn_version *v);
  * Errors: SP_ETXN_TOO_OLD (t below the group's GC horizon: versions the read
  * needs may be gone), SP_ETXN_TOO_LARGE (key over the limit), SP_EINVAL
  * (t < 0), SP_ECORRUPT (the record failed its checksum or did not decode),
- * SP_EIO, SP_ENOMEM.
+ * SP_EFULL (a group beyond groups_max), SP_EIO, SP_ENOMEM.
  * Threads: safe concurrently with other reads, apply and GC; the read sees
  * one consistent RocksDB snapshot.
  */
@@ -300,7 +301,8 @@ struct txn_lock_result {
  * Requests `mode` on `key` for `owner` at time `now` (recorded as the
  * transaction's last activity).
  *
- * From Spanner §4.2.1: "...we use wound-wait to avoid deadlocks." When an
+ * From Spanner §4.2.1: "Reads within read-write transactions use
+ * wound-wait [33] to avoid deadlocks." When an
  * incompatible holder is younger than the requester, the holder is wounded:
  * it is listed in res->wounded, every later call for it fails with
  * SP_ETXN_WOUNDED, and the driver must abort it (txn_locks_release) — unless
@@ -424,7 +426,7 @@ void txn_safetime_apply_other(struct txn_safetime *st, uint64_t index);
 
 /*
  * A leader's MinNextTS(n) promise: no Paxos write after slot `index` will have
- * a timestamp below min_next_ts. From Spanner §4.1.3: "...a replica can
+ * a timestamp below min_next_ts. From Spanner §4.2.4: "A replica can
  * advance t_paxos_safe to MinNextTS(n) - 1 when it has applied through n."
  * If this replica has not applied `index` yet, the promise is kept (one
  * pending promise; a newer one replaces it) and takes effect when it has.

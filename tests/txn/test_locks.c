@@ -17,6 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Built a second time as test_txn_locks_control, with locks.c compiled in
+ * and wounding switched off: then the random schedules must deadlock. */
+#ifndef TXN__TEST_NO_WOUND
+#define TXN__TEST_NO_WOUND 0
+#endif
+
 #define S TXN_LOCK_SHARED
 #define X TXN_LOCK_EXCLUSIVE
 
@@ -417,7 +423,8 @@ static void redge(void *ctx, txn_id from, txn_id to)
     struct rworld *w = ctx;
     struct rtxn *a = rfind(w, from), *b = rfind(w, to);
     /* Every edge goes younger -> older, or to a wounded or prepared txn. */
-    assert_true(rolder(b, a) || txn_locks_is_wounded(w->lt, to) || b->prepared);
+    assert_true(rolder(b, a) || txn_locks_is_wounded(w->lt, to) || b->prepared ||
+                TXN__TEST_NO_WOUND);
     assert_true(a->waiting);
     w->edge[a - w->t][b - w->t] = true;
 }
@@ -436,16 +443,22 @@ static bool rcycle_from(struct rworld *w, int v, int *color)
 }
 
 /* The waits-for graph minus edges into wounded transactions (which the
- * driver aborts) never has a cycle. */
-static void rcheck(struct rworld *w)
+ * driver aborts) never has a cycle. Returns true if it has one (only the
+ * negative control gets that far). */
+static bool rcheck(struct rworld *w)
 {
-    txn_locks_check(w->lt);
+    if (!TXN__TEST_NO_WOUND)
+        txn_locks_check(w->lt);
     memset(w->edge, 0, sizeof w->edge);
     txn_locks_waits_for(w->lt, redge, w);
     int color[R_TXNS_MAX] = {0};
-    for (int v = 0; v < w->n; v++)
-        if (color[v] == 0)
-            assert_false(rcycle_from(w, v, color));
+    for (int v = 0; v < w->n; v++) {
+        if (color[v] == 0 && rcycle_from(w, v, color)) {
+            assert_true(TXN__TEST_NO_WOUND);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void rgrants(struct rworld *w, const struct txn_lock_grant *g, uint32_t n)
@@ -528,8 +541,9 @@ static void rinit(struct rworld *w, unsigned *seed)
 }
 
 /* One schedule: steps a random unfinished, non-waiting transaction (or a
- * wounded waiting one, which the driver aborts) until all are done. */
-static void run_schedule(unsigned seed)
+ * wounded waiting one, which the driver aborts) until all are done. Returns
+ * true if it deadlocked, which only the negative control may. */
+static bool run_schedule(unsigned seed)
 {
     struct txn_locks_config cfg;
     txn_locks_config_init(&cfg);
@@ -546,10 +560,17 @@ static void run_schedule(unsigned seed)
             if (!t->done && (!t->waiting || txn_locks_is_wounded(w.lt, t->id)))
                 cand[nc++] = i;
         }
-        if (nc == 0)
+        bool deadlock = nc == 0;
+        if (!deadlock) {
+            rstep_txn(&w, &w.t[cand[rand_r(&seed) % nc]], &seed);
+            deadlock = rcheck(&w);
+        }
+        if (deadlock && TXN__TEST_NO_WOUND) {
+            txn_locks_destroy(w.lt);
+            return true;
+        }
+        if (deadlock)
             fail_msg("seed %u: deadlock at step %d: every live txn waits", seed, step);
-        rstep_txn(&w, &w.t[cand[rand_r(&seed) % nc]], &seed);
-        rcheck(&w);
         done = 0;
         for (int i = 0; i < w.n; i++)
             done += w.t[i].done;
@@ -561,6 +582,7 @@ static void run_schedule(unsigned seed)
     txn_locks_stats(w.lt, &st);
     assert_int_equal(st.txns + st.held + st.waiting + st.keys, 0);
     txn_locks_destroy(w.lt);
+    return false;
 }
 
 static void test_random_schedules_no_deadlock(void **state)
@@ -578,9 +600,28 @@ static void test_random_schedules_no_deadlock(void **state)
     assert_true(rtotal.waits > 0 && rtotal.wounds > 0 && rtotal.restarts > 0);
 }
 
+/* The negative control: without wounds, some schedules deadlock, and the
+ * checks above see it. Proves the random test could fail. */
+static void test_control_without_wounds_deadlocks(void **state)
+{
+    (void) state;
+    int deadlocks = 0;
+    for (unsigned seed = 20261127u; seed < 20261127u + 300; seed++)
+        deadlocks += run_schedule(seed);
+    print_message("negative control: %d of 300 schedules deadlocked without wound-wait\n",
+                  deadlocks);
+    assert_true(deadlocks > 0);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
+    if (TXN__TEST_NO_WOUND) {
+        const struct CMUnitTest control[] = {
+            cmocka_unit_test(test_control_without_wounds_deadlocks),
+        };
+        return cmocka_run_group_tests(control, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_shared_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_then_exclusive, setup, teardown),
