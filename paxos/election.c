@@ -57,16 +57,25 @@
  *       PREPARE time instead would let split votes block every candidate
  *       for a whole lease.
  *
+ * Pre-vote (as Raft's §9.6): before raising any ballot, a would-be
+ * candidate asks the voters whether they would promise; they say yes only if
+ * no lease they granted may be valid and the ballot beats their promise.
+ * Without it a replica cut off from the leader campaigns again and again,
+ * its ever higher ballots make the healthy leader step down when it returns,
+ * and the group livelocks (found by the harness, seed 149).
+ *
  * States of one candidacy:
  *
- *   FOLLOWER --timeout, own grant expired--> CANDIDATE (ballot b, PREPARE)
+ *   FOLLOWER --timeout, own grant expired--> PRECANDIDATE (PREVOTE)
+ *   PRECANDIDATE --majority said yes-------> CANDIDATE (ballot b, PREPARE)
  *   CANDIDATE --majority in every config--> LEADER (re-propose recovered)
  *   CANDIDATE --STALE reject--------------> FOLLOWER (next ballot higher)
  *   CANDIDATE --timeout-------------------> CANDIDATE (new, higher ballot)
  *   LEADER --higher ballot / abdicate-----> FOLLOWER
  *
  * Transitions → functions:
- *   timeout → paxos__election_tick → campaign_start
+ *   timeout → paxos__election_tick → prevote_start
+ *   PREVOTE → paxos__on_prevote;  yes from a majority → campaign_start
  *   PREPARE → paxos__on_prepare;  PROMISE → paxos__on_promise
  *   quorum  → paxos__campaign_check → become_leader
  *   lease   → paxos__lease_request / paxos__on_lease_reply / paxos__lease_check
@@ -195,6 +204,47 @@ static void campaign_start(struct paxos_replica *r)
     paxos__reset_election_timer(r);
 }
 
+static void prevote_start(struct paxos_replica *r)
+{
+    paxos__queue_free(r);
+    if (r->state == PAXOS__CANDIDATE)
+        paxos__campaign_free(r);
+    r->state = PAXOS__PRECANDIDATE;
+    r->lease_end_us = 0;
+    r->camp.prevoted = 0;
+    r->camp.ballot = next_ballot(r);
+    for (uint32_t i = 0; i < r->config.n; i++) {
+        if (r->config.m[i].id == r->cfg.self || r->config.m[i].role != PAXOS_VOTER)
+            continue;
+        struct paxos_msg *m = paxos__msg(r, PAXOS_MSG_PREVOTE, r->config.m[i].id);
+        m->ballot = r->camp.ballot;
+        m->slot = r->hs.commit + 1;
+    }
+    paxos__reset_election_timer(r);
+}
+
+void paxos__on_prevote(struct paxos_replica *r, const struct paxos_msg *m)
+{
+    SP_ASSERT(m->type == PAXOS_MSG_PREVOTE);
+    struct paxos_msg *out = paxos__msg(r, PAXOS_MSG_PREVOTE_REPLY, m->from);
+    out->ballot = m->ballot;
+    if (m->ballot <= r->hs.promised)
+        out->reject = PAXOS_REJECT_STALE;
+    else if (grant_blocks(r, m->ballot) || r->state == PAXOS__LEADER)
+        out->reject = PAXOS_REJECT_LEASE;
+}
+
+void paxos__on_prevote_reply(struct paxos_replica *r, const struct paxos_msg *m)
+{
+    if (m->promised > r->seen_ballot)
+        r->seen_ballot = m->promised;
+    if (r->state != PAXOS__PRECANDIDATE || m->ballot != r->camp.ballot || m->reject != 0)
+        return;
+    int p = paxos__peer_index(r, m->from);
+    if (p >= 0)
+        r->camp.prevoted |= 1u << p;
+}
+
 void paxos__election_tick(struct paxos_replica *r)
 {
     if (r->election_due_us == 0)
@@ -211,7 +261,7 @@ void paxos__election_tick(struct paxos_replica *r)
                              (tt_micros) (paxos__random(r) % (uint64_t) r->cfg.heartbeat_us);
         return;
     }
-    campaign_start(r);
+    prevote_start(r);
 }
 
 static void reply_prepare(struct paxos_replica *r, const struct paxos_msg *m, uint8_t reject)
@@ -353,10 +403,13 @@ static void become_leader(struct paxos_replica *r)
 
 void paxos__campaign_check(struct paxos_replica *r)
 {
-    if (r->state != PAXOS__CANDIDATE)
-        return;
     int self = paxos__peer_index(r, r->cfg.self);
     SP_ASSERT(self >= 0);
+    if (r->state == PAXOS__PRECANDIDATE &&
+        paxos__quorum(r, &r->config, r->camp.prevoted | (1u << self)))
+        campaign_start(r);
+    if (r->state != PAXOS__CANDIDATE)
+        return;
     uint32_t bits = r->camp.promised;
     if (paxos__durable(r, r->camp.self_seq))
         bits |= 1u << self;

@@ -170,6 +170,8 @@ enum paxos_msg_type {
     PAXOS_MSG_CATCHUP = 6,     /* chosen entries */
     PAXOS_MSG_SNAPSHOT = 7,    /* "entries truncated: fetch my snapshot at slot" */
     PAXOS_MSG_RELEASE = 8,     /* abdicating leader releases its lease grants */
+    PAXOS_MSG_PREVOTE = 9,     /* "would you promise ballot?"; changes nothing */
+    PAXOS_MSG_PREVOTE_REPLY = 10, /* reject == 0: yes */
 };
 
 enum paxos_reject {

@@ -51,6 +51,7 @@ struct paxos__campaign {
     paxos_slot from;                /* first open slot: commit + 1 at start */
     uint32_t promised;              /* peer bits of voters that promised */
     uint32_t prepared;              /* peer bits PREPARE was sent to */
+    uint32_t prevoted;              /* PRECANDIDATE: peer bits that said yes */
     uint64_t self_seq;              /* our own promise is durable at this seq */
     tt_micros lease_start_us;       /* our now.earliest when PREPARE went out */
     tt_micros grant_max_us;         /* max grantor now.earliest among grants */
@@ -68,7 +69,7 @@ struct paxos__lease_round {
     tt_micros grant_max_us; /* max grantor now.earliest */
 };
 
-enum paxos__state { PAXOS__FOLLOWER = 0, PAXOS__CANDIDATE, PAXOS__LEADER };
+enum paxos__state { PAXOS__FOLLOWER = 0, PAXOS__PRECANDIDATE, PAXOS__CANDIDATE, PAXOS__LEADER };
 
 /* A growable array of T, reset every step. */
 struct paxos__arena_block {
@@ -163,6 +164,8 @@ void paxos__election_tick(struct paxos_replica *r);
 void paxos__on_prepare(struct paxos_replica *r, const struct paxos_msg *m);
 void paxos__on_promise(struct paxos_replica *r, const struct paxos_msg *m);
 void paxos__on_release(struct paxos_replica *r, const struct paxos_msg *m);
+void paxos__on_prevote(struct paxos_replica *r, const struct paxos_msg *m);
+void paxos__on_prevote_reply(struct paxos_replica *r, const struct paxos_msg *m);
 void paxos__campaign_check(struct paxos_replica *r);
 void paxos__campaign_free(struct paxos_replica *r);
 void paxos__step_down(struct paxos_replica *r, paxos_ballot seen);

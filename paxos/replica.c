@@ -26,7 +26,8 @@
  *
  * States (of this replica's role; membership decides if it may vote):
  *
- *              election timeout and no valid grant
+ *              election timeout, no valid grant, and a majority
+ *              answered yes to a pre-vote (PRECANDIDATE)
  *     FOLLOWER ---------------------------------> CANDIDATE
  *        ^  ^                                      |   |
  *        |  |  higher ballot seen / timeout again  |   | promises from a
@@ -38,7 +39,8 @@
  *     any state --(persist failed)--> FAILED (absorbing)
  *
  * Transitions and the functions that perform them:
- *     FOLLOWER -> CANDIDATE      election.c   campaign_start()
+ *     FOLLOWER -> PRECANDIDATE   election.c   prevote_start()
+ *     PRECANDIDATE -> CANDIDATE  election.c   paxos__campaign_check()
  *     CANDIDATE -> LEADER        election.c   paxos__campaign_check()
  *     * -> FOLLOWER              election.c   paxos__step_down()
  *     LEADER -> FOLLOWER         election.c   paxos_abdicate()
@@ -511,6 +513,12 @@ static void on_message(struct paxos_replica *r, const struct paxos_msg *m)
         break;
     case PAXOS_MSG_RELEASE:
         paxos__on_release(r, m);
+        break;
+    case PAXOS_MSG_PREVOTE:
+        paxos__on_prevote(r, m);
+        break;
+    case PAXOS_MSG_PREVOTE_REPLY:
+        paxos__on_prevote_reply(r, m);
         break;
     default:
         SP_DEBUG("paxos %u: unknown message type %d", r->cfg.self, (int) m->type);
