@@ -162,15 +162,15 @@ struct paxos_config {
 void paxos_config_init(struct paxos_config *cfg);
 
 enum paxos_msg_type {
-    PAXOS_MSG_PREPARE = 1,     /* phase 1a + lease request; slot = first open */
-    PAXOS_MSG_PROMISE = 2,     /* phase 1b: ok with accepted entries, or reject */
-    PAXOS_MSG_ACCEPT = 3,      /* phase 2a; also heartbeat, commit and renewal */
-    PAXOS_MSG_ACCEPTED = 4,    /* phase 2b: entries name the acked slots */
-    PAXOS_MSG_CATCHUP_REQ = 5, /* "send me chosen entries from slot" */
-    PAXOS_MSG_CATCHUP = 6,     /* chosen entries */
-    PAXOS_MSG_SNAPSHOT = 7,    /* "entries truncated: fetch my snapshot at slot" */
-    PAXOS_MSG_RELEASE = 8,     /* abdicating leader releases its lease grants */
-    PAXOS_MSG_PREVOTE = 9,     /* "would you promise ballot?"; changes nothing */
+    PAXOS_MSG_PREPARE = 1,        /* phase 1a + lease request; slot = first open */
+    PAXOS_MSG_PROMISE = 2,        /* phase 1b: ok with accepted entries, or reject */
+    PAXOS_MSG_ACCEPT = 3,         /* phase 2a; also heartbeat, commit and renewal */
+    PAXOS_MSG_ACCEPTED = 4,       /* phase 2b: entries name the acked slots */
+    PAXOS_MSG_CATCHUP_REQ = 5,    /* "send me chosen entries from slot" */
+    PAXOS_MSG_CATCHUP = 6,        /* chosen entries */
+    PAXOS_MSG_SNAPSHOT = 7,       /* "entries truncated: fetch my snapshot at slot" */
+    PAXOS_MSG_RELEASE = 8,        /* abdicating leader releases its lease grants */
+    PAXOS_MSG_PREVOTE = 9,        /* "would you promise ballot?"; changes nothing */
     PAXOS_MSG_PREVOTE_REPLY = 10, /* reject == 0: yes */
 };
 

@@ -22,7 +22,7 @@ struct paxos_store {
     rocksdb_readoptions_t *ro;
 };
 
-#define HS_LEN (4 + 8 * 5 + 4 + PAXOS_MEMBERS_MAX * 8)
+#define HS_LEN        (4 + 8 * 5 + 4 + PAXOS_MEMBERS_MAX * 8)
 #define ENTRY_HDR_LEN (4 + 8 + 1 + 4)
 
 static void be64(uint8_t *p, uint64_t v)
@@ -269,7 +269,9 @@ static int add_entry(struct paxos_loaded *l, size_t *cap, size_t *arena_len, uin
         return SP_ENOMEM;
     l->arena = na;
     memcpy(l->arena + *arena_len, v + ENTRY_HDR_LEN, len);
-    l->entries[n] = (struct paxos_entry){.slot = slot, .ballot = get_le64(v + 4), .type = v[12],
+    l->entries[n] = (struct paxos_entry){.slot = slot,
+                                         .ballot = get_le64(v + 4),
+                                         .type = v[12],
                                          .len = (uint32_t) len,
                                          .data = (const uint8_t *) (uintptr_t) *arena_len};
     *arena_len += len;

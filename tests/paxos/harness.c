@@ -66,16 +66,16 @@ struct h_node {
     uint32_t epoch; /* bumped by a crash; stale events are ignored */
     tt_micros offset_us, eps_us;
     struct paxos_replica *r;
-    struct h_store disk;             /* durable */
+    struct h_store disk;                      /* durable */
     struct h_batch *unsynced, *unsynced_tail; /* written, not synced */
     struct h_batch *queue, *queue_tail;       /* not yet written */
     tt_micros disk_free_at;
     tt_micros tick_at;
     /* The application. */
-    uint64_t *app;          /* hash per slot */
+    uint64_t *app; /* hash per slot */
     size_t app_cap;
-    paxos_slot applied;     /* app state covers slots <= applied */
-    paxos_slot snap;        /* durable app snapshot */
+    paxos_slot applied;      /* app state covers slots <= applied */
+    paxos_slot snap;         /* durable app snapshot */
     paxos_slot core_applied; /* last slot the core handed us since restart */
     bool snap_announced;
     paxos_slot snap_wanted;
@@ -212,9 +212,13 @@ static void push(struct h_world *w, tt_micros at, enum h_kind kind, uint32_t nod
         w->heap = realloc(w->heap, w->cap_heap * sizeof *w->heap);
         SP_ASSERT(w->heap != NULL);
     }
-    struct h_event e = {.at = at < w->now ? w->now : at, .seq = w->seq++, .kind = kind,
-                        .node = node, .epoch = node < w->n ? w->nodes[node].epoch : 0,
-                        .ptr = ptr, .arg = arg};
+    struct h_event e = {.at = at < w->now ? w->now : at,
+                        .seq = w->seq++,
+                        .kind = kind,
+                        .node = node,
+                        .epoch = node < w->n ? w->nodes[node].epoch : 0,
+                        .ptr = ptr,
+                        .arg = arg};
     uint32_t i = w->n_heap++;
     while (i > 0 && ev_less(&e, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
@@ -323,8 +327,7 @@ static void send_msg(struct h_world *w, uint32_t from, const struct paxos_msg *m
         return;
     uint32_t copies = (w->chaos && rnd_below(w, 100) < w->p.dup_pct) ? 2 : 1;
     for (uint32_t i = 0; i < copies; i++)
-        push(w, w->now + latency(w, from, (uint32_t) to), H_DELIVER, (uint32_t) to,
-             copy_msg(m), 0);
+        push(w, w->now + latency(w, from, (uint32_t) to), H_DELIVER, (uint32_t) to, copy_msg(m), 0);
 }
 
 /* ---- disk ------------------------------------------------------------------ */
@@ -543,8 +546,8 @@ static void app_apply(struct h_world *w, uint32_t i, const struct paxos_entry *e
     struct h_node *nd = &w->nodes[i];
     uint64_t h = entry_hash(e->type, e->data, e->len);
     if (e->slot != nd->core_applied + 1)
-        violate(w, "node %u: committed slot %llu after %llu", nd->id,
-                (unsigned long long) e->slot, (unsigned long long) nd->core_applied);
+        violate(w, "node %u: committed slot %llu after %llu", nd->id, (unsigned long long) e->slot,
+                (unsigned long long) nd->core_applied);
     nd->core_applied = e->slot;
     struct h_slotinfo *si = slotinfo(w, e->slot);
     if (si->chosen == 0)
@@ -578,8 +581,9 @@ static void lease_check_overlap(struct h_world *w, uint32_t idx)
         if (k == idx || b->ballot == a->ballot)
             continue;
         if (a->first_true < b->end && b->first_true < a->end)
-            violate(w, "leases overlap: node %u ballot %llu [%lld,%lld) and node %u ballot %llu "
-                       "[%lld,%lld)",
+            violate(w,
+                    "leases overlap: node %u ballot %llu [%lld,%lld) and node %u ballot %llu "
+                    "[%lld,%lld)",
                     w->nodes[a->node].id, (unsigned long long) a->ballot, (long long) a->first_true,
                     (long long) a->end, w->nodes[b->node].id, (unsigned long long) b->ballot,
                     (long long) b->first_true, (long long) b->end);
@@ -713,9 +717,11 @@ static void node_start(struct h_world *w, uint32_t i)
             const struct h_sentry *se = &nd->disk.slots[s];
             if (!se->present)
                 continue;
-            es[ds.n_entries++] = (struct paxos_entry){
-                .slot = s, .ballot = se->ballot, .type = se->type, .len = se->len,
-                .data = se->data};
+            es[ds.n_entries++] = (struct paxos_entry){.slot = s,
+                                                      .ballot = se->ballot,
+                                                      .type = se->type,
+                                                      .len = se->len,
+                                                      .data = se->data};
         }
         ds.entries = es;
     }
@@ -838,7 +844,6 @@ void h_world_destroy(struct h_world *w)
 /* ---- clients ----------------------------------------------------------------- */
 
 #define H_MARKERS 5
-
 
 /* Final proposals are "M<k>"; note when one is first committed. */
 static void note_markers(struct h_world *w, paxos_slot s, const struct paxos_entry *e)
@@ -1075,7 +1080,8 @@ static int liveness(struct h_world *w, struct h_result *res)
         }
         if (h_world_run_until(w, w->now + 50000) != 0)
             return SP_ESIM_VIOLATION;
-        if (w->markers_seen == (1u << H_MARKERS) - 1 && h_world_min_applied(w) >= w->marker_slot_max)
+        if (w->markers_seen == (1u << H_MARKERS) - 1 &&
+            h_world_min_applied(w) >= w->marker_slot_max)
             return 0;
     }
     int leader = h_world_leader(w);

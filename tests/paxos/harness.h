@@ -47,11 +47,11 @@ struct h_params {
     uint32_t voters;    /* 3 or 5 */
     uint32_t read_only; /* extra read-only replicas */
     tt_micros lease_us, heartbeat_us, election_timeout_us;
-    tt_micros eps_max_us;   /* each node's eps in [eps/4, eps] */
-    tt_micros chaos_us;     /* faults are injected in [0, chaos_us) */
-    tt_micros heal_us;      /* liveness deadline after the heal */
-    uint32_t drop_pct;      /* message loss during chaos, percent */
-    uint32_t dup_pct;       /* message duplication during chaos, percent */
+    tt_micros eps_max_us;     /* each node's eps in [eps/4, eps] */
+    tt_micros chaos_us;       /* faults are injected in [0, chaos_us) */
+    tt_micros heal_us;        /* liveness deadline after the heal */
+    uint32_t drop_pct;        /* message loss during chaos, percent */
+    uint32_t dup_pct;         /* message duplication during chaos, percent */
     tt_micros fault_every_us; /* mean gap between faults (crash/partition) */
     tt_micros propose_every_us;
     uint32_t snapshot_every; /* app snapshot every N applied entries */
@@ -66,9 +66,9 @@ struct h_result {
     bool ok;
     char what[256]; /* the violation, if !ok */
     uint64_t events;
-    uint64_t committed;  /* slots chosen */
-    uint32_t leaders;    /* distinct leader ballots that held a lease */
-    tt_micros end_us;    /* virtual time at the end */
+    uint64_t committed; /* slots chosen */
+    uint32_t leaders;   /* distinct leader ballots that held a lease */
+    tt_micros end_us;   /* virtual time at the end */
 };
 
 /* Runs one seed: chaos, heal, liveness. Returns 0 or SP_ESIM_VIOLATION. */
