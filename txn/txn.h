@@ -143,6 +143,9 @@ struct txn_apply {
  */
 int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_err *err);
 
+/* Absent and tombstone both mean "no value"; they differ in whether the
+ * deletion's timestamp is still known. A tombstone at or below the GC
+ * horizon is collected, after which the key reads as absent. */
 enum txn_version_kind {
     TXN_VERSION_ABSENT = 0,    /* no version at or below the read timestamp */
     TXN_VERSION_VALUE = 1,     /* a value */

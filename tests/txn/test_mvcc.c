@@ -14,7 +14,10 @@
 #include "sp_test.h"
 #include "mvcc.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,6 +638,8 @@ static void test_on_disk_store(void **state)
 
 #define M_KEYS     6
 #define M_VERSIONS 64
+#define M_SEEDS    12
+#define M_STEPS    800
 
 struct model_version {
     tt_micros ts;
@@ -642,41 +647,236 @@ struct model_version {
     char val[8];
 };
 
+/* In byte order, so expected scan rows come out sorted. */
+static const char *m_keys[M_KEYS] = {"", "\x00", "a", "a\x00", "ab", "\xff"};
+static const size_t m_klens[M_KEYS] = {0, 1, 1, 2, 2, 1};
+
+struct model {
+    struct model_version v[M_KEYS][M_VERSIONS];
+    int n[M_KEYS];
+    tt_micros ts, horizon;
+};
+
+/* The newest version of key k at or below t, or NULL. */
+static const struct model_version *model_at(const struct model *m, int k, tt_micros t)
+{
+    const struct model_version *found = NULL;
+    for (int i = 0; i < m->n[k]; i++)
+        if (m->v[k][i].ts <= t)
+            found = &m->v[k][i];
+    return found;
+}
+
+static void model_read(struct fx *f, txn_group_id g, const struct model *m, int k, tt_micros t)
+{
+    if (t < m->horizon) {
+        struct txn_version v;
+        assert_int_equal(txn_store_get(f->s, g, m_keys[k], m_klens[k], t, &v, NULL),
+                         SP_ETXN_TOO_OLD);
+        return;
+    }
+    const struct model_version *mv = model_at(m, k, t);
+    /* GC drops a tombstone that is the newest version <= the horizon: from
+     * then on the key reads as absent, which means the same to a reader. */
+    if (!mv || (mv->del && mv->ts <= m->horizon))
+        expect_read(f->s, g, m_keys[k], m_klens[k], t, TXN_VERSION_ABSENT, 0, NULL);
+    else
+        expect_read(f->s, g, m_keys[k], m_klens[k], t,
+                    mv->del ? TXN_VERSION_TOMBSTONE : TXN_VERSION_VALUE, mv->ts, mv->val);
+}
+
+static void model_scan(struct fx *f, txn_group_id g, const struct model *m, tt_micros t)
+{
+    struct txn_scan sc;
+    if (t < m->horizon) {
+        assert_int_equal(txn_store_scan(f->s, g, "", 0, NULL, 0, t, 10, &sc, NULL),
+                         SP_ETXN_TOO_OLD);
+        return;
+    }
+    assert_int_equal(txn_store_scan(f->s, g, "", 0, NULL, 0, t, 10, &sc, NULL), 0);
+    size_t r = 0;
+    for (int k = 0; k < M_KEYS; k++) {
+        const struct model_version *mv = model_at(m, k, t);
+        if (!mv || mv->del)
+            continue;
+        assert_true(r < sc.rows_n);
+        assert_int_equal(sc.rows[r].key_len, m_klens[k]);
+        assert_memory_equal(sc.rows[r].key, m_keys[k], m_klens[k]);
+        assert_int_equal(sc.rows[r].ts, mv->ts);
+        assert_memory_equal(sc.rows[r].value, mv->val, strlen(mv->val));
+        r++;
+    }
+    assert_int_equal(sc.rows_n, r);
+    txn_scan_clear(&sc);
+}
+
+static void model_write(struct fx *f, txn_group_id g, struct model *m, int k, int step,
+                        unsigned *seed)
+{
+    m->ts += 1 + rand_r(seed) % 3;
+    struct model_version *mv = &m->v[k][m->n[k]++];
+    mv->ts = m->ts;
+    mv->del = rand_r(seed) % 4 == 0;
+    snprintf(mv->val, sizeof mv->val, "%d", step);
+    assert_int_equal(mv->del ? del(f->s, g, m_keys[k], m_klens[k], m->ts)
+                             : put(f->s, g, m_keys[k], m_klens[k], m->ts, mv->val),
+                     0);
+}
+
+/* GC at a random horizon between the current one and the newest write. */
+static void model_gc(struct fx *f, txn_group_id g, struct model *m, unsigned *seed)
+{
+    tt_micros h = m->horizon + rand_r(seed) % (m->ts - m->horizon + 1);
+    struct txn_gc_stats st;
+    assert_int_equal(txn_store_gc(f->s, g, h + RET, TT_MICROS_MAX, &st, NULL), 0);
+    assert_true(st.complete);
+    assert_int_equal(st.horizon, h);
+    m->horizon = h;
+}
+
+/* Writes, point reads, scans, GC and restarts against a simple model; each
+ * seed uses its own group, so groups also stay isolated. */
 static void test_random_against_model(void **state)
 {
     struct fx *f = *state;
-    unsigned seed = (unsigned) (getenv("TXN_SEED") ? atoi(getenv("TXN_SEED")) : 4242);
-    print_message("test_random_against_model seed=%u (TXN_SEED=%u to replay)\n", seed, seed);
-    static struct model_version m[M_KEYS][M_VERSIONS];
-    int n[M_KEYS] = {0};
-    static const char *keys[M_KEYS] = {"", "\x00", "a", "a\x00", "\xff", "ab"};
-    static const size_t klens[M_KEYS] = {0, 1, 1, 2, 1, 2};
-    tt_micros ts = 0;
-    for (int step = 0; step < 2000; step++) {
-        int k = rand_r(&seed) % M_KEYS;
-        if (rand_r(&seed) % 2 && n[k] < M_VERSIONS) {
-            ts += 1 + rand_r(&seed) % 3;
-            struct model_version *mv = &m[k][n[k]++];
-            mv->ts = ts;
-            mv->del = rand_r(&seed) % 4 == 0;
-            snprintf(mv->val, sizeof mv->val, "%d", step);
-            assert_int_equal(mv->del ? del(f->s, 1, keys[k], klens[k], ts)
-                                     : put(f->s, 1, keys[k], klens[k], ts, mv->val),
-                             0);
+    const char *env = getenv("TXN_SEED");
+    unsigned base = env ? (unsigned) strtoul(env, NULL, 10) : 4242u;
+    int seeds = env ? 1 : M_SEEDS;
+    print_message("mvcc model: base seed %u, %d seeds (TXN_SEED=<seed> replays one)\n", base,
+                  seeds);
+    static struct model m;
+    for (int i = 0; i < seeds; i++) {
+        unsigned seed = base + (unsigned) i;
+        txn_group_id g = 100 + (txn_group_id) i;
+        memset(&m, 0, sizeof m);
+        for (int step = 0; step < M_STEPS; step++) {
+            int k = rand_r(&seed) % M_KEYS, op = rand_r(&seed) % 100;
+            tt_micros t = rand_r(&seed) % (m.ts + 2);
+            if (op < 40 && m.n[k] < M_VERSIONS)
+                model_write(f, g, &m, k, step, &seed);
+            else if (op < 80)
+                model_read(f, g, &m, k, t);
+            else if (op < 92)
+                model_scan(f, g, &m, t);
+            else if (op < 99)
+                model_gc(f, g, &m, &seed);
+            else
+                fx_reopen(f);
+        }
+    }
+}
+
+/* ---- reads concurrent with GC ------------------------------------------ */
+
+#define C_VERSIONS 200
+#define C_READERS  2
+
+struct conc {
+    struct txn_store *s;
+    atomic_bool stop;
+    atomic_long reads, too_old, wrong;
+    unsigned seed;
+};
+
+/* Versions of "k" exist at every even timestamp; a read at t sees the one at
+ * t rounded down to even, or fails with SP_ETXN_TOO_OLD. Nothing else. */
+static void *conc_reader(void *arg)
+{
+    struct conc *c = arg;
+    unsigned seed = c->seed;
+    while (!atomic_load(&c->stop)) {
+        tt_micros t = 2 + rand_r(&seed) % (2 * C_VERSIONS - 1);
+        struct txn_version v;
+        int rc = txn_store_get(c->s, 1, "k", 1, t, &v, NULL);
+        atomic_fetch_add(&c->reads, 1);
+        if (rc == SP_ETXN_TOO_OLD) {
+            atomic_fetch_add(&c->too_old, 1);
             continue;
         }
-        tt_micros t = ts > 0 ? rand_r(&seed) % (ts + 2) : 0;
-        int found = -1;
-        for (int i = 0; i < n[k]; i++)
-            if (m[k][i].ts <= t)
-                found = i;
-        if (found < 0)
-            expect_read(f->s, 1, keys[k], klens[k], t, TXN_VERSION_ABSENT, 0, NULL);
-        else
-            expect_read(f->s, 1, keys[k], klens[k], t,
-                        m[k][found].del ? TXN_VERSION_TOMBSTONE : TXN_VERSION_VALUE, m[k][found].ts,
-                        m[k][found].val);
+        char want[16];
+        snprintf(want, sizeof want, "%lld", (long long) (t & ~1LL));
+        if (rc || v.kind != TXN_VERSION_VALUE || v.ts != (t & ~1LL) ||
+            v.value_len != strlen(want) || memcmp(v.value, want, v.value_len) != 0)
+            atomic_fetch_add(&c->wrong, 1);
+        txn_version_clear(&v);
     }
+    return NULL;
+}
+
+static void test_reads_concurrent_with_gc(void **state)
+{
+    struct fx *f = *state;
+    char val[16];
+    for (int i = 1; i <= C_VERSIONS; i++) {
+        snprintf(val, sizeof val, "%d", 2 * i);
+        PUTS(f->s, 1, "k", 2 * i, val);
+    }
+    struct conc c = {.s = f->s, .seed = 99};
+    pthread_t th[C_READERS];
+    for (int i = 0; i < C_READERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, conc_reader, &c), 0);
+    /* The horizon sweeps across the versions while the readers read; each
+     * step waits (boundedly) for a few reads to land in between. */
+    tt_micros last_h = 0;
+    for (tt_micros h = 1; h <= 2 * C_VERSIONS - 20; h += 3) {
+        struct txn_gc_stats st;
+        assert_int_equal(txn_store_gc(f->s, 1, h + RET, TT_MICROS_MAX, &st, NULL), 0);
+        last_h = h;
+        long target = atomic_load(&c.reads) + 8;
+        for (int spin = 0; spin < 1000000 && atomic_load(&c.reads) < target; spin++)
+            sched_yield();
+    }
+    atomic_store(&c.stop, true);
+    for (int i = 0; i < C_READERS; i++)
+        pthread_join(th[i], NULL);
+    print_message("  %ld concurrent reads, %ld too old, %ld wrong\n", atomic_load(&c.reads),
+                  atomic_load(&c.too_old), atomic_load(&c.wrong));
+    assert_int_equal(atomic_load(&c.wrong), 0);
+    assert_true(atomic_load(&c.too_old) > 0);
+    /* Left: the newest version <= the horizon, and every one above it. */
+    assert_int_equal(raw_versions(f->s, 1), 1 + (2 * C_VERSIONS - (last_h & ~1LL)) / 2);
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static void test_in_memory_and_config(void **state)
+{
+    (void) state;
+    struct txn_store_config cfg;
+    txn_store_config_init(&cfg);
+    cfg.in_memory = true;
+    struct txn_store *s = NULL;
+    assert_int_equal(txn_store_open("mem", &cfg, &s, NULL), 0);
+    PUTS(s, 1, "k", 10, "v");
+    READS(s, 1, "k", 10, TXN_VERSION_VALUE, 10, "v");
+    txn_store_close(s);
+    /* Nothing survives: the env went with the store. */
+    assert_int_equal(txn_store_open("mem", &cfg, &s, NULL), 0);
+    READS(s, 1, "k", 10, TXN_VERSION_ABSENT, 0, NULL);
+    txn_store_close(s);
+    struct sp_err err = {0};
+    cfg.env = (struct rocksdb_env_t *) 1;
+    assert_int_equal(txn_store_open("mem", &cfg, &s, &err), SP_EINVAL);
+    assert_non_null(strstr(err.msg, "exclusive"));
+    txn_store_config_init(&cfg);
+    cfg.value_bytes_max = 0;
+    assert_int_equal(txn_store_open("mem", &cfg, &s, &err), SP_EINVAL);
+    assert_null(s);
+}
+
+static void test_groups_limit(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.groups_max = 2;
+    fx_reopen(f);
+    PUTS(f->s, 1, "k", 10, "v");
+    PUTS(f->s, 2, "k", 10, "v");
+    assert_int_equal(put(f->s, 3, "k", 1, 10, "v"), SP_EFULL);
+    struct txn_version v;
+    struct sp_err err = {0};
+    assert_int_equal(txn_store_get(f->s, 3, "k", 1, 10, &v, &err), SP_EFULL);
+    assert_non_null(strstr(err.msg, "groups_max=2"));
+    READS(f->s, 2, "k", 10, TXN_VERSION_VALUE, 10, "v");
 }
 
 int main(void)
@@ -702,6 +902,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_key_in_scan, setup, teardown),
         cmocka_unit_test(test_on_disk_store),
         cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_concurrent_with_gc, setup, teardown),
+        cmocka_unit_test(test_in_memory_and_config),
+        cmocka_unit_test_setup_teardown(test_groups_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
