@@ -1,0 +1,381 @@
+/*
+ * rpc.c - unary gRPC calls over the C core, see rpc.h.
+ *
+ * Server call lifecycle, one context per call (tag = the context):
+ *
+ *   REQUESTED --request arrives--> HANDLING --sp_rpc_reply--> REPLYING
+ *       |                                                        |
+ *       +--server shutting down (success=0): free                +--batch done: free
+ *
+ * A new request is posted for the method before the handler runs, so the
+ * server always has one outstanding request per method per worker. Each
+ * RPC costs two completion-queue events (registered methods with
+ * READ_INITIAL_BYTE_BUFFER deliver the payload with the call).
+ * See shared/notes/grpc-c-core.md for the sequences this follows.
+ */
+#include "rpc.h"
+#include "sp_assert.h"
+#include "sp_log.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct method {
+    char path[128];
+    void *handle; /* grpc_server_register_method result */
+    sp_rpc_handler_fn fn;
+    void *ctx;
+};
+
+enum call_state { CALL_REQUESTED, CALL_REPLYING };
+
+struct sp_rpc_call {
+    enum call_state state;
+    struct sp_rpc_server *srv;
+    struct method *m;
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_byte_buffer *resp;
+    grpc_slice details;
+    int cancelled;
+    uint8_t *req; /* flattened payload */
+};
+
+struct sp_rpc_server {
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    grpc_completion_queue *shutdown_cq;
+    int port;
+    int n_methods;
+    struct method methods[SP_RPC_METHODS_MAX];
+    int n_threads;
+    pthread_t threads[SP_RPC_THREADS_MAX];
+    _Atomic int shutting_down;
+};
+
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+static int init_refs;
+
+void sp_rpc_init(void)
+{
+    pthread_mutex_lock(&init_mu);
+    if (init_refs++ == 0)
+        grpc_init();
+    pthread_mutex_unlock(&init_mu);
+}
+
+void sp_rpc_shutdown(void)
+{
+    pthread_mutex_lock(&init_mu);
+    SP_ASSERT(init_refs > 0);
+    if (--init_refs == 0)
+        grpc_shutdown();
+    pthread_mutex_unlock(&init_mu);
+}
+
+/* Flattens a byte buffer into malloc'd memory (NULL for empty). */
+static uint8_t *flatten(grpc_byte_buffer *bb, size_t *len)
+{
+    *len = 0;
+    if (!bb)
+        return NULL;
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return NULL;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    size_t n = GRPC_SLICE_LENGTH(s);
+    uint8_t *out = n ? malloc(n) : NULL;
+    if (out)
+        memcpy(out, GRPC_SLICE_START_PTR(s), n);
+    grpc_slice_unref(s);
+    *len = out ? n : 0;
+    return out;
+}
+
+static grpc_byte_buffer *to_buffer(const uint8_t *data, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *) data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+static void post_request(struct sp_rpc_server *s, struct method *m)
+{
+    if (atomic_load(&s->shutting_down))
+        return;
+    struct sp_rpc_call *c = calloc(1, sizeof *c);
+    SP_ASSERT(c != NULL);
+    c->srv = s;
+    c->m = m;
+    c->state = CALL_REQUESTED;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_error e = grpc_server_request_registered_call(
+        s->server, m->handle, &c->call, &c->deadline, &c->md, &c->payload, s->cq, s->cq, c);
+    if (e != GRPC_CALL_OK) {
+        grpc_metadata_array_destroy(&c->md);
+        free(c);
+    }
+}
+
+static void free_call(struct sp_rpc_call *c)
+{
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->resp)
+        grpc_byte_buffer_destroy(c->resp);
+    grpc_metadata_array_destroy(&c->md);
+    if (c->call)
+        grpc_call_unref(c->call);
+    free(c->req);
+    free(c);
+}
+
+void sp_rpc_reply(struct sp_rpc_call *c, grpc_status_code status, const uint8_t *resp, size_t len,
+                  const char *message)
+{
+    SP_ASSERT(c != NULL && c->state == CALL_REQUESTED);
+    c->state = CALL_REPLYING;
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    int n = 0;
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (status == GRPC_STATUS_OK) {
+        c->resp = to_buffer(resp, len);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = c->resp;
+    }
+    c->details = grpc_slice_from_copied_string(message ? message : "");
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = status;
+    ops[n++].data.send_status_from_server.status_details = &c->details;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, (size_t) n, c, NULL);
+    if (e != GRPC_CALL_OK) {
+        SP_WARN("rpc: reply to %s failed to start: %d", c->m->path, (int) e);
+        grpc_slice_unref(c->details);
+        free_call(c);
+    }
+}
+
+static void handle_event(struct sp_rpc_server *s, grpc_event ev)
+{
+    struct sp_rpc_call *c = ev.tag;
+    if (c->state == CALL_REPLYING) {
+        grpc_slice_unref(c->details);
+        free_call(c);
+        return;
+    }
+    if (!ev.success) { /* server shutting down: the request never arrived */
+        free_call(c);
+        return;
+    }
+    post_request(s, c->m);
+    size_t len;
+    c->req = flatten(c->payload, &len);
+    c->m->fn(c->m->ctx, c, c->req, len);
+}
+
+static void *worker(void *arg)
+{
+    struct sp_rpc_server *s = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE)
+            handle_event(s, ev);
+    }
+    return NULL;
+}
+
+int sp_rpc_server_create(const char *addr, struct sp_rpc_server **out, struct sp_err *err)
+{
+    SP_ASSERT(addr != NULL && out != NULL);
+    sp_rpc_init();
+    struct sp_rpc_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        sp_rpc_shutdown();
+        return sp_err_set(err, SP_ENOMEM, "rpc: out of memory");
+    }
+    grpc_arg args[] = {
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
+    };
+    grpc_channel_args cargs = {sizeof args / sizeof args[0], args};
+    s->server = grpc_server_create(&cargs, NULL);
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    s->port = grpc_server_add_http2_port(s->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (s->port == 0) {
+        sp_rpc_server_destroy(s);
+        return sp_err_set(err, SP_EIO, "rpc: cannot listen on %s (address in use or invalid)",
+                          addr);
+    }
+    *out = s;
+    return 0;
+}
+
+int sp_rpc_server_add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
+                             void *ctx)
+{
+    SP_ASSERT(s != NULL && path != NULL && fn != NULL);
+    if (s->n_methods == SP_RPC_METHODS_MAX || strlen(path) >= sizeof s->methods[0].path)
+        return SP_EFULL;
+    struct method *m = &s->methods[s->n_methods];
+    snprintf(m->path, sizeof m->path, "%s", path);
+    m->handle = grpc_server_register_method(s->server, m->path, NULL,
+                                            GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (!m->handle)
+        return SP_EINVAL;
+    m->fn = fn;
+    m->ctx = ctx;
+    s->n_methods++;
+    return 0;
+}
+
+int sp_rpc_server_start(struct sp_rpc_server *s, int threads, struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && threads >= 1 && threads <= SP_RPC_THREADS_MAX);
+    grpc_server_start(s->server);
+    /* One outstanding request per method per worker. */
+    for (int t = 0; t < threads; t++)
+        for (int i = 0; i < s->n_methods; i++)
+            post_request(s, &s->methods[i]);
+    for (int t = 0; t < threads; t++) {
+        if (pthread_create(&s->threads[t], NULL, worker, s) != 0)
+            return sp_err_set(err, SP_ENOMEM, "rpc: cannot start worker thread");
+        s->n_threads++;
+    }
+    return 0;
+}
+
+int sp_rpc_server_port(const struct sp_rpc_server *s)
+{
+    return s->port;
+}
+
+void sp_rpc_server_destroy(struct sp_rpc_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->shutting_down, 1);
+    int tag;
+    grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
+    grpc_server_cancel_all_calls(s->server);
+    grpc_completion_queue_pluck(s->shutdown_cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_server_destroy(s->server);
+    grpc_completion_queue_shutdown(s->cq);
+    if (s->n_threads == 0) { /* never started: drain here */
+        grpc_event ev;
+        do {
+            ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            if (ev.type == GRPC_OP_COMPLETE)
+                handle_event(s, ev);
+        } while (ev.type != GRPC_QUEUE_SHUTDOWN);
+    }
+    for (int t = 0; t < s->n_threads; t++)
+        pthread_join(s->threads[t], NULL);
+    grpc_completion_queue_shutdown(s->shutdown_cq);
+    grpc_completion_queue_pluck(s->shutdown_cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_completion_queue_destroy(s->shutdown_cq);
+    grpc_completion_queue_destroy(s->cq);
+    free(s);
+    sp_rpc_shutdown();
+}
+
+grpc_channel *sp_rpc_channel(const char *target)
+{
+    grpc_arg args[] = {
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
+        /* Reconnect quickly after a peer restarts (default backoff reaches
+         * minutes). */
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
+    };
+    grpc_channel_args cargs = {sizeof args / sizeof args[0], args};
+    grpc_channel_credentials *cr = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(target, cr, &cargs);
+    grpc_channel_credentials_release(cr);
+    return ch;
+}
+
+int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len,
+                int timeout_ms, uint8_t **resp, size_t *resp_len, struct sp_err *err)
+{
+    SP_ASSERT(ch != NULL && path != NULL && resp != NULL && resp_len != NULL);
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               grpc_slice_from_static_string(path), NULL, dl, NULL);
+    grpc_byte_buffer *req_bb = to_buffer(req, len), *resp_bb = NULL;
+    grpc_metadata_array im, tm;
+    grpc_metadata_array_init(&im);
+    grpc_metadata_array_init(&tm);
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    const char *error_string = NULL;
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &im;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &resp_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &tm;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    ops[5].data.recv_status_on_client.error_string = &error_string;
+    int tag;
+    int rc = 0;
+    if (grpc_call_start_batch(call, ops, 6, &tag, NULL) != GRPC_CALL_OK) {
+        rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "rpc %s: cannot start call", path);
+    } else {
+        grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (status == GRPC_STATUS_OK) {
+            *resp = flatten(resp_bb, resp_len);
+        } else {
+            char *msg = grpc_slice_to_c_string(details);
+            int code = (status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_DEADLINE_EXCEEDED)
+                           ? SP_ESP_UNAVAILABLE
+                           : SP_ESP_PROTOCOL;
+            rc = sp_err_set(err, code, "rpc %s: status %d: %s", path, (int) status, msg);
+            gpr_free(msg);
+        }
+    }
+    grpc_byte_buffer_destroy(req_bb);
+    if (resp_bb)
+        grpc_byte_buffer_destroy(resp_bb);
+    grpc_metadata_array_destroy(&im);
+    grpc_metadata_array_destroy(&tm);
+    grpc_slice_unref(details);
+    if (error_string)
+        gpr_free((void *) error_string);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_completion_queue_destroy(cq);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * rpc.h - a thin layer over the gRPC C core for unary calls carrying
+ * protobuf-c bytes. Private to spanner/.
+ *
+ * Server: register methods by path ("/spanner.node.Node/Deliver") with a
+ * handler; the handler gets the request bytes and a call handle, and answers
+ * with sp_rpc_reply() either before returning or later from any thread
+ * (exactly once per call). Requests are served by `threads` workers on one
+ * completion queue; a handler must not block for long (it holds a worker).
+ *
+ * Client: sp_rpc_call() makes one blocking unary call on a channel. Channels
+ * are thread-safe; many threads may call at once.
+ *
+ * Lifetimes: request bytes passed to a handler are valid until
+ * sp_rpc_reply() for that call; response bytes returned by sp_rpc_call() are
+ * malloc'd and owned by the caller.
+ */
+#ifndef SP_RPC_H
+#define SP_RPC_H
+
+#include "sp_error.h"
+
+#include <grpc/grpc.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_RPC_METHODS_MAX 16
+#define SP_RPC_THREADS_MAX 8
+#define SP_RPC_MSG_MAX     (64 << 20) /* largest message either way */
+
+struct sp_rpc_server;
+struct sp_rpc_call;
+
+typedef void (*sp_rpc_handler_fn)(void *ctx, struct sp_rpc_call *call, const uint8_t *req,
+                                  size_t len);
+
+/* Starts listening on addr ("127.0.0.1:0" picks a port). Methods are
+ * registered before start. Returns 0, SP_EIO (cannot bind; err names addr),
+ * SP_ENOMEM. */
+int sp_rpc_server_create(const char *addr, struct sp_rpc_server **out, struct sp_err *err);
+int sp_rpc_server_add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
+                             void *ctx);
+int sp_rpc_server_start(struct sp_rpc_server *s, int threads, struct sp_err *err);
+int sp_rpc_server_port(const struct sp_rpc_server *s);
+/* Stops accepting, cancels calls in flight, joins workers, frees. Calls not
+ * yet replied to are cancelled; their later sp_rpc_reply is then a no-op
+ * only if made before this returns. Stop callers first. */
+void sp_rpc_server_destroy(struct sp_rpc_server *s);
+
+/* Answers a call: status GRPC_STATUS_OK with resp bytes (copied), or an
+ * error status with a message (resp ignored). Exactly once per call. */
+void sp_rpc_reply(struct sp_rpc_call *call, grpc_status_code status, const uint8_t *resp,
+                  size_t len, const char *message);
+
+/* Client side. */
+grpc_channel *sp_rpc_channel(const char *target);
+/*
+ * One unary call with a timeout. Returns 0 with *resp (malloc'd, may be
+ * NULL when len 0) and *resp_len; SP_ESP_UNAVAILABLE (peer down, deadline
+ * exceeded) or SP_ESP_PROTOCOL (the server answered an error status; err
+ * carries its message).
+ */
+int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len,
+                int timeout_ms, uint8_t **resp, size_t *resp_len, struct sp_err *err);
+
+/* Reference-counted grpc_init/grpc_shutdown for this process. */
+void sp_rpc_init(void);
+void sp_rpc_shutdown(void);
+
+#endif /* SP_RPC_H */
