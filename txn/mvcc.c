@@ -304,10 +304,29 @@ int txn__check_horizon(struct txn_store *s, txn_group_id group, tt_micros t, str
 
 /* ---- apply ------------------------------------------------------------- */
 
+static int state_check(const struct txn_store *s, const struct txn_apply *a, struct sp_err *err)
+{
+    if (a->state_n > TXN_STATE_WRITES_MAX || (a->state_n > 0 && !a->state))
+        return sp_err_set(err, SP_EINVAL, "group %llu: %zu state writes (max %u)",
+                          (unsigned long long) a->group, a->state_n, TXN_STATE_WRITES_MAX);
+    for (size_t i = 0; i < a->state_n; i++) {
+        const struct txn_state_write *w = &a->state[i];
+        if (w->key_len > s->cfg.key_bytes_max || w->value_len > s->cfg.value_bytes_max)
+            return sp_err_set(err, SP_ETXN_TOO_LARGE,
+                              "state write %zu: key of %zu or value of %zu bytes over the limits "
+                              "(%zu, %zu)",
+                              i, w->key_len, w->value_len, s->cfg.key_bytes_max,
+                              s->cfg.value_bytes_max);
+        if ((w->key_len > 0 && !w->key) || (w->value == NULL && w->value_len > 0))
+            return sp_err_set(err, SP_EINVAL, "state write %zu: NULL key or value", i);
+    }
+    return 0;
+}
+
 static int apply_check(const struct txn_store *s, const struct txn_apply *a, struct sp_err *err)
 {
-    if (a->ts < 1)
-        return sp_err_set(err, SP_EINVAL, "group %llu: apply at timestamp %lld < 1",
+    if (a->ts < 0 || (a->ts < 1 && a->writes_n > 0))
+        return sp_err_set(err, SP_EINVAL, "group %llu: apply of writes at timestamp %lld < 1",
                           (unsigned long long) a->group, (long long) a->ts);
     if (a->writes_n > TXN_BATCH_WRITES_MAX || (a->writes_n > 0 && !a->writes))
         return sp_err_set(err, SP_EINVAL, "group %llu: batch of %zu writes (max %u)",
@@ -329,7 +348,7 @@ static int apply_check(const struct txn_store *s, const struct txn_apply *a, str
             (w->kind == TXN_WRITE_PUT && w->value_len > 0 && !w->value))
             return sp_err_set(err, SP_EINVAL, "write %zu: NULL key or value", i);
     }
-    return 0;
+    return state_check(s, a, err);
 }
 
 static void batch_put_meta(rocksdb_writebatch_t *b, txn_group_id group, uint8_t field, uint64_t v)
@@ -354,6 +373,21 @@ static void batch_put_writes(struct txn_store *s, rocksdb_writebatch_t *b,
         /* WriteBatch copies both buffers, so the scratch space is reused. */
         rocksdb_writebatch_put(b, (const char *) s->key_buf, klen, (const char *) s->val_buf,
                                TXN__HDR_BYTES + vlen);
+    }
+}
+
+static void batch_put_state(struct txn_store *s, rocksdb_writebatch_t *b, const struct txn_apply *a)
+{
+    for (size_t i = 0; i < a->state_n; i++) {
+        const struct txn_state_write *w = &a->state[i];
+        size_t klen = txn__encode_state_key(s->key_buf, a->group, w->key, w->key_len);
+        if (!w->value) {
+            rocksdb_writebatch_delete(b, (const char *) s->key_buf, klen);
+            continue;
+        }
+        txn__encode_state_value(s->val_buf, s->key_buf, klen, w->value, w->value_len);
+        rocksdb_writebatch_put(b, (const char *) s->key_buf, klen, (const char *) s->val_buf,
+                               4 + w->value_len);
     }
 }
 
@@ -389,6 +423,7 @@ int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_er
                           (unsigned long long) g.applied_index);
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
     batch_put_writes(s, b, a);
+    batch_put_state(s, b, a);
     struct apply_done done = {a->applied_index, a->writes_n > 0 ? a->ts : 0};
     if (done.applied_index)
         batch_put_meta(b, a->group, TXN__META_APPLIED, done.applied_index);

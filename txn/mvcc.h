@@ -6,6 +6,7 @@
  *
  *   data:  0x01 · group(8) · escape(user key) · 0x00 0x01 · ~ts(8)
  *   meta:  0x02 · group(8) · field(1)
+ *   state: 0x03 · group(8) · state key (raw: nothing follows it)
  *
  * escape() replaces each 0x00 byte of the user key by 0x00 0xFF and the key
  * is terminated by 0x00 0x01. This keeps two properties the read path relies
@@ -17,6 +18,7 @@
  *
  * Data values:   type(1) · crc32c(4) · value bytes
  * Meta values:   u64(8) · crc32c(4)
+ * State values:  crc32c(4) · value bytes
  * The crc covers the RocksDB key, the type byte and the value, so a record
  * that is garbled or moved under another key fails its check.
  */
@@ -28,8 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TXN__NS_DATA 0x01
-#define TXN__NS_META 0x02
+#define TXN__NS_DATA  0x01
+#define TXN__NS_META  0x02
+#define TXN__NS_STATE 0x03
 
 #define TXN__META_APPLIED 'a'
 #define TXN__META_LAST_TS 'l'
@@ -75,6 +78,17 @@ void txn__encode_value(uint8_t *out, const uint8_t *rkey, size_t rkey_len, uint8
  * *value and *len pointing into rec, or SP_ECORRUPT via SP_CORRUPT. */
 int txn__decode_value(const uint8_t *rkey, size_t rkey_len, const uint8_t *rec, size_t rec_len,
                       uint8_t *type, const uint8_t **value, size_t *len, struct sp_err *err);
+
+/* Writes the state key of (group, key) into out (room for 9 + key_len). */
+size_t txn__encode_state_key(uint8_t *out, txn_group_id group, const void *key, size_t key_len);
+
+/* Encodes a state record into out (room for 4 + len). */
+void txn__encode_state_value(uint8_t *out, const uint8_t *rkey, size_t rkey_len, const void *value,
+                             size_t len);
+
+/* Checks a state record; on success *value and *len point into rec. */
+int txn__decode_state_value(const uint8_t *rkey, size_t rkey_len, const uint8_t *rec,
+                            size_t rec_len, const uint8_t **value, size_t *len, struct sp_err *err);
 
 /* ---- the store object, shared by mvcc.c, mvcc_read.c and mvcc_gc.c ---- */
 

@@ -50,7 +50,7 @@ struct gc_pass {
     rocksdb_writebatch_t *batch;
     uint32_t batch_n;
     uint8_t *prev; /* prefix of the key being walked */
-    size_t prev_len;
+    size_t prev_len, prev_cap;
     bool kept; /* its newest version <= horizon has been seen */
     struct txn_gc_stats *stats;
 };
@@ -81,6 +81,14 @@ static int gc_version(struct gc_pass *p, const uint8_t *k, size_t klen, const ui
     uint64_t inv = txn__get_u64(k + prefix_len);
     tt_micros ts = (tt_micros) (UINT64_MAX - inv);
     if (prefix_len != p->prev_len || memcmp(k, p->prev, prefix_len) != 0) {
+        /* Keys written under a larger key_bytes_max than today's still fit. */
+        if (prefix_len > p->prev_cap) {
+            uint8_t *bigger = realloc(p->prev, prefix_len);
+            if (!bigger)
+                return sp_err_set(err, SP_ENOMEM, "gc: out of memory");
+            p->prev = bigger;
+            p->prev_cap = prefix_len;
+        }
         memcpy(p->prev, k, prefix_len);
         p->prev_len = prefix_len;
         p->kept = false;
@@ -192,8 +200,6 @@ static int gc_walk(struct gc_pass *p, rocksdb_iterator_t *it, struct gc_resume *
             r->len = klen;
             return 0;
         }
-        if (klen > TXN__DATA_KEY_MAX(p->s->cfg.key_bytes_max))
-            return SP_CORRUPT(err, "gc: mvcc key of %zu bytes over the key limit", klen);
         const uint8_t *rec = (const uint8_t *) rocksdb_iter_value(it, &vlen);
         int rc = gc_version(p, k, klen, rec, vlen, err);
         if (rc)
@@ -229,7 +235,8 @@ int txn_store_gc(struct txn_store *s, txn_group_id group, tt_micros now, tt_micr
     struct gc_resume r = {0};
     txn__group_update(s, group, gc_get_resume, &r);
     p.batch = rocksdb_writebatch_create();
-    p.prev = malloc(TXN__DATA_KEY_MAX(s->cfg.key_bytes_max));
+    p.prev_cap = TXN__DATA_KEY_MAX(s->cfg.key_bytes_max);
+    p.prev = malloc(p.prev_cap);
     rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);
     rc = p.prev ? gc_walk(&p, it, &r, err) : sp_err_set(err, SP_ENOMEM, "gc: out of memory");
     rocksdb_iter_destroy(it);

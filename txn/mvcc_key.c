@@ -175,3 +175,48 @@ int txn__decode_value(const uint8_t *rkey, size_t rkey_len, const uint8_t *rec, 
     *len = rec_len - TXN__HDR_BYTES;
     return 0;
 }
+
+size_t txn__encode_state_key(uint8_t *out, txn_group_id group, const void *key, size_t key_len)
+{
+    SP_ASSERT(out != NULL);
+    SP_ASSERT(key != NULL || key_len == 0);
+    out[0] = TXN__NS_STATE;
+    txn__put_u64(out + 1, group);
+    if (key_len)
+        memcpy(out + TXN__PREFIX_BYTES, key, key_len);
+    return TXN__PREFIX_BYTES + key_len;
+}
+
+static uint32_t state_crc(const uint8_t *rkey, size_t rkey_len, const void *value, size_t len)
+{
+    return txn__crc32c(txn__crc32c(0, rkey, rkey_len), value, len);
+}
+
+void txn__encode_state_value(uint8_t *out, const uint8_t *rkey, size_t rkey_len, const void *value,
+                             size_t len)
+{
+    SP_ASSERT(rkey[0] == TXN__NS_STATE);
+    uint32_t crc = state_crc(rkey, rkey_len, value, len);
+    out[0] = (uint8_t) (crc >> 24);
+    out[1] = (uint8_t) (crc >> 16);
+    out[2] = (uint8_t) (crc >> 8);
+    out[3] = (uint8_t) crc;
+    if (len)
+        memcpy(out + 4, value, len);
+}
+
+int txn__decode_state_value(const uint8_t *rkey, size_t rkey_len, const uint8_t *rec,
+                            size_t rec_len, const uint8_t **value, size_t *len, struct sp_err *err)
+{
+    SP_ASSERT(rkey != NULL && value != NULL && len != NULL);
+    if (rec == NULL || rec_len < 4)
+        return SP_CORRUPT(err, "state record of %zu bytes is shorter than its header", rec_len);
+    uint32_t stored =
+        ((uint32_t) rec[0] << 24) | ((uint32_t) rec[1] << 16) | ((uint32_t) rec[2] << 8) | rec[3];
+    uint32_t crc = state_crc(rkey, rkey_len, rec + 4, rec_len - 4);
+    if (crc != stored)
+        return SP_CORRUPT(err, "state record checksum 0x%08x, expected 0x%08x", stored, crc);
+    *value = rec + 4;
+    *len = rec_len - 4;
+    return 0;
+}

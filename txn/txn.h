@@ -115,12 +115,28 @@ struct txn_write {
     size_t value_len;
 };
 
+/* One write of a group's unversioned state: small records the layers above
+ * keep next to the data and change atomically with it, e.g. a 2PC
+ * participant's prepared transactions (which must survive log truncation).
+ * value == NULL deletes the record. Pointers are borrowed for the call. */
+struct txn_state_write {
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+};
+
+#define TXN_STATE_WRITES_MAX 1024u /* state writes in one txn_store_apply */
+
 /* One Paxos log entry's effect on a group's MVCC data. */
 struct txn_apply {
     txn_group_id group;
-    tt_micros ts;                   /* commit timestamp of every write; >= 1 */
-    const struct txn_write *writes; /* may be NULL when writes_n == 0 */
-    size_t writes_n;                /* <= TXN_BATCH_WRITES_MAX */
+    tt_micros ts;                        /* commit timestamp of every write; >= 1 if writes_n > 0 */
+    const struct txn_write *writes;      /* may be NULL when writes_n == 0; the last
+                                          * write to a key in one batch wins */
+    size_t writes_n;                     /* <= TXN_BATCH_WRITES_MAX */
+    const struct txn_state_write *state; /* may be NULL when state_n == 0 */
+    size_t state_n;                      /* <= TXN_STATE_WRITES_MAX */
     /* The Paxos slot being applied, recorded in the same RocksDB WriteBatch
      * as the data so that after a crash "applied through slot N" and the
      * data agree; 0: do not record. Must exceed the recorded one. */
@@ -128,16 +144,19 @@ struct txn_apply {
 };
 
 /*
- * Applies every write of `a` at timestamp a->ts, plus the group metadata
- * (applied index; LastTS = max(LastTS, ts) when writes_n > 0), atomically:
- * one RocksDB WriteBatch, synced when cfg.sync. Re-applying the same entry
- * (replay after a crash) is idempotent. Every write is validated before
+ * Applies every write of `a` at timestamp a->ts, its state writes, and the
+ * group metadata (applied index; LastTS = max(LastTS, ts) when
+ * writes_n > 0), atomically: one RocksDB WriteBatch, synced when cfg.sync.
+ * After a crash, replay starts after the recorded applied index
+ * (txn_store_meta); writing the same versions again is harmless (a version
+ * is a pure function of key, ts and value). Every write is validated before
  * anything is written, so a failed apply changes nothing.
  * Errors: SP_ETXN_TOO_LARGE (a key or value over its limit; the message
- * names the write's index, its size and the limit), SP_EINVAL (ts < 1,
- * applied_index not increasing, bad kind), SP_EIO (RocksDB write failed; the
- * store then refuses further applies with SP_ECLOSED, since what reached the
- * disk is unknown).
+ * names the write's index, its size and the limit), SP_EINVAL (ts < 1 with
+ * writes, applied_index not increasing, bad kind, too many writes),
+ * SP_EFULL (groups_max), SP_ECORRUPT (the group's metadata), SP_EIO
+ * (RocksDB write failed; the store then refuses further writes with
+ * SP_ECLOSED, since what reached the disk is unknown).
  * Threads: applies must be serialized by the caller (one apply path per
  * store); reads may run concurrently.
  */
@@ -211,6 +230,23 @@ int txn_store_scan(struct txn_store *s, txn_group_id group, const void *start, s
                    const void *end, size_t end_len, tt_micros t, size_t limit, struct txn_scan *out,
                    struct sp_err *err);
 
+/* Reads one state record of `group`. On success *value is malloc'd and
+ * owned by the caller (free()). Errors: SP_ENOTFOUND, SP_ECORRUPT, SP_EIO,
+ * SP_ENOMEM, SP_ETXN_TOO_LARGE (key over the limit). */
+int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+                        uint8_t **value, size_t *value_len, struct sp_err *err);
+
+/* Calls fn for every state record of `group` in key order, at most `max`
+ * records; pointers passed to fn are valid only during the call. fn returns
+ * 0 to go on or nonzero to stop (that value is returned). Returns 0 when
+ * done, SP_EFULL if more than `max` records exist (after visiting `max`),
+ * SP_ECORRUPT or SP_EIO. Used at restart, e.g. to re-register prepared
+ * transactions with txn_safetime_restore_prepared(). */
+int txn_store_state_list(struct txn_store *s, txn_group_id group,
+                         int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
+                                   const uint8_t *value, size_t value_len),
+                         void *ctx, size_t max, struct sp_err *err);
+
 /* A group's metadata as recorded by apply and GC. */
 struct txn_group_meta {
     uint64_t applied_index; /* last Paxos slot recorded by txn_store_apply; 0 if none */
@@ -243,7 +279,8 @@ tt_micros txn_gc_horizon(tt_micros now, tt_micros retention_us, tt_micros oldest
  * key, every version older than its newest version <= horizon, and that
  * newest one too if it is a tombstone. The horizon is made durable and
  * visible to readers before any version is deleted, so a read either fails
- * with SP_ETXN_TOO_OLD or sees exactly what it would have seen without GC.
+ * with SP_ETXN_TOO_OLD or sees what it would have seen without GC (except
+ * that a collected tombstone reads as absent).
  * The horizon never moves backwards. Work per call is bounded by
  * cfg.gc_versions_max; stats->complete says whether the pass finished (a
  * later call resumes where this one stopped).

@@ -425,6 +425,83 @@ static void test_meta_applied_index_and_last_ts(void **state)
     assert_int_equal(m.applied_index, 0);
 }
 
+static void raw_put(struct txn_store *s, const void *k, size_t kl, const void *v, size_t vl);
+
+/* ---- state records ----------------------------------------------------- */
+
+struct collected {
+    int n;
+    char keys[8][8];
+};
+
+static int collect(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                   size_t value_len)
+{
+    struct collected *c = ctx;
+    assert_true(key_len < 8 && c->n < 8);
+    memcpy(c->keys[c->n], key, key_len);
+    c->keys[c->n][key_len] = 0;
+    assert_int_equal(value_len, 2);
+    assert_memory_equal(value, "pv", 2);
+    c->n++;
+    return 0;
+}
+
+static void test_state_records_atomic_with_data(void **state)
+{
+    struct fx *f = *state;
+    struct txn_write w = {TXN_WRITE_PUT, "k", 1, "v", 1};
+    struct txn_state_write sw[3] = {{"p/2", 3, "pv", 2}, {"p/1", 3, "pv", 2}, {"p/3", 3, "pv", 2}};
+    struct txn_apply a = {.group = 5,
+                          .ts = 10,
+                          .writes = &w,
+                          .writes_n = 1,
+                          .state = sw,
+                          .state_n = 3,
+                          .applied_index = 1};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    fx_reopen(f);
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(txn_store_state_get(f->s, 5, "p/1", 3, &v, &vl, NULL), 0);
+    assert_int_equal(vl, 2);
+    free(v);
+    assert_int_equal(txn_store_state_get(f->s, 6, "p/1", 3, &v, &vl, NULL), SP_ENOTFOUND);
+    struct collected c = {0};
+    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.keys[0], "p/1");
+    assert_string_equal(c.keys[2], "p/3");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 2, NULL), SP_EFULL);
+    /* An entry with no timestamp and no data: delete one record, record the
+     * index. A too-large state value fails the whole entry. */
+    struct txn_state_write del1 = {"p/2", 3, NULL, 0};
+    a = (struct txn_apply){.group = 5, .state = &del1, .state_n = 1, .applied_index = 2};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    char *big = calloc(1, TXN_VALUE_BYTES_MAX_DEFAULT + 1);
+    struct txn_state_write bad[2] = {{"p/4", 3, "pv", 2},
+                                     {"p/5", 3, big, TXN_VALUE_BYTES_MAX_DEFAULT + 1}};
+    a = (struct txn_apply){.group = 5, .state = bad, .state_n = 2, .applied_index = 3};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), SP_ETXN_TOO_LARGE);
+    free(big);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.keys[1], "p/3");
+    struct txn_group_meta m;
+    assert_int_equal(txn_store_meta(f->s, 5, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 2);
+    /* A garbled state record is caught. */
+    uint8_t rk[16];
+    size_t rkl = txn__encode_state_key(rk, 5, "p/3", 3);
+    raw_put(f->s, rk, rkl, "\x01\x02\x03\x04pv", 6);
+    assert_int_equal(txn_store_state_get(f->s, 5, "p/3", 3, &v, &vl, NULL), SP_ECORRUPT);
+    assert_null(v);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), SP_ECORRUPT);
+}
+
 /* ---- GC ---------------------------------------------------------------- */
 
 /* Counts raw versions of group g in RocksDB. */
@@ -895,6 +972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_applied_index_and_last_ts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_records_atomic_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_horizon_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_respects_oldest_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_bounded_passes, setup, teardown),
