@@ -19,7 +19,7 @@
 
 #include <sys/stat.h>
 
-#define N 3
+#define N        3
 #define LEASE_MS 1000
 
 struct cluster {
@@ -39,9 +39,10 @@ static void node_start(struct cluster *cl, int i)
     snprintf(data, sizeof data, "%s/n%d", cl->dir, i + 1);
     snprintf(log, sizeof log, "%s/n%d.log", cl->dir, i + 1);
     snprintf(lease, sizeof lease, "%d", LEASE_MS);
-    char *argv[32] = {PAXOS_NODE_BIN, "--id", id, "--listen", listen, "--data", data,
-                      "--voters", "1,2,3", "--lease-ms", lease, "--tt", "backend=fixed",
-                      "--tt", "fixed_eps_us=500"};
+    char *argv[32] = {
+        PAXOS_NODE_BIN,    "--id",  id,           "--listen", listen, "--data",        data,
+        "--voters",        "1,2,3", "--lease-ms", lease,      "--tt", "backend=fixed", "--tt",
+        "fixed_eps_us=500"};
     int a = 15;
     for (int j = 0, k = 0; j < N; j++) {
         if (j == i)
@@ -109,8 +110,8 @@ static void propose_stream(struct cluster *cl, const char *prefix, int count, st
     for (int i = 0; i < count; i++) {
         snprintf(out[i].data, sizeof out[i].data, "%s%d", prefix, i);
         struct sp_err err = {0};
-        int rc = plog_propose(&cl->c, 1, out[i].data, strlen(out[i].data), 20000, &out[i].slot,
-                              &err);
+        int rc =
+            plog_propose(&cl->c, 1, out[i].data, strlen(out[i].data), 20000, &out[i].slot, &err);
         if (rc)
             fail_msg("proposal %s: %s", out[i].data, err.msg);
     }
