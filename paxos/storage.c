@@ -194,13 +194,11 @@ static void put_entry(rocksdb_writebatch_t *wb, uint64_t group, const struct pax
     free(v);
 }
 
-int paxos_store_persist(struct paxos_store *s, uint64_t group, const struct paxos_update *up,
-                        struct sp_err *err)
+void paxos_store_batch_add(rocksdb_writebatch_t *wb, uint64_t group, const struct paxos_update *up)
 {
-    SP_ASSERT(s != NULL && up != NULL);
+    SP_ASSERT(wb != NULL && up != NULL);
     if (up->persist_seq == 0)
-        return 0;
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        return;
     if (up->hs_changed) {
         uint8_t k[10], v[HS_LEN];
         size_t kl = make_key(k, group, 'H', 0);
@@ -215,16 +213,35 @@ int paxos_store_persist(struct paxos_store *s, uint64_t group, const struct paxo
     }
     for (uint32_t i = 0; i < up->n_entries; i++)
         put_entry(wb, group, &up->entries[i]);
+}
+
+int paxos_store_write(struct paxos_store *s, rocksdb_writebatch_t *wb, bool sync,
+                      struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && wb != NULL);
     char *e = NULL;
-    rocksdb_write(s->db, up->sync ? s->wsync : s->wnosync, wb, &e);
-    rocksdb_writebatch_destroy(wb);
+    rocksdb_write(s->db, sync ? s->wsync : s->wnosync, wb, &e);
     if (e) {
-        sp_err_set(err, SP_EIO, "paxos store: group %llu: write: %s", (unsigned long long) group,
-                   e);
+        sp_err_set(err, SP_EIO, "paxos store: write: %s", e);
         rocksdb_free(e);
         return SP_EIO;
     }
     return 0;
+}
+
+int paxos_store_persist(struct paxos_store *s, uint64_t group, const struct paxos_update *up,
+                        struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && up != NULL);
+    if (up->persist_seq == 0)
+        return 0;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    paxos_store_batch_add(wb, group, up);
+    int rc = paxos_store_write(s, wb, up->sync, err);
+    rocksdb_writebatch_destroy(wb);
+    if (rc)
+        sp_err_wrap(err, "group %llu", (unsigned long long) group);
+    return rc;
 }
 
 static int read_hs(struct paxos_store *s, uint64_t group, struct paxos_hard_state *hs, bool *found,

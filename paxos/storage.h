@@ -44,6 +44,17 @@ int paxos_store_persist(struct paxos_store *s, uint64_t group, const struct paxo
                         struct sp_err *err);
 
 /*
+ * Group commit: add the persist of one update to a caller's WriteBatch
+ * (nothing if up->persist_seq == 0), then write the batch once with
+ * paxos_store_write. Several updates, of one or many groups, then share one
+ * fsync. The caller reports PAXOS_EV_PERSISTED for each update only after
+ * the write returned, and sends their messages only then.
+ */
+void paxos_store_batch_add(rocksdb_writebatch_t *wb, uint64_t group, const struct paxos_update *up);
+int paxos_store_write(struct paxos_store *s, rocksdb_writebatch_t *wb, bool sync,
+                      struct sp_err *err);
+
+/*
  * Loads what was persisted for `group`. *out is filled with a durable state
  * (entries sorted by slot, memory owned by *out until
  * paxos_store_loaded_free). *found is false for a group never persisted.

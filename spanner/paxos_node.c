@@ -125,8 +125,33 @@ static uint64_t node_get_be64(const uint8_t *p)
     return v;
 }
 
+/* Group commit: updates of one loop round share one WriteBatch and one
+ * fsync; their messages wait for it, then PERSISTED goes to each replica. */
+#define OUTBOX_MAX 65536
+
+struct out_msg {
+    uint32_t to;
+    size_t len;
+    uint8_t *data;
+};
+
+struct out_done {
+    struct group *g;
+    uint64_t seq;
+};
+
+struct outbox {
+    rocksdb_writebatch_t *wb;
+    bool dirty, sync;
+    struct out_msg *msgs;
+    uint32_t n_msgs;
+    struct out_done *done;
+    uint32_t n_done;
+};
+
 struct node {
     struct node_args a;
+    struct outbox out;
     struct tt_clock *clock;
     struct paxos_store *store;
     rocksdb_t *db;
@@ -362,41 +387,78 @@ static int now_or_fail(struct node *n, struct tt_interval *now)
     return rc;
 }
 
-static void send_msgs(struct node *n, struct group *g, const struct paxos_update *up)
+static int step_event(struct node *n, struct group *g, struct paxos_event *ev);
+
+/* Queues the update's messages; they leave after the round's fsync. */
+static void queue_msgs(struct node *n, struct group *g, const struct paxos_update *up)
 {
+    struct outbox *o = &n->out;
     for (uint32_t i = 0; i < up->n_msgs; i++) {
-        uint8_t *buf;
-        size_t len;
-        if (sp_paxos_pack(g->id, &up->msgs[i], &buf, &len) != 0)
+        if (o->n_msgs == OUTBOX_MAX) {
+            SP_WARN("paxos-node: outbox full, dropping a message (Paxos resends)");
             continue;
-        sp_transport_send(n->tr, up->msgs[i].to, buf, len);
-        free(buf);
+        }
+        struct out_msg *m = &o->msgs[o->n_msgs];
+        if (sp_paxos_pack(g->id, &up->msgs[i], &m->data, &m->len) != 0)
+            continue;
+        m->to = up->msgs[i].to;
+        o->n_msgs++;
     }
 }
 
-static int step_event(struct node *n, struct group *g, struct paxos_event *ev);
-
-/* Carries out one update in the order paxos.h prescribes. */
+/* Carries out one update (paxos.h's order): its persist joins the round's
+ * WriteBatch, its messages wait for the round's fsync, committed entries
+ * are applied now (they are chosen: durable on a majority already). */
 static void carry_out(struct node *n, struct group *g, const struct paxos_update *up)
 {
-    struct sp_err err = {0};
-    int status = paxos_store_persist(n->store, g->id, up, &err);
-    if (status)
-        SP_ERROR("paxos-node: group %llu: %s", (unsigned long long) g->id, err.msg);
-    uint64_t seq = up->persist_seq;
-    if (status == 0)
-        send_msgs(n, g, up); /* after the persist: never a promise we could lose */
+    struct outbox *o = &n->out;
+    paxos_store_batch_add(o->wb, g->id, up);
+    if (up->persist_seq) {
+        SP_ASSERT(o->n_done < OUTBOX_MAX);
+        o->dirty = true;
+        o->sync |= up->sync;
+        o->done[o->n_done++] = (struct out_done){g, up->persist_seq};
+    }
+    queue_msgs(n, g, up);
     app_apply_all(n, g, up);
     if (up->snapshot_needed) {
         g->snap_wanted = up->snapshot_slot;
         g->snap_from = up->snapshot_from;
     }
     g->wake_us = up->wake_us;
-    if (seq) {
-        struct paxos_event ev = {.type = PAXOS_EV_PERSISTED};
-        ev.persisted.seq = seq;
-        ev.persisted.status = status;
-        step_event(n, g, &ev);
+}
+
+/* Ends a round: one write (fsync if any update asked), then the messages,
+ * then PERSISTED to each replica, whose updates start the next round.
+ * Bounded: replies to PERSISTED rarely persist again. */
+static void flush(struct node *n)
+{
+    struct outbox *o = &n->out;
+    static struct out_done done[OUTBOX_MAX];
+    for (int round = 0; round < 64 && (o->n_msgs || o->n_done); round++) {
+        int status = 0;
+        struct sp_err err = {0};
+        if (o->dirty) {
+            status = paxos_store_write(n->store, o->wb, o->sync, &err);
+            if (status)
+                SP_ERROR("paxos-node: %s", err.msg);
+            rocksdb_writebatch_clear(o->wb);
+        }
+        for (uint32_t i = 0; i < o->n_msgs; i++) {
+            if (status == 0) /* persist before send */
+                sp_transport_send(n->tr, o->msgs[i].to, o->msgs[i].data, o->msgs[i].len);
+            free(o->msgs[i].data);
+        }
+        uint32_t nd = o->n_done;
+        memcpy(done, o->done, nd * sizeof done[0]);
+        o->n_msgs = o->n_done = 0;
+        o->dirty = o->sync = false;
+        for (uint32_t i = 0; i < nd; i++) {
+            struct paxos_event ev = {.type = PAXOS_EV_PERSISTED};
+            ev.persisted.seq = done[i].seq;
+            ev.persisted.status = status;
+            step_event(n, done[i].g, &ev);
+        }
     }
 }
 
@@ -733,6 +795,7 @@ static void run(struct node *n)
             fetch_snapshot_if_needed(n, &n->groups[i]);
             maybe_snapshot(n, &n->groups[i]);
         }
+        flush(n);
         expire_pending(n);
     }
     for (uint32_t i = 0; i < n->n_pending; i++)
@@ -980,6 +1043,11 @@ static int start(struct node *n, struct sp_err *err)
     n->w_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(n->w_sync, n->a.sync ? 1 : 0);
     n->ro = rocksdb_readoptions_create();
+    n->out.wb = rocksdb_writebatch_create();
+    n->out.msgs = calloc(OUTBOX_MAX, sizeof *n->out.msgs);
+    n->out.done = calloc(OUTBOX_MAX, sizeof *n->out.done);
+    if (!n->out.msgs || !n->out.done)
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
     if ((rc = tt_clock_create(&n->a.tt, &n->clock, err)) || (rc = open_groups(n, err)))
         return rc;
     return start_net(n, err);
@@ -996,6 +1064,12 @@ static void stop(struct node *n)
         free(it->data);
         free(it);
     }
+    for (uint32_t i = 0; i < n->out.n_msgs; i++)
+        free(n->out.msgs[i].data);
+    free(n->out.msgs);
+    free(n->out.done);
+    if (n->out.wb)
+        rocksdb_writebatch_destroy(n->out.wb);
     if (n->ro) {
         rocksdb_readoptions_destroy(n->ro);
         rocksdb_writeoptions_destroy(n->w_sync);
