@@ -19,6 +19,8 @@
  *   txn_safetime   one replica's safe time t_safe = min(t_paxos_safe,
  *                  t_tm_safe) and LastTS() (Spanner §4.1.3, §4.2.2,
  *                  §4.2.4). Pure.
+ *   txn_ts_*       the leader's timestamp rules for commits, prepares,
+ *                  coordinator commits and MinNextTS (§4.1.2, §4.2.1). Pure.
  *
  * Conventions, for every function below:
  *   - return 0 on success or one SP_E* code from sp_error.h; where an
@@ -498,5 +500,54 @@ tt_micros txn_safetime_strong_read_ts(const struct txn_safetime *st, struct tt_i
  * SP_ETXN_NOT_SAFE (the replica is too far behind for the bound). */
 int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval now,
                                tt_micros staleness_us, tt_micros *out, struct sp_err *err);
+
+/* ======================================================================
+ * Timestamp rules (leader side)
+ * ====================================================================== */
+
+/*
+ * What a leader knows when it picks a timestamp. Pure inputs; the driver
+ * reads them from TrueTime, paxos_lease_get() and its own records, and
+ * afterwards reports the chosen timestamp with paxos_note_assigned_ts().
+ */
+struct txn_ts_bounds {
+    /* TT.now(): for a coordinator's commit, read when the commit request
+     * arrived; otherwise when the timestamp is chosen. */
+    struct tt_interval now;
+    tt_micros lease_start, lease_end; /* this leader's lease: [start, end) */
+    /* The largest timestamp this group has assigned, promised (MinNextTS - 1)
+     * or applied: max(paxos_s_max, txn_safetime_paxos_safe). */
+    tt_micros last_assigned;
+};
+
+/*
+ * Each function returns 0 and *out, or SP_EPAXOS_NO_LEASE when no timestamp
+ * obeying the rules fits before lease_end (or the lease may have ended at
+ * now). The rules are asserted on the way out.
+ */
+
+/* A single-group commit (Spanner §4.1.2 "Start"): s >= TT.now().latest,
+ * s > last_assigned, s inside the lease. */
+int txn_ts_commit(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *err);
+
+/* A participant's prepare timestamp (§4.2.1): above every timestamp the
+ * leader assigned, >= now.latest, inside the lease. */
+int txn_ts_prepare(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *err);
+
+/* The coordinator's commit timestamp (§4.2.1): s >= every prepare timestamp,
+ * s > now.latest at the commit's arrival (b->now), s > last_assigned, inside
+ * the lease. prepare_ts has prepare_n (<= 4096) entries, borrowed. */
+int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, const tt_micros *prepare_ts,
+                              size_t prepare_n, tt_micros *out, struct sp_err *err);
+
+/* A MinNextTS promise for the next Paxos write (§4.2.4): the smallest
+ * timestamp the leader can still guarantee, max(last_assigned + 1,
+ * now.latest). The driver must then treat out - 1 as assigned
+ * (paxos_note_assigned_ts), so that every later timestamp keeps it. */
+int txn_ts_min_next(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *err);
+
+/* Commit wait (§4.1.2): true iff clients may see data committed at s, i.e.
+ * TT.after(s) held at `now`. No reply before this. */
+bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
 
 #endif /* TXN_H */
