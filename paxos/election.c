@@ -569,7 +569,7 @@ int paxos_abdicate(struct paxos_replica *r, struct tt_interval now, struct paxos
         rc = SP_EPAXOS_FAILED;
     else if (r->state != PAXOS__LEADER)
         rc = SP_EPAXOS_NOT_LEADER;
-    else if (!tt_interval_after(now, r->s_max))
+    else if (!tt_interval_after(now, r->s_max) && !(r->cfg.test_flags & PAXOS_TEST_EARLY_ABDICATE))
         rc = SP_EPAXOS_BUSY; /* L4: a successor could pick a ts below s_max */
     if (rc == 0) {
         paxos_ballot b = r->leader_ballot;

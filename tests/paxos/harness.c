@@ -121,7 +121,10 @@ struct h_world {
     uint32_t n_leases, cap_leases;
     uint64_t events;
     uint64_t proposal_id;
-    uint32_t markers_seen; /* bits of final proposals committed */
+    struct h_result stats;  /* coverage counters */
+    tt_micros ts_max;       /* highest timestamp any leader assigned */
+    paxos_ballot ts_ballot; /* ... and the ballot that assigned it */
+    uint32_t markers_seen;  /* bits of final proposals committed */
     paxos_slot marker_slot_max;
     char violation[256];
 };
@@ -323,9 +326,13 @@ static void send_msg(struct h_world *w, uint32_t from, const struct paxos_msg *m
     if (to < 0)
         return;
     bool cut = ((w->cut >> from) & 1u) != ((w->cut >> to) & 1u);
-    if (cut || (w->chaos && rnd_below(w, 100) < w->p.drop_pct))
+    w->stats.msgs_sent++;
+    if (cut || (w->chaos && rnd_below(w, 100) < w->p.drop_pct)) {
+        w->stats.msgs_dropped++;
         return;
+    }
     uint32_t copies = (w->chaos && rnd_below(w, 100) < w->p.dup_pct) ? 2 : 1;
+    w->stats.msgs_duplicated += copies - 1;
     for (uint32_t i = 0; i < copies; i++)
         push(w, w->now + latency(w, from, (uint32_t) to), H_DELIVER, (uint32_t) to, copy_msg(m), 0);
 }
@@ -750,6 +757,7 @@ void h_world_crash(struct h_world *w, uint32_t i)
     if (!nd->up)
         return;
     TRACE(w, "node %u: crash", nd->id);
+    w->stats.crashes++;
     nd->up = false;
     nd->epoch++;
     paxos_replica_destroy(nd->r);
@@ -790,6 +798,7 @@ void h_world_restart(struct h_world *w, uint32_t i)
 void h_world_partition(struct h_world *w, uint32_t a)
 {
     TRACE(w, "partition %#x", a);
+    w->stats.partitions++;
     w->cut = a;
 }
 
@@ -897,6 +906,44 @@ bool h_world_propose(struct h_world *w, const void *data, uint32_t len)
 }
 
 /* A client round: propose, assign a timestamp in the lease, rarely abdicate. */
+static void abdicate(struct h_world *w, uint32_t i)
+{
+    struct h_node *nd = &w->nodes[i];
+    struct paxos_update up;
+    if (paxos_abdicate(nd->r, node_now(w, nd), &up) == 0) {
+        TRACE(w, "node %u: abdicates", nd->id);
+        w->stats.abdications++;
+        if (nd->epoch_idx >= 0) {
+            w->leases[nd->epoch_idx].abdicated = true;
+            if (w->leases[nd->epoch_idx].end > w->now)
+                w->leases[nd->epoch_idx].end = w->now;
+        }
+        nd->epoch_idx = -1;
+    }
+    handle_update(w, i, &up);
+}
+
+/* Checker "timestamps": a leader assigns now.latest inside its lease; the
+ * timestamps of successive leaders must increase (Spanner §4.1.1: disjoint
+ * leases and abdication after TT.after(s_max)). */
+static void assign_ts(struct h_world *w, uint32_t i)
+{
+    struct h_node *nd = &w->nodes[i];
+    struct tt_interval now = node_now(w, nd);
+    tt_micros end;
+    if (paxos_lease_get(nd->r, now, NULL, &end) != 0 || now.latest >= end)
+        return;
+    SP_ASSERT(paxos_note_assigned_ts(nd->r, now, now.latest) == 0);
+    paxos_ballot b = paxos_leader_ballot(nd->r);
+    if (now.latest < w->ts_max || (b != w->ts_ballot && now.latest == w->ts_max))
+        violate(w, "node %u ballot %llu assigned ts %lld <= %lld of ballot %llu", nd->id,
+                (unsigned long long) b, (long long) now.latest, (long long) w->ts_max,
+                (unsigned long long) w->ts_ballot);
+    w->ts_max = now.latest;
+    w->ts_ballot = b;
+}
+
+/* A client round: propose, then assign a timestamp or, rarely, abdicate. */
 static void client(struct h_world *w)
 {
     char buf[32];
@@ -905,25 +952,15 @@ static void client(struct h_world *w)
     int i = h_world_leader(w);
     if (i < 0)
         return;
-    struct h_node *nd = &w->nodes[i];
-    struct tt_interval now = node_now(w, nd);
-    tt_micros end;
-    if (paxos_lease_get(nd->r, now, NULL, &end) == 0 && now.latest < end)
-        SP_ASSERT(paxos_note_assigned_ts(nd->r, now, now.latest) == 0);
-    if (!w->chaos || rnd_below(w, 100) >= 2)
-        return;
-    struct paxos_update up;
-    now = node_now(w, nd);
-    if (paxos_abdicate(nd->r, now, &up) == 0) {
-        TRACE(w, "node %u: abdicates", nd->id);
-        if (nd->epoch_idx >= 0) {
-            w->leases[nd->epoch_idx].abdicated = true;
-            if (w->leases[nd->epoch_idx].end > w->now)
-                w->leases[nd->epoch_idx].end = w->now;
-        }
-        nd->epoch_idx = -1;
+    if (w->chaos && rnd_below(w, 100) < 3) {
+        /* The early-abdicate control gives out a timestamp first, as a
+         * leader racing a step-down would. */
+        if (w->p.test_flags & PAXOS_TEST_EARLY_ABDICATE)
+            assign_ts(w, (uint32_t) i);
+        abdicate(w, (uint32_t) i);
+    } else {
+        assign_ts(w, (uint32_t) i);
     }
-    handle_update(w, (uint32_t) i, &up);
 }
 
 static void snap_install(struct h_world *w, uint32_t i, uint32_t from, paxos_slot slot)
@@ -948,8 +985,10 @@ static void snap_install(struct h_world *w, uint32_t i, uint32_t from, paxos_slo
     paxos_slot before = nd->core_applied;
     ev.now = node_now(w, nd);
     struct paxos_update up;
-    if (paxos_step(nd->r, &ev, &up) == 0 && paxos_commit_index(nd->r) >= slot && slot > before)
+    if (paxos_step(nd->r, &ev, &up) == 0 && paxos_commit_index(nd->r) >= slot && slot > before) {
         nd->core_applied = slot;
+        w->stats.snapshots_installed++;
+    }
     handle_update(w, i, &up);
     observe_lease(w, i);
 }
@@ -1106,6 +1145,7 @@ int h_run(const struct h_params *p, struct h_result *res)
         h_world_heal(w);
         rc = liveness(w, res);
     }
+    *res = w->stats;
     res->ok = rc == 0;
     snprintf(res->what, sizeof res->what, "%s", w->violation);
     res->events = w->events;

@@ -25,7 +25,8 @@
  *             applies a gap-free sequence, so all sequences are prefixes of
  *             one another;
  *   lease     lease intervals (in true time) of different leader ballots
- *             never overlap;
+ *             never overlap; timestamps that successive leaders assign
+ *             inside their leases increase (abdication waits for s_max);
  *   liveness  h_run: after the faults heal, a leader is elected and fresh
  *             proposals commit everywhere within params.heal_us.
  *
@@ -69,6 +70,9 @@ struct h_result {
     uint64_t committed; /* slots chosen */
     uint32_t leaders;   /* distinct leader ballots that held a lease */
     tt_micros end_us;   /* virtual time at the end */
+    /* Coverage: how often each fault and recovery path ran. */
+    uint32_t crashes, partitions, snapshots_installed, abdications;
+    uint64_t msgs_sent, msgs_dropped, msgs_duplicated;
 };
 
 /* Runs one seed: chaos, heal, liveness. Returns 0 or SP_ESIM_VIOLATION. */

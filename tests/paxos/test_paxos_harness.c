@@ -10,7 +10,8 @@
  *   test_paxos_harness --seeds 1..100000   a longer sweep
  *
  * A seed's variant: odd seeds run 3 voters, even seeds 5; every third seed
- * adds a read-only replica.
+ * adds a read-only replica; every fourth runs clocks with eps 250 ms instead
+ * of 20 ms. PAXOS_EPS_US overrides eps for every seed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,10 +36,30 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
     h_params_init(p, seed);
     p->voters = (seed % 2) ? 3 : 5;
     p->read_only = (seed % 3 == 0) ? 1 : 0;
+    if (seed % 4 == 0)
+        p->eps_max_us = 250000; /* wide clocks: a quarter of the lease */
     p->test_flags = test_flags;
+    if (getenv("PAXOS_EPS_US") != NULL)
+        p->eps_max_us = strtoll(getenv("PAXOS_EPS_US"), NULL, 10);
     p->verbose = getenv("PAXOS_VERBOSE") != NULL;
     if (p->verbose)
         sp_log_level = SP_LOG_DEBUG;
+}
+
+static struct h_result total; /* summed over a sweep */
+
+static void add_stats(const struct h_result *r)
+{
+    total.events += r->events;
+    total.committed += r->committed;
+    total.leaders += r->leaders;
+    total.crashes += r->crashes;
+    total.partitions += r->partitions;
+    total.snapshots_installed += r->snapshots_installed;
+    total.abdications += r->abdications;
+    total.msgs_sent += r->msgs_sent;
+    total.msgs_dropped += r->msgs_dropped;
+    total.msgs_duplicated += r->msgs_duplicated;
 }
 
 /* Runs one seed; on a violation prints how to replay it. */
@@ -48,6 +69,7 @@ static int run_seed(uint64_t seed, uint32_t test_flags, bool quiet)
     struct h_result res;
     params_for_seed(&p, seed, test_flags);
     int rc = h_run(&p, &res);
+    add_stats(&res);
     if (rc != 0 && !quiet)
         fprintf(stderr, "FAILED: PAXOS_SEED=%" PRIu64 " (%u voters, %u read-only): %s\n", seed,
                 p.voters, p.read_only, res.what);
@@ -80,12 +102,14 @@ static void test_liveness_with_stats(void **state)
 }
 
 /* Negative control: the broken variant must be caught within max_seeds. */
-static void expect_caught(uint32_t flag, uint64_t max_seeds, const char *what)
+static void expect_caught(uint32_t flag, uint64_t max_seeds, const char *what, tt_micros eps_us)
 {
     for (uint64_t s = 1; s <= max_seeds; s++) {
         struct h_params p;
         struct h_result res;
         params_for_seed(&p, s, flag);
+        if (eps_us != 0)
+            p.eps_max_us = eps_us;
         if (h_run(&p, &res) != 0) {
             printf("negative control %s: caught at seed %" PRIu64 ": %s\n", what, s, res.what);
             return;
@@ -97,13 +121,21 @@ static void expect_caught(uint32_t flag, uint64_t max_seeds, const char *what)
 static void test_negative_accept_any_ballot(void **state)
 {
     (void) state;
-    expect_caught(PAXOS_TEST_ACCEPT_ANY_BALLOT, 300, "accept-any-ballot");
+    expect_caught(PAXOS_TEST_ACCEPT_ANY_BALLOT, 300, "accept-any-ballot", 0);
 }
 
 static void test_negative_grant_overlap(void **state)
 {
     (void) state;
-    expect_caught(PAXOS_TEST_GRANT_OVERLAP, 100, "grant-overlap");
+    expect_caught(PAXOS_TEST_GRANT_OVERLAP, 100, "grant-overlap", 0);
+}
+
+static void test_negative_early_abdicate(void **state)
+{
+    (void) state;
+    /* Wide clocks (eps 250 ms): the successor's now.latest can then be
+     * below the s_max of a leader that did not wait for TT.after(s_max). */
+    expect_caught(PAXOS_TEST_EARLY_ABDICATE, 300, "early-abdicate", 250000);
 }
 
 static int sweep(const char *range)
@@ -120,6 +152,12 @@ static int sweep(const char *range)
             fprintf(stderr, "%" PRIu64 " seeds, %" PRIu64 " failed\n", s - lo + 1, failed);
     }
     printf("%" PRIu64 " seeds, %" PRIu64 " failed\n", hi - lo + 1, failed);
+    printf("totals: %" PRIu64 " events, %" PRIu64 " slots chosen, %u leaders, %u crashes, "
+           "%u partitions, %u snapshot installs, %u abdications, %" PRIu64 " messages "
+           "(%" PRIu64 " dropped, %" PRIu64 " duplicated)\n",
+           total.events, total.committed, total.leaders, total.crashes, total.partitions,
+           total.snapshots_installed, total.abdications, total.msgs_sent, total.msgs_dropped,
+           total.msgs_duplicated);
     return failed ? 1 : 0;
 }
 
@@ -140,6 +178,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_seeds_1000),
         cmocka_unit_test(test_negative_accept_any_ballot),
         cmocka_unit_test(test_negative_grant_overlap),
+        cmocka_unit_test(test_negative_early_abdicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
