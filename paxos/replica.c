@@ -554,6 +554,28 @@ static int dispatch(struct paxos_replica *r, const struct paxos_event *ev)
     return SP_EINVAL;
 }
 
+/* The invariants of the file comment, checked after every step in debug
+ * and sanitizer builds (SP_DASSERT). I1 is checked on the newest slots only
+ * so the check stays O(1) per step. */
+static void check_invariants(struct paxos_replica *r)
+{
+    SP_DASSERT(r->hs.base_slot <= r->applied && r->applied <= r->hs.commit);
+    SP_DASSERT(r->hs.commit <= r->last || r->hs.commit == r->hs.base_slot);
+    SP_DASSERT(r->last - r->hs.base_slot <= r->cfg.log_max); /* I4 */
+    paxos_slot lo = r->hs.commit > r->hs.base_slot + 8 ? r->hs.commit - 8 : r->hs.base_slot;
+    for (paxos_slot s = lo + 1; s <= r->hs.commit; s++) {
+        const struct paxos__slot *e = paxos__slot_get(r, s);
+        SP_DASSERT(e != NULL && e->chosen); /* I1 */
+    }
+    SP_DASSERT(r->queue_len <= PAXOS_PROPOSE_MAX);
+    if (r->state == PAXOS__LEADER) {
+        SP_DASSERT(r->leader_ballot == r->hs.promised || r->cfg.test_flags != 0);
+        SP_DASSERT(r->next_slot - 1 - r->hs.commit <= r->cfg.msg_entries_max); /* R2 */
+        SP_DASSERT(r->next_slot > r->last || r->last == r->hs.base_slot);
+    }
+    SP_DASSERT(!r->failed || r->state == PAXOS__FOLLOWER); /* I6 */
+}
+
 int paxos_step(struct paxos_replica *r, const struct paxos_event *ev, struct paxos_update *up)
 {
     SP_ASSERT(r != NULL && ev != NULL && up != NULL);
@@ -574,6 +596,7 @@ int paxos_step(struct paxos_replica *r, const struct paxos_event *ev, struct pax
         paxos__leader_tick(r);
         paxos__flush(r);
     }
+    check_invariants(r);
     paxos__step_end(r, up);
     return rc;
 }
