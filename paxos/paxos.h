@@ -17,8 +17,9 @@
  *      batch must be durable (fsync) before step 2.
  *   2. SEND up.msgs. Persist before send: a message may promise something
  *      (a vote, an accept, a lease grant) that is only true once step 1 is
- *      durable. A message of update N must never leave before N's batch is
- *      durable, even if later updates have no persist of their own.
+ *      durable. The messages of update N leave only after the batches of N
+ *      and of every earlier update are durable, even when N itself has
+ *      nothing to persist (its messages may repeat an earlier promise).
  *   3. REPORT completion with a PAXOS_EV_PERSISTED event carrying
  *      up.persist_seq (skip if up.persist_seq == 0). The leader counts its
  *      own accept, promise and lease grant only after this event. If the
@@ -43,7 +44,17 @@
  *
  * Durable state: see struct paxos_hard_state and struct paxos_durable_state.
  * A driver that restarts gives back exactly what it persisted (the synced
- * batches, in order) to paxos_replica_create().
+ * batches, in order) to paxos_replica_create(). After a restart the replica
+ * hands out the committed entries again from hs.base_slot + 1; the
+ * application skips those its own durable state already covers, and
+ * reports its durable snapshot again (PAXOS_EV_SNAPSHOT_TAKEN) once the
+ * replica has handed out that slot, so peers can be offered it.
+ *
+ * Snapshots: the application keeps its last reported durable snapshot until
+ * it reports a newer one. When update.snapshot_needed names (node, slot),
+ * the driver fetches exactly that snapshot from that node's application;
+ * if the node no longer has it, the driver gives up and the replica asks
+ * again later.
  */
 #ifndef PAXOS_H
 #define PAXOS_H
@@ -294,8 +305,13 @@ void paxos_replica_destroy(struct paxos_replica *r);
  *                         (see paxos_leader_hint for where to go)
  *   SP_EPAXOS_BUSY        PROPOSE with PAXOS_PROPOSE_MAX proposals queued, or
  *                         CHANGE while another change is not yet chosen
- *   SP_EINVAL             bad event (zero/oversized payload, unknown node,
- *                         change that is not exactly one step)
+ *   SP_EINVAL             bad event: zero or oversized payload
+ *                         (> batch_bytes_max - 4); a change that is not
+ *                         exactly one add/remove/re-role or leaves no
+ *                         voter; SNAPSHOT_TAKEN at a slot not yet handed out
+ *                         in update.committed or below hs.base_slot;
+ *                         SNAPSHOT_INSTALLED at a slot the replica did not
+ *                         ask for
  *   SP_EPAXOS_FAILED      the replica failed earlier (a persist failed); it
  *                         refuses all work, forever
  * An event rejected with an error leaves the replica's state unchanged
