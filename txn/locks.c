@@ -49,8 +49,9 @@
  *   an upgrade (S held, X wanted) is a QUEUED X request next to the held S;
  *   its grant turns the held S into X.
  *
- * Function per transition: acquire_new / acquire_upgrade (acquire),
- * grant_waiters (release), txn_locks_release.
+ * Function per transition: txn_locks_acquire (-> HELD or QUEUED, with
+ * wound_holders and must_wait), grant_waiters (QUEUED -> HELD),
+ * txn_locks_release (-> gone), txn_locks_prepared (no longer woundable).
  */
 #include "txn.h"
 

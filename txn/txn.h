@@ -344,16 +344,17 @@ struct txn_lock_result {
  * transaction's last activity).
  *
  * From Spanner §4.2.1: "Reads within read-write transactions use
- * wound-wait [33] to avoid deadlocks." When an
- * incompatible holder is younger than the requester, the holder is wounded:
- * it is listed in res->wounded, every later call for it fails with
- * SP_ETXN_WOUNDED, and the driver must abort it (txn_locks_release) — unless
- * it has prepared (txn_locks_prepared), in which case it is not wounded and
- * the requester waits for its outcome. When an incompatible holder is older,
- * the requester waits. Waiters queue in priority order, and a request is
- * granted at once only if it is compatible with every holder and no older
- * request is queued on the key. Re-requesting a lock already held in the same
- * or a stronger mode is granted; shared -> exclusive is an upgrade.
+ * wound-wait [33] to avoid deadlocks." When an incompatible holder is
+ * younger than the requester, the holder is wounded: it is listed in
+ * res->wounded, every later call for it fails with SP_ETXN_WOUNDED, and the
+ * driver must abort it (txn_locks_release); it keeps its locks until then,
+ * and the requester waits for that. A prepared holder (txn_locks_prepared)
+ * is never wounded; the requester waits for its outcome. When an
+ * incompatible holder is older, the requester waits. Waiters queue in
+ * priority order, and a request is granted at once only if it is compatible
+ * with every holder and no older request is queued on the key.
+ * Re-requesting a lock already held in the same or a stronger mode is
+ * granted; shared -> exclusive is an upgrade (queued if others hold S).
  * Errors: SP_ETXN_WOUNDED (the requester was wounded: abort it),
  * SP_EINVAL (a request of the same transaction is already queued on this key,
  * the owner's start_ts differs from its first request, or it has prepared),
@@ -378,8 +379,9 @@ struct txn_lock_grant {
  * wound or expiry) and forgets it. Queued requests that can now be granted
  * are granted in priority order; *grants (may be NULL) is set to an array in
  * the table, valid until the next modifying call, and *grants_n to its
- * length. Granted transactions' last activity becomes `now`. Releasing an
- * unknown transaction is a no-op (releases are idempotent).
+ * length. Granted transactions' last activity becomes `now`. A grant may go
+ * to a transaction that is already wounded; the driver aborts it anyway.
+ * Releasing an unknown transaction is a no-op (releases are idempotent).
  */
 void txn_locks_release(struct txn_locks *lt, txn_id id, tt_micros now,
                        const struct txn_lock_grant **grants, uint32_t *grants_n);

@@ -597,7 +597,9 @@ static void test_random_schedules_no_deadlock(void **state)
         run_schedule(base + (unsigned) i);
     print_message("  %ld steps, %ld waits, %ld wounds, %ld restarts, %ld prepares\n", rtotal.steps,
                   rtotal.waits, rtotal.wounds, rtotal.restarts, rtotal.prepares);
-    assert_true(rtotal.waits > 0 && rtotal.wounds > 0 && rtotal.restarts > 0);
+    /* Many seeds must have exercised waits, wounds and retries; a single
+     * replayed seed may be simple. */
+    assert_true(seeds == 1 || (rtotal.waits > 0 && rtotal.wounds > 0 && rtotal.restarts > 0));
 }
 
 /* The negative control: without wounds, some schedules deadlock, and the
