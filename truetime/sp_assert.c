@@ -33,6 +33,7 @@ int sp__corrupt(struct sp_err *e, const char *file, int line, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sp__log(SP_LOG_ERROR, file, line, "corruption: %s", msg);
+    if (SP_LOG_ERROR <= sp_log_level)
+        sp__log(SP_LOG_ERROR, file, line, "corruption: %s", msg);
     return sp_err_set(e, SP_ECORRUPT, "corruption at %s:%d: %s", file, line, msg);
 }
