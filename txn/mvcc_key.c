@@ -16,6 +16,12 @@
 #include <pthread.h>
 #include <string.h>
 
+/* The on-disk sizes are part of the format: a change needs a migration. */
+_Static_assert(TXN__HDR_BYTES == 1 + 4, "data record header: type byte + crc32c");
+_Static_assert(TXN__META_BYTES == 8 + 4, "meta record: u64 + crc32c");
+_Static_assert(TXN__PREFIX_BYTES == 1 + sizeof(txn_group_id), "namespace byte + group");
+_Static_assert(TXN__TS_BYTES == sizeof(tt_micros), "inverted timestamp");
+
 /* CRC-32C (Castagnoli), reflected polynomial 0x82F63B78, as iSCSI and
  * RocksDB use. A byte-wise table is plenty: records are at most 1 MiB. */
 static uint32_t crc_table[256];

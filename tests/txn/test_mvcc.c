@@ -166,6 +166,15 @@ static void test_encoding_roundtrip_and_order(void **state)
     }
 }
 
+/* The standard CRC-32C check value, so records stay readable by any
+ * correct implementation. */
+static void test_crc32c_check_value(void **state)
+{
+    (void) state;
+    assert_int_equal(txn__crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(txn__crc32c(txn__crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+}
+
 static void test_encoding_ts_order(void **state)
 {
     (void) state;
@@ -961,6 +970,7 @@ int main(void)
     sp_test_route_asserts();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoding_roundtrip_and_order),
+        cmocka_unit_test(test_crc32c_check_value),
         cmocka_unit_test(test_encoding_ts_order),
         cmocka_unit_test(test_decode_rejects_garbage),
         cmocka_unit_test_setup_teardown(test_seek_version_boundaries, setup, teardown),
