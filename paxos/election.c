@@ -379,6 +379,7 @@ static void become_leader(struct paxos_replica *r)
     memset(r->rounds, 0, sizeof r->rounds);
     r->round_next = 0;
     r->lease_end_us = 0;
+    r->lease_config_ok = false;
     paxos_slot hi = r->camp.recov_last > r->hs.commit ? r->camp.recov_last : r->hs.commit;
     SP_ASSERT(hi - r->hs.commit <= r->camp.n_recov);
     /* Re-propose every open slot under our ballot: the highest-ballot value
@@ -483,6 +484,7 @@ tt_micros paxos__lease_request(struct paxos_replica *r)
     lr->start_us = r->now.earliest;
     lr->granted = 0;
     lr->self_seq = self ? paxos__pending_seq(r) : 0;
+    lr->config_slot = r->config_slot;
     lr->grant_max_us = r->now.earliest;
     return lr->start_us;
 }
@@ -522,6 +524,8 @@ void paxos__lease_check(struct paxos_replica *r)
                 r->lease_start_us = lr->grant_max_us;
             r->lease_end_us = end;
         }
+        if (lr->config_slot == r->config_slot)
+            r->lease_config_ok = true; /* M6 */
         lr->start_us = 0;
     }
 }

@@ -23,6 +23,15 @@
  *       committed changes thus still meets each quorum that may have chosen
  *       a value it has not heard of.
  *   M5  Read-only replicas are never counted: quorum() looks only at voters.
+ *   M6  Leases across changes: a lease granted by a majority of C(k-1) may
+ *       still be valid after C(k) and C(k+1) are chosen, and majorities of
+ *       C(k-1) and C(k+1) need not intersect, so a C(k+1) leader could get a
+ *       lease that overlaps it (the harness found this, seed 2829 with
+ *       frequent changes). Hence the leader proposes a change only after a
+ *       lease round it began under the current configuration reached a
+ *       majority of it (lease_config_ok). That round's grants outlast every
+ *       older round's lease, and its grantors intersect every majority of
+ *       the next configuration, so those grantors block the next leader.
  *
  * States of a change:
  *
@@ -153,6 +162,7 @@ static void config_from_slot(struct paxos_replica *r, paxos_slot s, struct paxos
 void paxos__config_rebuild(struct paxos_replica *r)
 {
     r->config = r->hs.base_membership;
+    r->config_slot = r->hs.commit; /* conservative: asks for a fresh round */
     SP_ASSERT(r->hs.commit - r->hs.base_slot <= r->cfg.log_max);
     for (paxos_slot s = r->hs.base_slot + 1; s <= r->hs.commit; s++) {
         struct paxos__slot *e = paxos__slot_get(r, s);
@@ -197,6 +207,8 @@ uint32_t paxos__targets(struct paxos_replica *r)
 void paxos__config_committed(struct paxos_replica *r, paxos_slot s)
 {
     config_from_slot(r, s, &r->config);
+    r->config_slot = s;
+    r->lease_config_ok = false; /* M6 */
     SP_INFO("paxos %u: configuration of %u members in effect after slot %llu", r->cfg.self,
             r->config.n, (unsigned long long) s);
     if (r->change_slot != 0 && r->change_slot <= s)
@@ -248,13 +260,16 @@ int paxos__change(struct paxos_replica *r, enum paxos_change_op op, paxos_node_i
         return SP_EPAXOS_NOT_LEADER;
     if (op != PAXOS_CHANGE_REMOVE && role != PAXOS_VOTER && role != PAXOS_READ_ONLY)
         return SP_EINVAL;
-    for (paxos_slot s = r->hs.commit + 1; s < r->next_slot; s++) {
+    if (r->next_slot - 1 - r->hs.commit >= r->cfg.inflight_max)
+        return SP_EPAXOS_BUSY;
+    bool any_time = (r->cfg.test_flags & PAXOS_TEST_CHANGE_ANY_TIME) != 0;
+    for (paxos_slot s = r->hs.commit + 1; s < r->next_slot && !any_time; s++) {
         struct paxos__slot *e = paxos__slot_get(r, s);
         if (e != NULL && e->type == PAXOS_ENTRY_CONFIG)
-            return SP_EPAXOS_BUSY;
+            return SP_EPAXOS_BUSY; /* M3 */
     }
-    if (r->change_slot != 0 || r->next_slot - 1 - r->hs.commit >= r->cfg.inflight_max)
-        return SP_EPAXOS_BUSY;
+    if ((r->change_slot != 0 || !r->lease_config_ok) && !any_time)
+        return SP_EPAXOS_BUSY; /* M3; M6: wait for a lease round under this config */
     struct paxos_membership next = r->config;
     int rc = apply_change(&next, op, node, role);
     if (rc != 0)

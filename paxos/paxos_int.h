@@ -67,6 +67,7 @@ struct paxos__lease_round {
     uint32_t granted;       /* peer bits */
     uint64_t self_seq;      /* our own grant is durable at this seq */
     tt_micros grant_max_us; /* max grantor now.earliest */
+    paxos_slot config_slot; /* r->config_slot when the round started */
 };
 
 enum paxos__state { PAXOS__FOLLOWER = 0, PAXOS__PRECANDIDATE, PAXOS__CANDIDATE, PAXOS__LEADER };
@@ -91,6 +92,7 @@ struct paxos_replica {
 
     struct paxos_hard_state hs;
     struct paxos_membership config; /* in effect for slot hs.commit + 1 */
+    paxos_slot config_slot;         /* slot of the CONFIG entry behind it */
 
     /* The log: slots base_slot+1 .. last, ring of log_max, slot % log_max. */
     struct paxos__slot *log;
@@ -115,6 +117,7 @@ struct paxos_replica {
     struct paxos__lease_round rounds[PAXOS_LEASE_ROUNDS];
     uint32_t round_next;
     tt_micros lease_start_us, lease_end_us; /* end 0: no lease */
+    bool lease_config_ok;                   /* a round begun under `config` reached its quorum */
     tt_micros s_max;
     tt_micros heartbeat_due_us;
     paxos_slot change_slot; /* slot of an unchosen CONFIG entry; 0 none */

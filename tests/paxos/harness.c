@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H_EVENTS_MAX (1u << 20) /* queued events; a runaway is a bug */
-#define H_SLOTS_MAX  (1u << 20)
+#define H_EVENTS_MAX  (1u << 20) /* queued events; a runaway is a bug */
+#define H_SLOTS_MAX   (1u << 20)
+#define H_CONFIGS_MAX 4096
 
 enum h_kind { H_DELIVER = 1, H_DISK_DONE, H_TICK, H_CLIENT, H_FAULT, H_RESTART, H_SNAP_INSTALL };
 
@@ -119,6 +120,12 @@ struct h_world {
     paxos_slot max_chosen;
     struct h_lease *leases;
     uint32_t n_leases, cap_leases;
+    struct {
+        paxos_slot slot; /* committed CONFIG entry; 0 for the bootstrap */
+        struct paxos_membership m;
+    } configs[H_CONFIGS_MAX];
+    uint32_t n_configs;
+    paxos_slot commit_max; /* every slot <= this is committed somewhere */
     uint64_t events;
     uint64_t proposal_id;
     struct h_result stats;  /* coverage counters */
@@ -406,51 +413,103 @@ static struct h_slotinfo *slotinfo(struct h_world *w, paxos_slot s)
     return &w->slots[s];
 }
 
-static uint32_t popcount(uint32_t x)
+/* The configuration governing slot s: the last committed CONFIG entry
+ * below s (M1). Known once every slot below s is committed somewhere. */
+static const struct paxos_membership *config_for(const struct h_world *w, paxos_slot s)
 {
-    uint32_t c = 0;
-    for (; x; x &= x - 1)
-        c++;
-    return c;
+    SP_ASSERT(w->n_configs > 0 && s <= w->commit_max + 1);
+    uint32_t k = w->n_configs - 1;
+    while (k > 0 && w->configs[k].slot >= s)
+        k--;
+    return &w->configs[k].m;
 }
 
-/* Checker "chosen": node accepted e durably. */
+/* True if the nodes in `bits` (bit = node index) hold a majority of c's
+ * voters. */
+static bool majority(const struct paxos_membership *c, uint32_t bits)
+{
+    uint32_t voters = 0, have = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->m[i].role != PAXOS_VOTER)
+            continue;
+        voters++;
+        have += (bits >> (c->m[i].id - 1)) & 1u;
+    }
+    return voters > 0 && have > voters / 2;
+}
+
+/* A value with a majority of durable accepts under slot s's configuration
+ * is chosen; it must be the one value ever chosen there. */
+static void check_chosen(struct h_world *w, paxos_slot s, const struct h_acc *a)
+{
+    struct h_slotinfo *si = slotinfo(w, s);
+    if (!majority(config_for(w, s), a->nodes))
+        return;
+    if (si->chosen != 0 && si->chosen != a->hash)
+        violate(w, "slot %llu: two different values chosen (second at ballot %llu)",
+                (unsigned long long) s, (unsigned long long) a->ballot);
+    si->chosen = a->hash;
+    if (s > w->max_chosen)
+        w->max_chosen = s;
+}
+
+static struct h_acc *acc_record(struct h_slotinfo *si, paxos_ballot b, uint64_t h)
+{
+    for (uint32_t i = 0; i < si->n_acc; i++)
+        if (si->acc[i].ballot == b)
+            return &si->acc[i];
+    SP_ASSERT(si->n_acc < 4096);
+    if (si->n_acc == si->cap_acc) {
+        si->cap_acc = si->cap_acc ? 2 * si->cap_acc : 4;
+        si->acc = realloc(si->acc, si->cap_acc * sizeof *si->acc);
+        SP_ASSERT(si->acc != NULL);
+    }
+    struct h_acc *a = &si->acc[si->n_acc++];
+    a->ballot = b;
+    a->hash = h;
+    a->nodes = 0;
+    return a;
+}
+
+/* Checker "chosen": node accepted e durably. Which nodes count depends on
+ * the slot's configuration, so the verdict waits until that is known. */
 static void note_accepted(struct h_world *w, uint32_t node, const struct paxos_entry *e)
 {
-    if (node >= w->p.voters)
-        return; /* read-only replicas are not acceptors that count */
     struct h_slotinfo *si = slotinfo(w, e->slot);
     uint64_t h = entry_hash(e->type, e->data, e->len);
-    struct h_acc *a = NULL;
-    for (uint32_t i = 0; i < si->n_acc; i++)
-        if (si->acc[i].ballot == e->ballot)
-            a = &si->acc[i];
-    if (a == NULL) {
-        SP_ASSERT(si->n_acc < 4096);
-        if (si->n_acc == si->cap_acc) {
-            si->cap_acc = si->cap_acc ? 2 * si->cap_acc : 4;
-            si->acc = realloc(si->acc, si->cap_acc * sizeof *si->acc);
-            SP_ASSERT(si->acc != NULL);
-        }
-        a = &si->acc[si->n_acc++];
-        a->ballot = e->ballot;
-        a->hash = h;
-        a->nodes = 0;
-    }
+    struct h_acc *a = acc_record(si, e->ballot, h);
     if (a->hash != h) {
         violate(w, "slot %llu ballot %llu: two values accepted", (unsigned long long) e->slot,
                 (unsigned long long) e->ballot);
         return;
     }
     a->nodes |= 1u << node;
-    if (popcount(a->nodes) <= w->p.voters / 2)
-        return;
-    if (si->chosen != 0 && si->chosen != h)
-        violate(w, "slot %llu: two different values chosen (second at ballot %llu)",
-                (unsigned long long) e->slot, (unsigned long long) e->ballot);
-    si->chosen = h;
-    if (e->slot > w->max_chosen)
-        w->max_chosen = e->slot;
+    if (e->slot <= w->commit_max + 1)
+        check_chosen(w, e->slot, a);
+}
+
+/* Slot s was committed for the first time, with value h: every slot below
+ * is committed, so its configuration is known now. */
+static void first_commit(struct h_world *w, paxos_slot s, const struct paxos_entry *e, uint64_t h)
+{
+    SP_ASSERT(s == w->commit_max + 1);
+    struct h_slotinfo *si = slotinfo(w, s);
+    for (uint32_t k = 0; k < si->n_acc; k++)
+        check_chosen(w, s, &si->acc[k]);
+    if (si->chosen != h)
+        violate(w, "slot %llu committed a value without a majority of accepts",
+                (unsigned long long) s);
+    w->commit_max = s;
+    if (e->type == PAXOS_ENTRY_CONFIG) {
+        SP_ASSERT(w->n_configs < H_CONFIGS_MAX);
+        w->configs[w->n_configs].slot = s;
+        SP_ASSERT(paxos_config_decode(e->data, e->len, &w->configs[w->n_configs].m) == 0);
+        w->n_configs++;
+    }
+    /* Accepts of the next slot may be judged now. */
+    struct h_slotinfo *next = slotinfo(w, s + 1);
+    for (uint32_t k = 0; k < next->n_acc; k++)
+        check_chosen(w, s + 1, &next->acc[k]);
 }
 
 static void step_node(struct h_world *w, uint32_t i, struct paxos_event *ev);
@@ -557,15 +616,14 @@ static void app_apply(struct h_world *w, uint32_t i, const struct paxos_entry *e
                 (unsigned long long) nd->core_applied);
     nd->core_applied = e->slot;
     struct h_slotinfo *si = slotinfo(w, e->slot);
-    if (si->chosen == 0)
-        violate(w, "node %u: slot %llu committed but no value was chosen", nd->id,
-                (unsigned long long) e->slot);
-    else if (si->chosen != h)
-        violate(w, "node %u: slot %llu committed a value that was not chosen", nd->id,
-                (unsigned long long) e->slot);
-    if (si->committed == 0)
+    if (si->committed == 0) {
+        first_commit(w, e->slot, e, h);
         note_markers(w, e->slot, e);
-    si->committed = h;
+        si->committed = h;
+    } else if (si->committed != h) {
+        violate(w, "node %u: slot %llu committed a value another node did not", nd->id,
+                (unsigned long long) e->slot);
+    }
     if (e->slot <= nd->applied) {
         if (nd->app[e->slot] != h)
             violate(w, "node %u: slot %llu re-applied with another value", nd->id,
@@ -823,6 +881,11 @@ struct h_world *h_world_create(const struct h_params *p)
         w->nodes[i].zone = i % 3;
         clock_init(w, &w->nodes[i]);
     }
+    struct paxos_config cfg;
+    node_config(w, 0, &cfg);
+    w->configs[0].slot = 0;
+    w->configs[0].m = cfg.members;
+    w->n_configs = 1;
     for (uint32_t i = 0; i < w->n; i++)
         node_start(w, i);
     return w;
@@ -943,6 +1006,43 @@ static void assign_ts(struct h_world *w, uint32_t i)
     w->ts_ballot = b;
 }
 
+/* Asks the leader for one membership change among the world's nodes:
+ * add a removed node back as read-only, promote or remove a read-only one,
+ * demote a voter while more than two remain. The core refuses a second
+ * change while one is pending (SP_EPAXOS_BUSY), which is fine here. */
+static void change_membership(struct h_world *w, uint32_t leader)
+{
+    const struct paxos_membership *c = &w->configs[w->n_configs - 1].m;
+    uint32_t i = (uint32_t) rnd_below(w, w->n), voters = 0;
+    int role = 0;
+    for (uint32_t k = 0; k < c->n; k++) {
+        voters += c->m[k].role == PAXOS_VOTER;
+        if (c->m[k].id == w->nodes[i].id)
+            role = (int) c->m[k].role;
+    }
+    struct paxos_event ev = {.type = PAXOS_EV_CHANGE};
+    ev.change.node = w->nodes[i].id;
+    ev.change.role = PAXOS_READ_ONLY;
+    if (role == 0)
+        ev.change.op = PAXOS_CHANGE_ADD;
+    else if (role == PAXOS_READ_ONLY && rnd_below(w, 2) == 0)
+        ev.change.op = PAXOS_CHANGE_REMOVE;
+    else if (role == PAXOS_READ_ONLY)
+        ev.change.op = PAXOS_CHANGE_ROLE, ev.change.role = PAXOS_VOTER;
+    else if (voters > 2)
+        ev.change.op = PAXOS_CHANGE_ROLE;
+    else
+        return;
+    struct h_node *nd = &w->nodes[leader];
+    ev.now = node_now(w, nd);
+    struct paxos_update up;
+    int rc = paxos_step(nd->r, &ev, &up);
+    TRACE(w, "node %u: change op %d node %u role %d: %d", nd->id, (int) ev.change.op,
+          ev.change.node, (int) ev.change.role, rc);
+    w->stats.changes += rc == 0;
+    handle_update(w, leader, &up);
+}
+
 /* A client round: propose, then assign a timestamp or, rarely, abdicate. */
 static void client(struct h_world *w)
 {
@@ -952,6 +1052,9 @@ static void client(struct h_world *w)
     int i = h_world_leader(w);
     if (i < 0)
         return;
+    /* Changes come in bursts of three; the core must take one at a time. */
+    for (int k = 0; k < 3 && w->chaos && w->p.membership && rnd_below(w, 100) < 10; k++)
+        change_membership(w, (uint32_t) i);
     if (w->chaos && rnd_below(w, 100) < 3) {
         /* The early-abdicate control gives out a timestamp first, as a
          * leader racing a step-down would. */
@@ -1080,10 +1183,13 @@ const char *h_world_violation(const struct h_world *w)
 
 paxos_slot h_world_min_applied(const struct h_world *w)
 {
+    const struct paxos_membership *c = &w->configs[w->n_configs - 1].m;
     paxos_slot m = UINT64_MAX;
-    for (uint32_t i = 0; i < w->n; i++)
-        if (w->nodes[i].up && w->nodes[i].applied < m)
-            m = w->nodes[i].applied;
+    for (uint32_t k = 0; k < c->n; k++) {
+        const struct h_node *nd = &w->nodes[c->m[k].id - 1];
+        if (nd->up && nd->applied < m)
+            m = nd->applied;
+    }
     return m;
 }
 

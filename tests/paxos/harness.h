@@ -57,6 +57,7 @@ struct h_params {
     tt_micros propose_every_us;
     uint32_t snapshot_every; /* app snapshot every N applied entries */
     uint32_t test_flags;     /* passed to every replica (negative controls) */
+    bool membership;         /* change the membership during the chaos */
     bool verbose;
 };
 
@@ -71,7 +72,7 @@ struct h_result {
     uint32_t leaders;   /* distinct leader ballots that held a lease */
     tt_micros end_us;   /* virtual time at the end */
     /* Coverage: how often each fault and recovery path ran. */
-    uint32_t crashes, partitions, snapshots_installed, abdications;
+    uint32_t crashes, partitions, snapshots_installed, abdications, changes;
     uint64_t msgs_sent, msgs_dropped, msgs_duplicated;
 };
 

@@ -36,9 +36,12 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
     h_params_init(p, seed);
     p->voters = (seed % 2) ? 3 : 5;
     p->read_only = (seed % 3 == 0) ? 1 : 0;
+    p->membership = (seed % 5) >= 2;
     if (seed % 4 == 0)
         p->eps_max_us = 250000; /* wide clocks: a quarter of the lease */
     p->test_flags = test_flags;
+    if (getenv("PAXOS_TEST_FLAGS") != NULL) /* for exploring the controls */
+        p->test_flags = (uint32_t) strtoul(getenv("PAXOS_TEST_FLAGS"), NULL, 0);
     if (getenv("PAXOS_EPS_US") != NULL)
         p->eps_max_us = strtoll(getenv("PAXOS_EPS_US"), NULL, 10);
     p->verbose = getenv("PAXOS_VERBOSE") != NULL;
@@ -57,6 +60,7 @@ static void add_stats(const struct h_result *r)
     total.partitions += r->partitions;
     total.snapshots_installed += r->snapshots_installed;
     total.abdications += r->abdications;
+    total.changes += r->changes;
     total.msgs_sent += r->msgs_sent;
     total.msgs_dropped += r->msgs_dropped;
     total.msgs_duplicated += r->msgs_duplicated;
@@ -138,6 +142,12 @@ static void test_negative_early_abdicate(void **state)
     expect_caught(PAXOS_TEST_EARLY_ABDICATE, 300, "early-abdicate", 250000);
 }
 
+static void test_negative_change_any_time(void **state)
+{
+    (void) state;
+    expect_caught(PAXOS_TEST_CHANGE_ANY_TIME, 1000, "change-any-time", 0);
+}
+
 static int sweep(const char *range)
 {
     uint64_t lo = 0, hi = 0;
@@ -153,11 +163,12 @@ static int sweep(const char *range)
     }
     printf("%" PRIu64 " seeds, %" PRIu64 " failed\n", hi - lo + 1, failed);
     printf("totals: %" PRIu64 " events, %" PRIu64 " slots chosen, %u leaders, %u crashes, "
-           "%u partitions, %u snapshot installs, %u abdications, %" PRIu64 " messages "
+           "%u partitions, %u snapshot installs, %u abdications, %u membership changes, "
+           "%" PRIu64 " messages "
            "(%" PRIu64 " dropped, %" PRIu64 " duplicated)\n",
            total.events, total.committed, total.leaders, total.crashes, total.partitions,
-           total.snapshots_installed, total.abdications, total.msgs_sent, total.msgs_dropped,
-           total.msgs_duplicated);
+           total.snapshots_installed, total.abdications, total.changes, total.msgs_sent,
+           total.msgs_dropped, total.msgs_duplicated);
     return failed ? 1 : 0;
 }
 
@@ -179,6 +190,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_negative_accept_any_ballot),
         cmocka_unit_test(test_negative_grant_overlap),
         cmocka_unit_test(test_negative_early_abdicate),
+        cmocka_unit_test(test_negative_change_any_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

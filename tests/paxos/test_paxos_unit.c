@@ -459,6 +459,9 @@ static void test_membership_one_change_at_a_time(void **state)
     change(f, 2, PAXOS_CHANGE_ADD, 4);
     assert_int_equal(f->last_rc, SP_EPAXOS_NOT_LEADER);
     elect(f, 1, 1u << 2 | 1u << 3);
+    change(f, 1, PAXOS_CHANGE_ADD, 4);
+    assert_int_equal(f->last_rc, SP_EPAXOS_BUSY); /* M6: no lease round yet */
+    lease_via(f, 1, 2);
     drop_all(f);
     change(f, 1, PAXOS_CHANGE_REMOVE, 9);
     assert_int_equal(f->last_rc, SP_EINVAL);
@@ -471,6 +474,15 @@ static void test_membership_one_change_at_a_time(void **state)
     deliver(f, 2, 1, PAXOS_MSG_ACCEPTED);
     assert_int_equal(paxos_commit_index(f->r[1]), 1);
     assert_int_equal(paxos_membership(f->r[1])->n, 4);
+    drop_all(f);
+    change(f, 1, PAXOS_CHANGE_ADD, 5);
+    assert_int_equal(f->last_rc, SP_EPAXOS_BUSY); /* M6: lease round under {1,2,3,4} */
+    f->now[1] += f->cfg[1].heartbeat_us;
+    tick(f, 1);
+    deliver(f, 1, 2, PAXOS_MSG_ACCEPT);
+    deliver(f, 2, 1, PAXOS_MSG_ACCEPTED);
+    deliver(f, 1, 3, PAXOS_MSG_ACCEPT);
+    deliver(f, 3, 1, PAXOS_MSG_ACCEPTED);
     drop_all(f);
     change(f, 1, PAXOS_CHANGE_ADD, 5);
     assert_int_equal(f->last_rc, 0);
