@@ -56,6 +56,12 @@
  *       one expired, and no old lease can be renewed afterwards. Granting at
  *       PREPARE time instead would let split votes block every candidate
  *       for a whole lease.
+ *   L7  A replica answers PREVOTE and PREPARE only from voters of its own
+ *       configuration, and a would-be candidate that hears of a higher
+ *       commit index asks for catch-up. A replica removed from the group
+ *       hears from no leader, so it would otherwise campaign for ever with
+ *       its stale configuration and keep deposing the real leader (harness,
+ *       seed 1778).
  *
  * Pre-vote (as Raft's §9.6): before raising any ballot, a would-be
  * candidate asks the voters whether they would promise; they say yes only if
@@ -228,7 +234,9 @@ void paxos__on_prevote(struct paxos_replica *r, const struct paxos_msg *m)
     SP_ASSERT(m->type == PAXOS_MSG_PREVOTE);
     struct paxos_msg *out = paxos__msg(r, PAXOS_MSG_PREVOTE_REPLY, m->from);
     out->ballot = m->ballot;
-    if (m->ballot <= r->hs.promised)
+    if (!paxos__is_voter(&r->config, m->from))
+        out->reject = PAXOS_REJECT_NOT_VOTER; /* L7 */
+    else if (m->ballot <= r->hs.promised)
         out->reject = PAXOS_REJECT_STALE;
     else if (grant_blocks(r, m->ballot) || r->state == PAXOS__LEADER)
         out->reject = PAXOS_REJECT_LEASE;
@@ -238,6 +246,8 @@ void paxos__on_prevote_reply(struct paxos_replica *r, const struct paxos_msg *m)
 {
     if (m->promised > r->seen_ballot)
         r->seen_ballot = m->promised;
+    if (m->commit > r->hs.commit)
+        paxos__request_catchup(r, m->from); /* L7: we may have been removed */
     if (r->state != PAXOS__PRECANDIDATE || m->ballot != r->camp.ballot || m->reject != 0)
         return;
     int p = paxos__peer_index(r, m->from);
@@ -289,6 +299,10 @@ static void reply_prepare(struct paxos_replica *r, const struct paxos_msg *m, ui
 void paxos__on_prepare(struct paxos_replica *r, const struct paxos_msg *m)
 {
     SP_ASSERT(m->type == PAXOS_MSG_PREPARE);
+    if (!paxos__is_voter(&r->config, m->from)) {
+        reply_prepare(r, m, PAXOS_REJECT_NOT_VOTER); /* L7 */
+        return;
+    }
     if (m->ballot < r->hs.promised) {
         reply_prepare(r, m, PAXOS_REJECT_STALE);
         return;
@@ -345,6 +359,7 @@ void paxos__on_promise(struct paxos_replica *r, const struct paxos_msg *m)
             paxos__step_down(r, m->promised);
         break;
     case PAXOS_REJECT_BEHIND:
+    case PAXOS_REJECT_NOT_VOTER:
         paxos__request_catchup(r, m->from);
         break;
     default:

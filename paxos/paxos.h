@@ -189,9 +189,10 @@ enum paxos_msg_type {
 
 enum paxos_reject {
     PAXOS_REJECT_NONE = 0,
-    PAXOS_REJECT_STALE = 1,  /* ballot below promised; see msg.promised */
-    PAXOS_REJECT_LEASE = 2,  /* a lease granted to another ballot may be valid */
-    PAXOS_REJECT_BEHIND = 3, /* candidate's log is too far behind; catch up */
+    PAXOS_REJECT_STALE = 1,     /* ballot below promised; see msg.promised */
+    PAXOS_REJECT_LEASE = 2,     /* a lease granted to another ballot may be valid */
+    PAXOS_REJECT_BEHIND = 3,    /* candidate's log is too far behind; catch up */
+    PAXOS_REJECT_NOT_VOTER = 4, /* sender is not a voter in our configuration */
 };
 
 /*
