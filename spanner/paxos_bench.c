@@ -10,21 +10,18 @@
  * figures and asserts nothing about them.
  */
 #include "plog_client.h"
+#include "procs.h"
 #include "sp_log.h"
 
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,19 +40,6 @@ static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *) a, y = *(const long long *) b;
     return (x > y) - (x < y);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
 }
 
 /* fdatasync of a small append, the floor under every durable write here. */
@@ -106,18 +90,7 @@ static void start_node(struct cluster *cl, const char *bin, int i, int groups)
             argv[a++] = peers[k++];
         }
     argv[a] = NULL;
-    pid_t parent = getpid();
-    cl->pids[i] = fork();
-    if (cl->pids[i] == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
+    cl->pids[i] = sp_proc_spawn(argv, log);
 }
 
 struct run {
@@ -239,7 +212,7 @@ int main(int argc, char **argv)
     fsync_latency(cl.dir, &f50, &f99);
     char *p = cl.endpoints;
     for (int i = 0; i < NODES; i++) {
-        cl.ports[i] = free_port();
+        cl.ports[i] = sp_free_tcp_port();
         p += sprintf(p, "%s%d=127.0.0.1:%d", i ? "," : "", i + 1, cl.ports[i]);
     }
     for (int i = 0; i < NODES; i++)
@@ -268,10 +241,8 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "paxos-bench: %s\n", err.msg);
     plog_close(&c);
-    for (int i = 0; i < NODES; i++) {
-        kill(cl.pids[i], SIGTERM);
-        waitpid(cl.pids[i], NULL, 0);
-    }
+    for (int i = 0; i < NODES; i++)
+        sp_proc_stop(cl.pids[i], SIGTERM, 5000);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", cl.dir);
     if (system(cmd) != 0)

@@ -1053,7 +1053,8 @@ static void client(struct h_world *w)
     if (i < 0)
         return;
     /* Changes come in bursts of three; the core must take one at a time. */
-    for (int k = 0; k < 3 && w->chaos && w->p.membership && rnd_below(w, 100) < 10; k++)
+    for (int k = 0; k < 3 && w->chaos && w->p.membership && rnd_below(w, 100) < w->p.change_pct;
+         k++)
         change_membership(w, (uint32_t) i);
     if (w->chaos && rnd_below(w, 100) < 3) {
         /* The early-abdicate control gives out a timestamp first, as a
@@ -1209,6 +1210,7 @@ void h_params_init(struct h_params *p, uint64_t seed)
     p->fault_every_us = 400000;
     p->propose_every_us = 30000;
     p->snapshot_every = 16;
+    p->change_pct = 10;
 }
 
 /* After the heal: propose the markers until all are committed everywhere. */

@@ -58,6 +58,7 @@ struct h_params {
     uint32_t snapshot_every; /* app snapshot every N applied entries */
     uint32_t test_flags;     /* passed to every replica (negative controls) */
     bool membership;         /* change the membership during the chaos */
+    uint32_t change_pct;     /* chance per client round of a burst of changes */
     bool verbose;
 };
 

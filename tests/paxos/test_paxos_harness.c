@@ -42,6 +42,8 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
     p->test_flags = test_flags;
     if (getenv("PAXOS_TEST_FLAGS") != NULL) /* for exploring the controls */
         p->test_flags = (uint32_t) strtoul(getenv("PAXOS_TEST_FLAGS"), NULL, 0);
+    if (getenv("PAXOS_CHANGE_PCT") != NULL)
+        p->change_pct = (uint32_t) strtoul(getenv("PAXOS_CHANGE_PCT"), NULL, 10);
     if (getenv("PAXOS_EPS_US") != NULL)
         p->eps_max_us = strtoll(getenv("PAXOS_EPS_US"), NULL, 10);
     p->verbose = getenv("PAXOS_VERBOSE") != NULL;

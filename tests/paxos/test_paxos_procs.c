@@ -13,11 +13,30 @@
 #include <cmocka.h>
 
 #include "plog_client.h"
-#include "proc.h"
+#include "procs.h"
 #include "sp_test.h"
 #include "storage.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* True if the file contains needle. */
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[1024];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
 
 #define N        3
 #define LEASE_MS 1000
@@ -52,7 +71,7 @@ static void node_start(struct cluster *cl, int i)
         argv[a++] = peers[k++];
     }
     argv[a] = NULL;
-    cl->pids[i] = proc_spawn(argv, log);
+    cl->pids[i] = sp_proc_spawn(argv, log);
     assert_true(cl->pids[i] > 0);
 }
 
@@ -64,7 +83,7 @@ static int setup(void **state)
         return -1;
     char *p = cl.endpoints;
     for (int i = 0; i < N; i++) {
-        cl.ports[i] = proc_free_port();
+        cl.ports[i] = sp_free_tcp_port();
         p += sprintf(p, "%s%d=127.0.0.1:%d", i ? "," : "", i + 1, cl.ports[i]);
     }
     for (int i = 0; i < N; i++)
@@ -80,7 +99,7 @@ static int teardown(void **state)
 {
     struct cluster *cl = *state;
     for (int i = 0; i < N; i++)
-        proc_stop(cl->pids[i], SIGKILL, 1000);
+        sp_proc_stop(cl->pids[i], SIGKILL, 1000);
     plog_close(&cl->c);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", cl->dir);
@@ -89,8 +108,8 @@ static int teardown(void **state)
 
 static int await_leader(struct cluster *cl, int timeout_ms)
 {
-    long long end = proc_mono_ms() + timeout_ms;
-    while (proc_mono_ms() < end) {
+    long long end = sp_mono_ms() + timeout_ms;
+    while (sp_mono_ms() < end) {
         int l = plog_find_leader(&cl->c, 1);
         if (l >= 0)
             return l;
@@ -147,10 +166,10 @@ static uint64_t applied_of(struct cluster *cl, int i)
 /* Waits until every node has applied at least `slot`. */
 static void await_applied(struct cluster *cl, uint64_t slot, int timeout_ms)
 {
-    long long end = proc_mono_ms() + timeout_ms;
+    long long end = sp_mono_ms() + timeout_ms;
     for (int i = 0; i < N; i++)
         while (applied_of(cl, i) < slot) {
-            if (proc_mono_ms() > end)
+            if (sp_mono_ms() > end)
                 fail_msg("node %d applied %llu < %llu after %d ms", i + 1,
                          (unsigned long long) applied_of(cl, i), (unsigned long long) slot,
                          timeout_ms);
@@ -191,11 +210,11 @@ static void test_kill_leader_failover_rejoin(void **state)
     int leader = await_leader(cl, 15000);
     propose_stream(cl, "a", 300, acked);
 
-    proc_stop(cl->pids[leader], SIGKILL, 1000);
+    sp_proc_stop(cl->pids[leader], SIGKILL, 1000);
     cl->pids[leader] = 0;
-    long long t0 = proc_mono_ms();
+    long long t0 = sp_mono_ms();
     propose_stream(cl, "b", 1, acked + 300);
-    long long takeover_ms = proc_mono_ms() - t0;
+    long long takeover_ms = sp_mono_ms() - t0;
     int next = await_leader(cl, 15000);
     assert_int_not_equal(next, leader);
     print_message("new leader node %d serving %lld ms after kill -9 (lease %d ms)\n", next + 1,
@@ -213,7 +232,7 @@ static void test_clean_stop_and_corruption(void **state)
 {
     struct cluster *cl = *state;
     int victim = (await_leader(cl, 15000) + 1) % N;
-    int status = proc_stop(cl->pids[victim], SIGTERM, 10000);
+    int status = sp_proc_stop(cl->pids[victim], SIGTERM, 10000);
     cl->pids[victim] = 0;
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
@@ -232,11 +251,11 @@ static void test_clean_stop_and_corruption(void **state)
     char log[128];
     snprintf(log, sizeof log, "%s/n%d.log", cl->dir, victim + 1);
     node_start(cl, victim);
-    status = proc_wait_exit(cl->pids[victim], 10000);
+    status = sp_proc_wait_exit(cl->pids[victim], 10000);
     cl->pids[victim] = 0;
     assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    assert_true(proc_file_contains(log, "refusing to serve"));
-    assert_true(proc_file_contains(log, "hard state: bad length 7 or checksum"));
+    assert_true(file_contains(log, "refusing to serve"));
+    assert_true(file_contains(log, "hard state: bad length 7 or checksum"));
 
     struct acked more[5];
     propose_stream(cl, "d", 5, more); /* two of three still commit */
