@@ -763,7 +763,7 @@ static void node_config(const struct h_world *w, uint32_t i, struct paxos_config
     cfg->log_keep = 8;
     cfg->batch_bytes_max = 256;
     cfg->random = node_random;
-    cfg->random_ctx = (void *) &w->rng;
+    cfg->random_ctx = (void *) w; /* node_random draws from the world's generator */
     cfg->test_flags = w->p.test_flags;
 }
 
