@@ -79,8 +79,9 @@ bool paxos__quorum(struct paxos_replica *r, const struct paxos_membership *c, ui
 {
     uint32_t voters = 0, have = 0;
     SP_ASSERT(c->n > 0 && c->n <= PAXOS_MEMBERS_MAX);
+    bool count_all = (r->cfg.test_flags & PAXOS_TEST_COUNT_READ_ONLY) != 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->m[i].role != PAXOS_VOTER)
+        if (c->m[i].role != PAXOS_VOTER && !count_all)
             continue;
         voters++;
         int p = paxos__peer_index(r, c->m[i].id);
@@ -262,13 +263,12 @@ int paxos__change(struct paxos_replica *r, enum paxos_change_op op, paxos_node_i
         return SP_EINVAL;
     if (r->next_slot - 1 - r->hs.commit >= r->cfg.inflight_max)
         return SP_EPAXOS_BUSY;
-    bool any_time = (r->cfg.test_flags & PAXOS_TEST_CHANGE_ANY_TIME) != 0;
-    for (paxos_slot s = r->hs.commit + 1; s < r->next_slot && !any_time; s++) {
+    for (paxos_slot s = r->hs.commit + 1; s < r->next_slot; s++) {
         struct paxos__slot *e = paxos__slot_get(r, s);
         if (e != NULL && e->type == PAXOS_ENTRY_CONFIG)
             return SP_EPAXOS_BUSY; /* M3 */
     }
-    if ((r->change_slot != 0 || !r->lease_config_ok) && !any_time)
+    if (r->change_slot != 0 || !r->lease_config_ok)
         return SP_EPAXOS_BUSY; /* M3; M6: wait for a lease round under this config */
     struct paxos_membership next = r->config;
     int rc = apply_change(&next, op, node, role);

@@ -145,7 +145,7 @@ enum paxos_test_flag {
     PAXOS_TEST_ACCEPT_ANY_BALLOT = 1u << 0, /* accept without checking promised */
     PAXOS_TEST_GRANT_OVERLAP = 1u << 1,     /* promise/grant despite a valid grant */
     PAXOS_TEST_EARLY_ABDICATE = 1u << 2,    /* abdicate without waiting for s_max */
-    PAXOS_TEST_CHANGE_ANY_TIME = 1u << 3,   /* membership change without M3/M6 waits */
+    PAXOS_TEST_COUNT_READ_ONLY = 1u << 3,   /* count read-only replicas in quorums */
 };
 
 struct paxos_config {
