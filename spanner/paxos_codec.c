@@ -95,30 +95,24 @@ static int decode_membership(const Spanner__Paxos__Membership *ms, struct paxos_
     return 0;
 }
 
-int sp_paxos_unpack(const uint8_t *data, size_t len, struct sp_paxos_decoded *out,
-                    struct sp_err *err)
+int sp_paxos_from_pb(const void *pb_msg, uint64_t group, struct sp_paxos_decoded *out,
+                     struct sp_err *err)
 {
+    const Spanner__Paxos__Message *pm = pb_msg;
     SP_ASSERT(out != NULL);
     memset(out, 0, sizeof *out);
-    Spanner__Node__Envelope *env = spanner__node__envelope__unpack(NULL, len, data);
-    if (!env)
-        return SP_CORRUPT(err, "paxos envelope: not a valid Envelope (%zu bytes)", len);
-    const Spanner__Paxos__Message *pm = env->paxos;
-    int rc = 0;
     /* Unknown message types are the core's to ignore (a newer peer may send
      * them); only a missing message or type 0 is malformed here. */
     if (!pm || pm->type == 0)
-        rc = SP_CORRUPT(err, "paxos envelope: missing message or message type 0");
-    if (rc == 0 && pm->n_entries > 0) {
+        return SP_CORRUPT(err, "paxos envelope: missing message or message type 0");
+    if (pm->n_entries > 0) {
         out->entries = calloc(pm->n_entries, sizeof *out->entries);
         if (!out->entries)
-            rc = SP_ENOMEM;
+            return SP_ENOMEM;
     }
-    if (rc == 0)
-        rc = decode_membership(pm->membership, &out->msg.membership, err);
+    int rc = decode_membership(pm->membership, &out->msg.membership, err);
     if (rc) {
         free(out->entries);
-        spanner__node__envelope__free_unpacked(env, NULL);
         memset(out, 0, sizeof *out);
         return rc;
     }
@@ -143,7 +137,23 @@ int sp_paxos_unpack(const uint8_t *data, size_t len, struct sp_paxos_decoded *ou
     m->grant_earliest_us = pm->grant_earliest_us;
     m->n_entries = (uint32_t) pm->n_entries;
     m->entries = out->entries;
-    out->group = env->group;
+    out->group = group;
+    return 0;
+}
+
+int sp_paxos_unpack(const uint8_t *data, size_t len, struct sp_paxos_decoded *out,
+                    struct sp_err *err)
+{
+    SP_ASSERT(out != NULL);
+    memset(out, 0, sizeof *out);
+    Spanner__Node__Envelope *env = spanner__node__envelope__unpack(NULL, len, data);
+    if (!env)
+        return SP_CORRUPT(err, "paxos envelope: not a valid Envelope (%zu bytes)", len);
+    int rc = sp_paxos_from_pb(env->paxos, env->group, out, err);
+    if (rc) {
+        spanner__node__envelope__free_unpacked(env, NULL);
+        return rc;
+    }
     out->pb = env;
     return 0;
 }

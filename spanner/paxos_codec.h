@@ -28,4 +28,9 @@ int sp_paxos_unpack(const uint8_t *data, size_t len, struct sp_paxos_decoded *ou
                     struct sp_err *err);
 void sp_paxos_decoded_free(struct sp_paxos_decoded *d);
 
+/* Decodes an already unpacked Spanner__Paxos__Message (pb_msg; it must
+ * outlive *out, whose pb stays NULL so free does not release it). */
+int sp_paxos_from_pb(const void *pb_msg, uint64_t group, struct sp_paxos_decoded *out,
+                     struct sp_err *err);
+
 #endif /* SP_PAXOS_CODEC_H */
