@@ -30,6 +30,7 @@
 #include "paxos.h"
 #include "paxos_codec.h"
 #include "paxoslog.pb-c.h"
+#include "inbox.h"
 #include "rpc.h"
 #include "storage.h"
 #include "transport.h"
@@ -58,14 +59,6 @@
 #define READ_PATH    "/spanner.paxoslog.Log/Read"
 
 enum item_kind { IT_ENVELOPE, IT_PROPOSE, IT_STATUS, IT_READ };
-
-struct item {
-    enum item_kind kind;
-    struct sp_rpc_call *call;
-    uint8_t *data;
-    size_t len;
-    struct item *next;
-};
 
 struct pending {
     uint64_t id;
@@ -165,11 +158,7 @@ struct node {
     uint32_t n_pending;
     uint64_t next_proposal;
 
-    pthread_mutex_t mu; /* guards the inbox and stop */
-    pthread_cond_t cv;
-    struct item *head, *tail;
-    uint32_t inbox_len;
-    int stop;
+    struct sp_inbox inbox;
 };
 
 static struct node *g_node;
@@ -179,32 +168,8 @@ static struct node *g_node;
 static void enqueue(struct node *n, enum item_kind kind, struct sp_rpc_call *call,
                     const uint8_t *data, size_t len)
 {
-    struct item *it = calloc(1, sizeof *it);
-    SP_ASSERT(it != NULL);
-    it->kind = kind;
-    it->call = call;
-    it->len = len;
-    it->data = malloc(len ? len : 1);
-    SP_ASSERT(it->data != NULL);
-    if (len)
-        memcpy(it->data, data, len);
-    pthread_mutex_lock(&n->mu);
-    if (n->stop || n->inbox_len >= INBOX_MAX) {
-        pthread_mutex_unlock(&n->mu);
-        if (call)
-            sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
-        free(it->data);
-        free(it);
-        return;
-    }
-    if (n->tail)
-        n->tail->next = it;
-    else
-        n->head = it;
-    n->tail = it;
-    n->inbox_len++;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    if (!sp_inbox_push(&n->inbox, kind, call, data, len) && call)
+        sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
 }
 
 static void on_envelope(void *ctx, uint32_t from, const uint8_t *env, size_t len)
@@ -493,7 +458,7 @@ static void maybe_snapshot(struct node *n, struct group *g)
 
 /* ---- inbox items (driver thread) ---------------------------------------- */
 
-static void handle_envelope(struct node *n, const struct item *it)
+static void handle_envelope(struct node *n, const struct sp_inbox_item *it)
 {
     struct sp_paxos_decoded d;
     struct sp_err err = {0};
@@ -509,7 +474,7 @@ static void handle_envelope(struct node *n, const struct item *it)
     sp_paxos_decoded_free(&d);
 }
 
-static void handle_propose(struct node *n, const struct item *it)
+static void handle_propose(struct node *n, const struct sp_inbox_item *it)
 {
     Spanner__Paxoslog__ProposeRequest *req =
         spanner__paxoslog__propose_request__unpack(NULL, it->len, it->data);
@@ -552,7 +517,7 @@ out:
         spanner__paxoslog__propose_request__free_unpacked(req, NULL);
 }
 
-static void handle_status(struct node *n, const struct item *it)
+static void handle_status(struct node *n, const struct sp_inbox_item *it)
 {
     Spanner__Paxoslog__StatusReply rep = SPANNER__PAXOSLOG__STATUS_REPLY__INIT;
     Spanner__Paxoslog__GroupStatus gs[GROUPS_MAX], *gp[GROUPS_MAX];
@@ -589,7 +554,7 @@ static void handle_status(struct node *n, const struct item *it)
 }
 
 /* Reads applied proposals of a group from slot `from` on, at most `max`. */
-static void handle_read(struct node *n, const struct item *it)
+static void handle_read(struct node *n, const struct sp_inbox_item *it)
 {
     Spanner__Paxoslog__LogRequest *req =
         spanner__paxoslog__log_request__unpack(NULL, it->len, it->data);
@@ -644,7 +609,7 @@ static void handle_read(struct node *n, const struct item *it)
     spanner__paxoslog__log_request__free_unpacked(req, NULL);
 }
 
-static void handle_item(struct node *n, const struct item *it)
+static void handle_item(struct node *n, const struct sp_inbox_item *it)
 {
     switch (it->kind) {
     case IT_ENVELOPE:
@@ -734,28 +699,17 @@ static void fetch_snapshot_if_needed(struct node *n, struct group *g)
 
 /* ---- the loop ------------------------------------------------------------- */
 
-static struct item *take_inbox(struct node *n)
+/* How long the driver may sleep: until the earliest replica wake-up,
+ * at most 100 ms. */
+static tt_micros wait_budget(struct node *n)
 {
     struct tt_interval now;
     tt_micros wait_us = 100 * 1000;
-    if (tt_now(n->clock, &now) == 0) {
-        for (uint32_t i = 0; i < n->n_groups; i++) {
-            tt_micros d = n->groups[i].wake_us - now.earliest;
-            if (d < wait_us)
-                wait_us = d;
-        }
-    }
-    pthread_mutex_lock(&n->mu);
-    if (!n->head && !n->stop && wait_us > 0) {
-        tt_micros until = mono_us() + wait_us;
-        struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (until % 1000000) * 1000};
-        pthread_cond_timedwait(&n->cv, &n->mu, &ts);
-    }
-    struct item *list = n->head;
-    n->head = n->tail = NULL;
-    n->inbox_len = 0;
-    pthread_mutex_unlock(&n->mu);
-    return list;
+    if (tt_now(n->clock, &now) == 0)
+        for (uint32_t i = 0; i < n->n_groups; i++)
+            if (n->groups[i].wake_us - now.earliest < wait_us)
+                wait_us = n->groups[i].wake_us - now.earliest;
+    return wait_us;
 }
 
 static void tick_due(struct node *n)
@@ -775,18 +729,15 @@ static void tick_due(struct node *n)
 static void run(struct node *n)
 {
     for (;;) {
-        struct item *list = take_inbox(n);
-        pthread_mutex_lock(&n->mu);
-        int stop = n->stop;
-        pthread_mutex_unlock(&n->mu);
-        for (struct item *it = list, *next; it; it = next) {
+        bool stop;
+        struct sp_inbox_item *list = sp_inbox_take(&n->inbox, wait_budget(n), &stop);
+        for (struct sp_inbox_item *it = list, *next; it; it = next) {
             next = it->next;
             if (stop && it->call)
                 sp_rpc_reply(it->call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping");
             else
                 handle_item(n, it);
-            free(it->data);
-            free(it);
+            sp_inbox_free(it);
         }
         if (stop)
             break;
@@ -810,11 +761,7 @@ static void *signal_thread(void *arg)
     sigset_t *set = arg;
     int sig;
     sigwait(set, &sig);
-    struct node *n = g_node;
-    pthread_mutex_lock(&n->mu);
-    n->stop = 1;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    sp_inbox_stop(&g_node->inbox);
     return NULL;
 }
 
@@ -1059,11 +1006,7 @@ static void stop(struct node *n)
     sp_transport_destroy(n->tr);
     for (uint32_t i = 0; i < n->n_groups; i++)
         paxos_replica_destroy(n->groups[i].r);
-    for (struct item *it = n->head, *next; it; it = next) {
-        next = it->next;
-        free(it->data);
-        free(it);
-    }
+    sp_inbox_destroy(&n->inbox);
     for (uint32_t i = 0; i < n->out.n_msgs; i++)
         free(n->out.msgs[i].data);
     free(n->out.msgs);
@@ -1100,11 +1043,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&n->cv, &ca);
+    sp_inbox_init(&n->inbox, INBOX_MAX);
     pthread_t sig;
     pthread_create(&sig, NULL, signal_thread, &set);
     pthread_detach(sig);
