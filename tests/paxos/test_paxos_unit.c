@@ -13,6 +13,7 @@
 #include "paxos.h"
 #include "sp_test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ struct fx {
     bool auto_persist[NN];
     uint64_t pending_seq[NN]; /* persist not yet reported, when !auto */
     paxos_slot committed[NN];
+    paxos_slot snapshot_wanted[NN]; /* last update.snapshot_slot asked for */
     struct paxos_entry last_committed[NN];
     int last_rc;
 };
@@ -110,6 +112,8 @@ static void handle(struct fx *f, paxos_node_id id, const struct paxos_update *up
         f->committed[id] = up->committed[i].slot;
     }
     store_apply(&f->disk[id], up);
+    if (up->snapshot_needed)
+        f->snapshot_wanted[id] = up->snapshot_slot;
     if (up->persist_seq == 0)
         return;
     if (!f->auto_persist[id]) {
@@ -559,6 +563,59 @@ static void test_restart_from_durable_state(void **state)
     fx_free(f);
 }
 
+static void snapshot_event(struct fx *f, paxos_node_id id, enum paxos_event_type type,
+                           paxos_slot slot)
+{
+    struct paxos_event ev = {.type = type};
+    ev.snapshot.slot = slot;
+    step(f, id, &ev);
+}
+
+/* A replica that missed entries the leader already truncated is offered
+ * the leader's snapshot, installs it, then catches up on the rest. */
+static void test_catchup_through_snapshot(void **state)
+{
+    (void) state;
+    struct fx *f = fx_new(3, 0);
+    elect(f, 1, 1u << 2);
+    drop_all(f);
+    char v[8];
+    for (int i = 0; i < 12; i++) {
+        snprintf(v, sizeof v, "v%d", i);
+        propose(f, 1, v);
+        deliver(f, 1, 2, PAXOS_MSG_ACCEPT);
+        deliver(f, 2, 1, PAXOS_MSG_ACCEPTED);
+        drop_all(f); /* node 3 hears nothing */
+    }
+    assert_int_equal(paxos_commit_index(f->r[1]), 12);
+    snapshot_event(f, 1, PAXOS_EV_SNAPSHOT_TAKEN, 13); /* not yet applied */
+    assert_int_equal(f->last_rc, SP_EINVAL);
+    snapshot_event(f, 1, PAXOS_EV_SNAPSHOT_TAKEN, 10); /* truncates <= 6 */
+    assert_int_equal(f->last_rc, 0);
+    assert_int_equal(f->disk[1].hs.base_slot, 10 - f->cfg[1].log_keep);
+    f->now[1] += f->cfg[1].heartbeat_us;
+    tick(f, 1);
+    deliver(f, 1, 3, PAXOS_MSG_ACCEPT);      /* node 3 learns it lags */
+    deliver(f, 3, 1, PAXOS_MSG_CATCHUP_REQ); /* from slot 1: truncated */
+    deliver(f, 1, 3, PAXOS_MSG_SNAPSHOT);
+    assert_int_equal(f->snapshot_wanted[3], 10);
+    snapshot_event(f, 3, PAXOS_EV_SNAPSHOT_INSTALLED, 9); /* not the one offered */
+    assert_int_equal(f->last_rc, SP_EINVAL);
+    snapshot_event(f, 3, PAXOS_EV_SNAPSHOT_INSTALLED, 10);
+    assert_int_equal(f->last_rc, 0);
+    assert_int_equal(paxos_commit_index(f->r[3]), 10);
+    f->committed[3] = 10; /* the app holds 1..10 through the snapshot */
+    f->now[3] += f->cfg[1].heartbeat_us;
+    f->now[1] += f->cfg[1].heartbeat_us;
+    tick(f, 1);
+    deliver(f, 1, 3, PAXOS_MSG_ACCEPT);
+    deliver(f, 3, 1, PAXOS_MSG_CATCHUP_REQ);
+    deliver(f, 1, 3, PAXOS_MSG_CATCHUP);
+    assert_int_equal(paxos_commit_index(f->r[3]), 12);
+    assert_int_equal(f->committed[3], 12);
+    fx_free(f);
+}
+
 static void test_config_and_decode_errors(void **state)
 {
     (void) state;
@@ -595,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_batching_and_window),
         cmocka_unit_test(test_failed_persist_is_sticky),
         cmocka_unit_test(test_restart_from_durable_state),
+        cmocka_unit_test(test_catchup_through_snapshot),
         cmocka_unit_test(test_config_and_decode_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
