@@ -16,8 +16,8 @@
  * (commit + 1) and each PROMISE carries every value the acceptor accepted
  * from there on. For each slot the candidate keeps the value with the
  * highest ballot; slots nobody reported below the highest reported slot
- * become no-ops (Paxos Made Simple §3: "fill the gaps ... proposing a
- * special 'no-op' command").
+ * become no-ops (Paxos Made Simple §3 fills such gaps with a special no-op
+ * command that leaves the state unchanged).
  *
  * From Spanner §4.1.1: "Spanner's Paxos implementation uses timed leases to
  * make leadership long-lived (10 seconds by default). A potential leader
@@ -56,6 +56,8 @@
  *       one expired, and no old lease can be renewed afterwards. Granting at
  *       PREPARE time instead would let split votes block every candidate
  *       for a whole lease.
+ *   L6  Across membership changes the same argument needs quorums that
+ *       intersect; membership.c (M6) keeps that true.
  *   L7  A replica answers PREVOTE and PREPARE only from voters of its own
  *       configuration, and a would-be candidate that hears of a higher
  *       commit index asks for catch-up. A replica removed from the group
@@ -76,7 +78,7 @@
  *   PRECANDIDATE --majority said yes-------> CANDIDATE (ballot b, PREPARE)
  *   CANDIDATE --majority in every config--> LEADER (re-propose recovered)
  *   CANDIDATE --STALE reject--------------> FOLLOWER (next ballot higher)
- *   CANDIDATE --timeout-------------------> CANDIDATE (new, higher ballot)
+ *   PRE/CANDIDATE --timeout---------------> PRECANDIDATE (try again)
  *   LEADER --higher ballot / abdicate-----> FOLLOWER
  *
  * Transitions → functions:

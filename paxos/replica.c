@@ -46,10 +46,10 @@
  *     LEADER -> FOLLOWER         election.c   paxos_abdicate()
  *     * -> FAILED                replica.c    paxos__set_failed()
  *
- * From Lamport, "Paxos Made Simple" §3: "the leader ... executes phase 1
- * for infinitely many instances ... the leader can then execute phase 2 for
- * each instance". That is what this replica does: one phase 1 per ballot
- * for all open slots, then phase 2 per slot.
+ * Lamport, "Paxos Made Simple" §3: a new leader runs phase 1 once for all
+ * instances it does not know to be chosen, then only phase 2 per command.
+ * That is what this replica does: one phase 1 per ballot for all open
+ * slots, then phase 2 per slot.
  */
 #include "paxos_int.h"
 

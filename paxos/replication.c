@@ -9,9 +9,9 @@
  * for a proposal numbered n with a value v ... (b) If an acceptor receives
  * an accept request for a proposal numbered n, it accepts the proposal
  * unless it has already responded to a prepare request having a number
- * greater than n." And §3: once phase 1 is done for all instances, "the
- * leader can send ... phase 2a messages for as many instances as it likes"
- * – we bound that by cfg.inflight_max.
+ * greater than n." In §3 a leader that finished phase 1 for all instances
+ * runs phase 2 for many instances at once; we bound that by
+ * cfg.inflight_max.
  *
  * Invariants:
  *   R1  The leader proposes at most one value per slot per ballot; a slot it
