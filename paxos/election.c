@@ -59,8 +59,8 @@
  *   L6  Across membership changes the same argument needs quorums that
  *       intersect; membership.c (M6) keeps that true.
  *   L7  A replica answers PREVOTE and PREPARE only from voters of its own
- *       configuration, and a would-be candidate that hears of a higher
- *       commit index asks for catch-up. A replica removed from the group
+ *       configuration, and any replica that hears of a higher commit index
+ *       asks the sender for catch-up (replica.c). A replica removed from the group
  *       hears from no leader, so it would otherwise campaign for ever with
  *       its stale configuration and keep deposing the real leader (harness,
  *       seed 1778).
@@ -248,8 +248,6 @@ void paxos__on_prevote_reply(struct paxos_replica *r, const struct paxos_msg *m)
 {
     if (m->promised > r->seen_ballot)
         r->seen_ballot = m->promised;
-    if (m->commit > r->hs.commit)
-        paxos__request_catchup(r, m->from); /* L7: we may have been removed */
     if (r->state != PAXOS__PRECANDIDATE || m->ballot != r->camp.ballot || m->reject != 0)
         return;
     int p = paxos__peer_index(r, m->from);

@@ -489,6 +489,12 @@ static void on_message(struct paxos_replica *r, const struct paxos_msg *m)
         SP_DEBUG("paxos %u: dropping misrouted message %u->%u", r->cfg.self, m->from, m->to);
         return;
     }
+    /* Whoever knows more chosen slots than we do can teach us (rate-limited
+     * per peer). Without a leader this is the only way a lagging replica
+     * learns, e.g., that it was made a voter (harness, seed 1027468). ACCEPT
+     * is left to learn_commit(), which usually needs no catch-up at all. */
+    if (m->commit > r->hs.commit && m->type != PAXOS_MSG_ACCEPT && m->type != PAXOS_MSG_CATCHUP)
+        paxos__request_catchup(r, m->from);
     switch (m->type) {
     case PAXOS_MSG_PREPARE:
         paxos__on_prepare(r, m);

@@ -1231,6 +1231,18 @@ static int liveness(struct h_world *w, struct h_result *res)
             h_world_min_applied(w) >= w->marker_slot_max)
             return 0;
     }
+    for (uint32_t i = 0; i < w->n && w->p.verbose; i++) {
+        const struct h_node *nd = &w->nodes[i];
+        const struct paxos_membership *c = paxos_membership(nd->r);
+        char roles[64] = "";
+        for (uint32_t k = 0; k < c->n; k++)
+            snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%u%s ", c->m[k].id,
+                     c->m[k].role == PAXOS_VOTER ? "v" : "r");
+        TRACE(w, "node %u: commit %llu promised %llu leader %llu config {%s}", nd->id,
+              (unsigned long long) paxos_commit_index(nd->r),
+              (unsigned long long) paxos_promised(nd->r),
+              (unsigned long long) paxos_leader_ballot(nd->r), roles);
+    }
     int leader = h_world_leader(w);
     violate(w, "liveness: after heal, leader %d, markers %#x, min applied %llu of %llu", leader,
             w->markers_seen, (unsigned long long) h_world_min_applied(w),
