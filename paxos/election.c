@@ -401,8 +401,9 @@ static void become_leader(struct paxos_replica *r)
      * recovered, or a no-op for a gap (Paxos Made Simple §3). */
     for (paxos_slot s = r->hs.commit + 1; s <= hi; s++) {
         const struct paxos__recov *v = &r->camp.recov[s - r->camp.from];
-        uint8_t type = v->present ? v->type : PAXOS_ENTRY_NOOP;
-        SP_ASSERT(paxos__slot_put(r, s, b, type, v->data, v->present ? v->len : 0) == 0);
+        bool use = v->present && !(r->cfg.test_flags & PAXOS_TEST_SKIP_RECOVERY);
+        uint8_t type = use ? v->type : PAXOS_ENTRY_NOOP;
+        SP_ASSERT(paxos__slot_put(r, s, b, type, v->data, use ? v->len : 0) == 0);
         struct paxos__slot *e = paxos__slot_get(r, s);
         e->self_seq = paxos__pending_seq(r);
         if (type == PAXOS_ENTRY_CONFIG)

@@ -146,6 +146,7 @@ enum paxos_test_flag {
     PAXOS_TEST_GRANT_OVERLAP = 1u << 1,     /* promise/grant despite a valid grant */
     PAXOS_TEST_EARLY_ABDICATE = 1u << 2,    /* abdicate without waiting for s_max */
     PAXOS_TEST_COUNT_READ_ONLY = 1u << 3,   /* count read-only replicas in quorums */
+    PAXOS_TEST_SKIP_RECOVERY = 1u << 4,     /* phase 1 ignores reported values */
 };
 
 struct paxos_config {

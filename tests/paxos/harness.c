@@ -64,8 +64,11 @@ struct h_node {
     paxos_node_id id;
     uint32_t zone;
     bool up;
-    uint32_t epoch; /* bumped by a crash; stale events are ignored */
-    tt_micros offset_us, eps_us;
+    uint32_t epoch;     /* bumped by a crash; stale events are ignored */
+    tt_micros eps_us;   /* the bound the clock reports */
+    tt_micros swing_us; /* |offset| <= swing: eps, or more with bad clocks */
+    tt_micros phase_us; /* where on its drift cycle the clock starts */
+    int64_t drift_ppm;  /* how fast the offset moves, 0..200 ppm */
     struct paxos_replica *r;
     struct h_store disk;                      /* durable */
     struct h_batch *unsynced, *unsynced_tail; /* written, not synced */
@@ -113,7 +116,7 @@ struct h_world {
     uint32_t n_heap, cap_heap;
     uint32_t n;
     struct h_node nodes[H_NODES_MAX];
-    uint32_t cut; /* partition: nodes in `cut` are isolated from the rest */
+    uint64_t cut; /* bit from * H_NODES_MAX + to: that link drops everything */
     bool chaos;
     struct h_slotinfo *slots;
     size_t cap_slots;
@@ -260,11 +263,26 @@ static struct h_event pop(struct h_world *w)
 
 /* ---- clocks ---------------------------------------------------------------- */
 
+/* The clock's offset from true time at true time t: a triangle wave of
+ * amplitude swing_us that moves at drift_ppm, so the clock drifts and
+ * turns but never runs backwards (1 + drift > 0). */
+static tt_micros clock_offset(const struct h_node *nd, tt_micros t)
+{
+    tt_micros a = nd->swing_us;
+    if (a == 0)
+        return 0;
+    tt_micros u =
+        (nd->phase_us + t / 1000000 * nd->drift_ppm + (t % 1000000) * nd->drift_ppm / 1000000) %
+        (4 * a);
+    return u < 2 * a ? u - a : 3 * a - u;
+}
+
 static struct tt_interval node_now(const struct h_world *w, const struct h_node *nd)
 {
-    tt_micros c = w->now + nd->offset_us;
+    tt_micros c = w->now + clock_offset(nd, w->now);
     struct tt_interval iv = {c - nd->eps_us, c + nd->eps_us};
-    SP_ASSERT(iv.earliest <= w->now && w->now <= iv.latest); /* the bound holds */
+    /* The bound holds, unless the test breaks it on purpose. */
+    SP_ASSERT(w->p.bad_clocks || (iv.earliest <= w->now && w->now <= iv.latest));
     return iv;
 }
 
@@ -273,7 +291,9 @@ static void clock_init(struct h_world *w, struct h_node *nd)
     nd->eps_us = w->p.eps_max_us / 4 + (tt_micros) rnd_below(w, (uint64_t) w->p.eps_max_us);
     if (nd->eps_us > w->p.eps_max_us)
         nd->eps_us = w->p.eps_max_us;
-    nd->offset_us = (tt_micros) rnd_below(w, (uint64_t) (2 * nd->eps_us + 1)) - nd->eps_us;
+    nd->swing_us = w->p.bad_clocks ? 4 * nd->eps_us : nd->eps_us;
+    nd->phase_us = (tt_micros) rnd_below(w, (uint64_t) (4 * nd->swing_us));
+    nd->drift_ppm = (int64_t) rnd_below(w, 201);
 }
 
 /* ---- messages ---------------------------------------------------------------- */
@@ -332,7 +352,7 @@ static void send_msg(struct h_world *w, uint32_t from, const struct paxos_msg *m
     int to = node_index(w, m->to);
     if (to < 0)
         return;
-    bool cut = ((w->cut >> from) & 1u) != ((w->cut >> to) & 1u);
+    bool cut = (w->cut >> (from * H_NODES_MAX + (uint32_t) to)) & 1u;
     w->stats.msgs_sent++;
     if (cut || (w->chaos && rnd_below(w, 100) < w->p.drop_pct)) {
         w->stats.msgs_dropped++;
@@ -693,7 +713,7 @@ static void schedule_tick(struct h_world *w, uint32_t i, tt_micros wake_us)
 {
     struct h_node *nd = &w->nodes[i];
     /* The node's earliest reaches wake_us at true = wake - offset + eps. */
-    tt_micros at = wake_us - nd->offset_us + nd->eps_us;
+    tt_micros at = wake_us - clock_offset(nd, w->now) + nd->eps_us;
     if (at <= w->now)
         at = w->now + 1;
     if (nd->tick_at > w->now && nd->tick_at <= at)
@@ -857,7 +877,18 @@ void h_world_partition(struct h_world *w, uint32_t a)
 {
     TRACE(w, "partition %#x", a);
     w->stats.partitions++;
-    w->cut = a;
+    for (uint32_t i = 0; i < w->n; i++)
+        for (uint32_t j = 0; j < w->n; j++)
+            if (((a >> i) & 1u) != ((a >> j) & 1u))
+                w->cut |= 1ull << (i * H_NODES_MAX + j);
+}
+
+void h_world_cut_link(struct h_world *w, uint32_t a, uint32_t b)
+{
+    SP_ASSERT(a < w->n && b < w->n);
+    TRACE(w, "cut link %u-%u", w->nodes[a].id, w->nodes[b].id);
+    w->stats.partitions++;
+    w->cut |= 1ull << (a * H_NODES_MAX + b) | 1ull << (b * H_NODES_MAX + a);
 }
 
 void h_world_heal(struct h_world *w)
@@ -1106,9 +1137,11 @@ static void fault(struct h_world *w)
     if (k < 4) {
         h_world_crash(w, i);
         push(w, w->now + 100000 + (tt_micros) rnd_below(w, 2000000), H_RESTART, i, NULL, 0);
-    } else if (k < 7) {
+    } else if (k < 6) {
         uint32_t all = (1u << w->n) - 1, cut = (uint32_t) rnd_below(w, all - 1) + 1;
         h_world_partition(w, cut);
+    } else if (k < 8) {
+        h_world_cut_link(w, i, (uint32_t) rnd_below(w, w->n));
     } else {
         h_world_heal(w);
     }

@@ -6,10 +6,13 @@
  *
  * Model
  *   time     one virtual true time (microseconds). Each node's clock reads
- *            true + offset with |offset| <= eps and reports the interval
- *            [c - eps, c + eps], which therefore always contains true time.
+ *            c = true + offset, the offset drifting at up to 200 ppm back
+ *            and forth within [-eps, eps], and reports [c - eps, c + eps],
+ *            which therefore always contains true time (params.bad_clocks
+ *            lets the offset reach 4 eps: the bound is broken on purpose).
  *   network  per zone-pair latency plus jitter (so messages reorder), drop
- *            and duplicate probabilities, partitions (a cut set of links).
+ *            and duplicate probabilities, partitions: a node set cut off from
+ *            the rest, or single links cut (partial, non-transitive).
  *   disk     every update's batch completes after a latency, in order; then
  *            its messages leave (persist before send) and the replica gets
  *            PAXOS_EV_PERSISTED. A crash loses queued batches and a random
@@ -59,6 +62,7 @@ struct h_params {
     uint32_t test_flags;     /* passed to every replica (negative controls) */
     bool membership;         /* change the membership during the chaos */
     uint32_t change_pct;     /* chance per client round of a burst of changes */
+    bool bad_clocks;         /* negative control: offsets up to 4x the eps reported */
     bool verbose;
 };
 
@@ -92,8 +96,11 @@ tt_micros h_world_now(const struct h_world *w);
 const char *h_world_violation(const struct h_world *w);
 void h_world_crash(struct h_world *w, uint32_t node);
 void h_world_restart(struct h_world *w, uint32_t node);
-/* Cuts every link between nodes in set a and nodes outside it (bitmask). */
+/* Cuts every link between nodes in set a and nodes outside it (bitmask);
+ * cuts add up until h_world_heal. */
 void h_world_partition(struct h_world *w, uint32_t a);
+/* Cuts the link between nodes a and b both ways (a partial partition). */
+void h_world_cut_link(struct h_world *w, uint32_t a, uint32_t b);
 void h_world_heal(struct h_world *w);
 /* Proposes payload at whichever up node is leader; false if none. */
 bool h_world_propose(struct h_world *w, const void *data, uint32_t len);
