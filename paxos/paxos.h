@@ -68,8 +68,8 @@ typedef uint64_t paxos_slot;   /* log position, first slot is 1 */
 typedef uint64_t paxos_ballot; /* (round << 16) | node id; 0 = none */
 typedef uint32_t paxos_node_id;
 
-#define PAXOS_BALLOT(round, node) (((paxos_ballot) (round) << 16) | ((node) &0xffffu))
-#define PAXOS_BALLOT_NODE(b)      ((paxos_node_id) ((b) &0xffffu))
+#define PAXOS_BALLOT(round, node) (((paxos_ballot) (round) << 16) | ((node) % 0x10000u))
+#define PAXOS_BALLOT_NODE(b)      ((paxos_node_id) ((b) % 0x10000u))
 #define PAXOS_BALLOT_ROUND(b)     ((b) >> 16)
 
 /* Limits. Node ids must be in 1..PAXOS_NODE_ID_MAX (they go into ballots). */
@@ -155,10 +155,10 @@ struct paxos_config {
      * (hs.base_membership.n == 0); afterwards the log is the authority. */
     struct paxos_membership members;
     tt_micros lease_us;            /* leader lease length; default 10 s */
-    tt_micros heartbeat_us;        /* leader renewal/heartbeat period; lease/5 */
+    tt_micros heartbeat_us;        /* leader heartbeat, lease renewal and resend
+                                    * of unacknowledged accepts; lease/5 */
     tt_micros election_timeout_us; /* follower patience, plus 0..100% jitter;
-                                    * unacknowledged accepts are resent every
-                                    * heartbeat */
+                                    * lease/2 */
     uint32_t inflight_max;         /* leader: slots proposed but not chosen; 32 */
     uint32_t batch_bytes_max;      /* proposals batched into one entry; 1 MiB */
     uint32_t msg_entries_max;      /* entries per message; 4 * inflight_max */
@@ -176,7 +176,7 @@ struct paxos_config {
 void paxos_config_init(struct paxos_config *cfg);
 
 enum paxos_msg_type {
-    PAXOS_MSG_PREPARE = 1,        /* phase 1a + lease request; slot = first open */
+    PAXOS_MSG_PREPARE = 1,        /* phase 1a; slot = first slot not known chosen */
     PAXOS_MSG_PROMISE = 2,        /* phase 1b: ok with accepted entries, or reject */
     PAXOS_MSG_ACCEPT = 3,         /* phase 2a; also heartbeat, commit and renewal */
     PAXOS_MSG_ACCEPTED = 4,       /* phase 2b: entries name the acked slots */
