@@ -249,7 +249,7 @@ struct paxos_event {
         } persisted;
         struct {
             const void *data; /* borrowed; copied into the replica */
-            uint32_t len;     /* 1..PAXOS_PAYLOAD_MAX */
+            uint32_t len;     /* 1..batch_bytes_max - 4 */
         } propose;
         struct {
             enum paxos_change_op op;
@@ -306,8 +306,11 @@ void paxos_replica_destroy(struct paxos_replica *r);
  *   0
  *   SP_EPAXOS_NOT_LEADER  PROPOSE/CHANGE on a replica that is not the leader
  *                         (see paxos_leader_hint for where to go)
- *   SP_EPAXOS_BUSY        PROPOSE with PAXOS_PROPOSE_MAX proposals queued, or
- *                         CHANGE while another change is not yet chosen
+ *   SP_EPAXOS_BUSY        PROPOSE with PAXOS_PROPOSE_MAX proposals queued;
+ *                         CHANGE while another change is not yet chosen, the
+ *                         in-flight window is full, or no lease round begun
+ *                         under the current configuration has completed yet
+ *                         (retry after the next heartbeat)
  *   SP_EINVAL             bad event: zero or oversized payload
  *                         (> batch_bytes_max - 4); a change that is not
  *                         exactly one add/remove/re-role or leaves no
@@ -317,8 +320,9 @@ void paxos_replica_destroy(struct paxos_replica *r);
  *                         ask for
  *   SP_EPAXOS_FAILED      the replica failed earlier (a persist failed); it
  *                         refuses all work, forever
- * An event rejected with an error leaves the replica's state unchanged
- * except for the failed state itself.
+ * An event rejected with an error has no effect of its own (apart from
+ * entering the failed state); the step still does what any step does when
+ * time has passed (timeouts, heartbeats), so carry out *up regardless.
  */
 int paxos_step(struct paxos_replica *r, const struct paxos_event *ev, struct paxos_update *up);
 
@@ -350,7 +354,8 @@ tt_micros paxos_s_max(const struct paxos_replica *r);
  * Voluntary step-down. Allowed only once tt_after(s_max) holds at `now`, so
  * the next leader's timestamps are above every timestamp this one gave out.
  * On success r stops leading at once and *up carries RELEASE messages that
- * let grantors drop their grant early. Returns 0, SP_EPAXOS_NOT_LEADER,
+ * let grantors drop their grant early. Always fills *up, to be carried out
+ * exactly like a paxos_step() update. Returns 0, SP_EPAXOS_NOT_LEADER,
  * SP_EPAXOS_BUSY (s_max not yet in the past; retry after s_max), or
  * SP_EPAXOS_FAILED.
  */
@@ -361,7 +366,8 @@ paxos_slot paxos_commit_index(const struct paxos_replica *r);
 paxos_slot paxos_last_slot(const struct paxos_replica *r);
 paxos_ballot paxos_promised(const struct paxos_replica *r);
 bool paxos_failed(const struct paxos_replica *r);
-/* The configuration in effect for the next slot to be chosen. */
+/* The configuration in effect for the next slot to be chosen; owned by r,
+ * valid until the next paxos_step()/paxos_abdicate() on r. */
 const struct paxos_membership *paxos_membership(const struct paxos_replica *r);
 
 /*
