@@ -89,6 +89,7 @@ void paxos__on_catchup_req(struct paxos_replica *r, const struct paxos_msg *m)
 
 void paxos__on_catchup(struct paxos_replica *r, const struct paxos_msg *m)
 {
+    SP_ASSERT(m->type == PAXOS_MSG_CATCHUP);
     SP_ASSERT(m->n_entries <= r->cfg.msg_entries_max);
     paxos_slot before = r->hs.commit;
     for (uint32_t i = 0; i < m->n_entries; i++) {

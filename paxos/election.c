@@ -184,6 +184,7 @@ static paxos_ballot next_ballot(const struct paxos_replica *r)
 
 static void campaign_start(struct paxos_replica *r)
 {
+    SP_ASSERT(r->state != PAXOS__LEADER);
     paxos__campaign_free(r);
     paxos__queue_free(r);
     r->state = PAXOS__CANDIDATE;
@@ -343,6 +344,7 @@ static void promise_merge(struct paxos_replica *r, int p, const struct paxos_msg
 
 void paxos__on_promise(struct paxos_replica *r, const struct paxos_msg *m)
 {
+    SP_ASSERT(m->type == PAXOS_MSG_PROMISE);
     if (m->promised > r->seen_ballot)
         r->seen_ballot = m->promised;
     if (r->state != PAXOS__CANDIDATE || m->ballot != r->camp.ballot)
@@ -387,6 +389,7 @@ static bool phase1_quorum(struct paxos_replica *r, uint32_t bits)
 static void become_leader(struct paxos_replica *r)
 {
     paxos_ballot b = r->camp.ballot;
+    SP_ASSERT(r->state == PAXOS__CANDIDATE && b == r->hs.promised);
     r->state = PAXOS__LEADER;
     r->leader_ballot = b;
     r->change_slot = 0;

@@ -85,6 +85,7 @@ int paxos__propose(struct paxos_replica *r, const void *data, uint32_t len)
 void paxos__propose_entry(struct paxos_replica *r, uint8_t type, const uint8_t *data, uint32_t len)
 {
     SP_ASSERT(r->state == PAXOS__LEADER);
+    SP_ASSERT(r->leader_ballot == r->hs.promised || r->cfg.test_flags != 0); /* R1 */
     paxos_slot s = r->next_slot++;
     SP_ASSERT(paxos__slot_put(r, s, r->leader_ballot, type, data, len) == 0);
     paxos__slot_get(r, s)->self_seq = paxos__pending_seq(r);
@@ -187,6 +188,7 @@ static bool same_value(const struct paxos__slot *e, const struct paxos_entry *v)
 /* Accepts one entry of an ACCEPT at ballot b; true if we hold it now. */
 static bool accept_one(struct paxos_replica *r, paxos_ballot b, const struct paxos_entry *v)
 {
+    SP_ASSERT(v->slot != 0 && b != 0);
     struct paxos__slot *e = paxos__slot_get(r, v->slot);
     if (e != NULL && e->chosen) /* R6: ack only what we would report anyway */
         return same_value(e, v);
@@ -214,6 +216,7 @@ static void learn_commit(struct paxos_replica *r, const struct paxos_msg *m)
 
 void paxos__on_accept(struct paxos_replica *r, const struct paxos_msg *m)
 {
+    SP_ASSERT(m->type == PAXOS_MSG_ACCEPT && m->ballot != 0);
     bool any_ballot = (r->cfg.test_flags & PAXOS_TEST_ACCEPT_ANY_BALLOT) != 0;
     if (m->ballot < r->hs.promised && !any_ballot) {
         struct paxos_msg *out = paxos__msg(r, PAXOS_MSG_ACCEPTED, m->from);
@@ -252,6 +255,7 @@ void paxos__on_accept(struct paxos_replica *r, const struct paxos_msg *m)
 
 void paxos__on_accepted(struct paxos_replica *r, const struct paxos_msg *m)
 {
+    SP_ASSERT(m->type == PAXOS_MSG_ACCEPTED);
     if (m->promised > r->seen_ballot)
         r->seen_ballot = m->promised;
     if (r->state != PAXOS__LEADER || m->ballot != r->leader_ballot)
