@@ -336,6 +336,34 @@ static void test_phase1_recovers_accepted_values(void **state)
     fx_free(f);
 }
 
+/* Of two different values reported for one slot, phase 1 keeps the one
+ * accepted under the higher ballot (P2c in Paxos Made Simple §2.2). */
+static void test_phase1_highest_ballot_wins(void **state)
+{
+    (void) state;
+    struct fx *f = fx_new(5, 0);
+    elect(f, 1, 1u << 2 | 1u << 4 | 1u << 5);
+    drop_all(f);
+    propose(f, 1, "A");
+    deliver(f, 1, 2, PAXOS_MSG_ACCEPT); /* node 2: (b1, A) */
+    drop_all(f);
+    for (paxos_node_id id = 2; id <= 5; id++)
+        f->now[id] += f->cfg[1].lease_us + 3 * EPS_US; /* grants to b1 expire */
+    elect(f, 3, 1u << 4 | 1u << 5);
+    drop_all(f);
+    propose(f, 3, "B");
+    deliver(f, 3, 4, PAXOS_MSG_ACCEPT); /* node 4: (b3, B) at slot 1 */
+    drop_all(f);
+    assert_true(paxos_leader_ballot(f->r[3]) > paxos_leader_ballot(f->r[1]));
+    for (paxos_node_id id = 2; id <= 5; id++)
+        f->now[id] += f->cfg[1].lease_us + 3 * EPS_US;
+    elect(f, 5, 1u << 2 | 1u << 4);
+    const struct paxos_entry *e = queued_entry(f, 5, 2, 1);
+    assert_true(batch_has(e, "B"));
+    assert_false(batch_has(e, "A"));
+    fx_free(f);
+}
+
 /* A slot is chosen only with a majority of voters' durable accepts; the
  * leader's own accept counts only after PAXOS_EV_PERSISTED. */
 static void test_no_commit_without_majority(void **state)
@@ -644,6 +672,7 @@ int main(void)
     sp_test_route_asserts();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phase1_recovers_accepted_values),
+        cmocka_unit_test(test_phase1_highest_ballot_wins),
         cmocka_unit_test(test_no_commit_without_majority),
         cmocka_unit_test(test_lease_grant_refusal),
         cmocka_unit_test(test_abdicate_only_after_s_max),
