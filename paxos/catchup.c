@@ -26,6 +26,11 @@
  *       its snapshot is durable at s >= t + log_keep, and t <= commit.
  *   C3  Requests are rate-limited to one per peer per heartbeat_us, so a
  *       lagging replica cannot flood the group.
+ *   C4  A leader that learns a slot was chosen with a value other than its
+ *       own proposal there steps down at once: a higher ballot chose it, and
+ *       if the leader kept going its commit index would cover that slot
+ *       while followers still hold its own proposal under its ballot, which
+ *       R4 would make them take as chosen (harness, seed 5006978).
  *
  *   lagging --CATCHUP_REQ--> peer --CATCHUP (chosen)--> lagging: commit up
  *                                --SNAPSHOT(slot)-----> lagging: needs app
@@ -87,6 +92,13 @@ void paxos__on_catchup_req(struct paxos_replica *r, const struct paxos_msg *m)
     SP_ASSERT(out->commit == r->hs.commit);
 }
 
+static bool same_value(const struct paxos__slot *e, const struct paxos_entry *v)
+{
+    SP_ASSERT(e->present);
+    return e->type == v->type && e->len == v->len &&
+           (v->len == 0 || memcmp(e->data, v->data, v->len) == 0);
+}
+
 void paxos__on_catchup(struct paxos_replica *r, const struct paxos_msg *m)
 {
     SP_ASSERT(m->type == PAXOS_MSG_CATCHUP);
@@ -99,6 +111,9 @@ void paxos__on_catchup(struct paxos_replica *r, const struct paxos_msg *m)
         struct paxos__slot *e = paxos__slot_get(r, v->slot);
         if (e != NULL && e->chosen)
             continue; /* R6 */
+        if (e != NULL && r->state == PAXOS__LEADER && e->ballot == r->leader_ballot &&
+            !same_value(e, v))
+            paxos__step_down(r, v->ballot); /* C4 */
         if (paxos__slot_put(r, v->slot, v->ballot, v->type, v->data, v->len) != 0)
             break; /* beyond our window: the next request continues */
         paxos__slot_get(r, v->slot)->chosen = true; /* C1 */

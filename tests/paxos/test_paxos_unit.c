@@ -644,6 +644,38 @@ static void test_catchup_through_snapshot(void **state)
     fx_free(f);
 }
 
+/* C4: a leader told that one of its open slots was chosen with another
+ * value (by a higher ballot it has not heard of) steps down at once, so its
+ * commit index never vouches for its own stale proposal there. */
+static void test_leader_steps_down_on_foreign_chosen_value(void **state)
+{
+    (void) state;
+    struct fx *f = fx_new(3, 0);
+    elect(f, 1, 1u << 2 | 1u << 3);
+    drop_all(f);
+    propose(f, 1, "mine");
+    drop_all(f);
+    const uint8_t theirs[] = {6, 0, 0, 0, 't', 'h', 'e', 'i', 'r', 's'};
+    struct paxos_entry e = {.slot = 1,
+                            .ballot = PAXOS_BALLOT(7, 3),
+                            .type = PAXOS_ENTRY_BATCH,
+                            .len = sizeof theirs,
+                            .data = theirs};
+    struct paxos_msg m = {.type = PAXOS_MSG_CATCHUP,
+                          .from = 3,
+                          .to = 1,
+                          .slot = 1,
+                          .commit = 1,
+                          .n_entries = 1,
+                          .entries = &e};
+    struct paxos_event ev = {.type = PAXOS_EV_MESSAGE, .msg = &m};
+    step(f, 1, &ev);
+    assert_false(paxos_is_leader(f->r[1]));
+    assert_int_equal(paxos_commit_index(f->r[1]), 1);
+    assert_int_equal(f->committed[1], 1);
+    fx_free(f);
+}
+
 static void test_config_and_decode_errors(void **state)
 {
     (void) state;
@@ -682,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_failed_persist_is_sticky),
         cmocka_unit_test(test_restart_from_durable_state),
         cmocka_unit_test(test_catchup_through_snapshot),
+        cmocka_unit_test(test_leader_steps_down_on_foreign_chosen_value),
         cmocka_unit_test(test_config_and_decode_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
