@@ -50,6 +50,14 @@
  * reports its durable snapshot again (PAXOS_EV_SNAPSHOT_TAKEN) once the
  * replica has handed out that slot, so peers can be offered it.
  *
+ * Membership: a change goes through the log (PAXOS_EV_CHANGE, one at a
+ * time). A brand-new node is created with cfg.members = the configuration
+ * that adds it, as READ_ONLY; it catches up (entries or a snapshot) and is
+ * promoted to VOTER by a second change only afterwards, so it never votes
+ * with a configuration history it has not learned. A removed node stops
+ * hearing from the leader; it learns of its removal through catch-up and
+ * then stays quiet, and the driver may destroy it.
+ *
  * Snapshots: the application keeps its last reported durable snapshot until
  * it reports a newer one. When update.snapshot_needed names (node, slot),
  * the driver fetches exactly that snapshot from that node's application;
