@@ -11,7 +11,9 @@
  *
  * A seed's variant: odd seeds run 3 voters, even seeds 5; every third seed
  * adds a read-only replica; every fourth runs clocks with eps 250 ms instead
- * of 20 ms. PAXOS_EPS_US overrides eps for every seed.
+ * of 20 ms. For exploring, PAXOS_EPS_US, PAXOS_DROP_PCT, PAXOS_DUP_PCT,
+ * PAXOS_FAULT_EVERY_US, PAXOS_READ_ONLY, PAXOS_CHANGE_PCT and
+ * PAXOS_TEST_FLAGS override the seed's variant.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +46,14 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
         p->test_flags = (uint32_t) strtoul(getenv("PAXOS_TEST_FLAGS"), NULL, 0);
     if (getenv("PAXOS_CHANGE_PCT") != NULL)
         p->change_pct = (uint32_t) strtoul(getenv("PAXOS_CHANGE_PCT"), NULL, 10);
+    if (getenv("PAXOS_DROP_PCT") != NULL)
+        p->drop_pct = (uint32_t) strtoul(getenv("PAXOS_DROP_PCT"), NULL, 10);
+    if (getenv("PAXOS_DUP_PCT") != NULL)
+        p->dup_pct = (uint32_t) strtoul(getenv("PAXOS_DUP_PCT"), NULL, 10);
+    if (getenv("PAXOS_FAULT_EVERY_US") != NULL)
+        p->fault_every_us = strtoll(getenv("PAXOS_FAULT_EVERY_US"), NULL, 10);
+    if (getenv("PAXOS_READ_ONLY") != NULL)
+        p->read_only = (uint32_t) strtoul(getenv("PAXOS_READ_ONLY"), NULL, 10);
     if (getenv("PAXOS_EPS_US") != NULL)
         p->eps_max_us = strtoll(getenv("PAXOS_EPS_US"), NULL, 10);
     p->verbose = getenv("PAXOS_VERBOSE") != NULL;
