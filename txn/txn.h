@@ -42,6 +42,7 @@
 #ifndef TXN_H
 #define TXN_H
 
+#include "paxos.h"
 #include "truetime.h"
 
 #include <stdbool.h>
@@ -551,5 +552,282 @@ int txn_ts_min_next(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err
 /* Commit wait (§4.1.2): true iff clients may see data committed at s, i.e.
  * TT.after(s) held at `now`. No reply before this. */
 bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
+
+/* ======================================================================
+ * Node core
+ *
+ * One node hosting replicas of many Paxos groups, as an I/O-free state
+ * machine (DESIGN §3): it routes every inbound message to its replica or
+ * transaction participant, applies committed entries to the MVCC store,
+ * runs both sides of 2PC, and serves reads once safe time allows. The
+ * server (spanner/) and the simulator (sim/, tests/txn/world.c) differ only
+ * in the environment they plug in:
+ *
+ *     struct txn_node_update up;
+ *     rc = txn_node_step(node, &ev, &up);   // ev carries `now`
+ *
+ * and then the driver carries out the update, strictly in this order:
+ *
+ *   1. PERSIST every up.persists[i].pu (a struct paxos_update of group
+ *      up.persists[i].group, with n_msgs == n_committed == 0: the node has
+ *      moved the messages into up.msgs and applied the committed entries
+ *      itself), as paxos.h step 1 describes. Batches of different groups
+ *      may share one write (group commit).
+ *   2. SEND up.msgs and up.replies only once every batch of this and every
+ *      earlier update is durable (persist before send, for all of them:
+ *      a vote, an acknowledgement or a reply may rest on step 1).
+ *   3. REPORT each completed batch with TXN_NODE_EV_PERSISTED (group, seq).
+ *   4. Step a TXN_NODE_EV_TICK once now.earliest >= up.wake_us.
+ *
+ * The core calls txn_store_* on the store it was given (the real RocksDB, or
+ * RocksDB on an in-memory env in the simulator): applying committed entries
+ * in log order and reading versions. It never calls the clock, the network
+ * or a random source (randomness comes from cfg.random).
+ *
+ * Memory: every pointer inside a txn_node_update (persist batches, messages,
+ * replies and their values) is owned by the node and stays valid until the
+ * next txn_node_step() or txn_node_destroy() on it. Pointers inside events
+ * are borrowed for the call.
+ *
+ * Threads: a node is not thread-safe; one thread steps it at a time.
+ *
+ * Restart: create the node again with the same store and, per group, the
+ * Paxos durable state the driver persisted. The node recovers LastTS, the
+ * applied index, prepared transactions and coordinator decisions from the
+ * store (txn_store_meta, state records) and skips log entries the store
+ * already covers when the replicas hand them out again.
+ * ====================================================================== */
+
+typedef uint32_t txn_node_id; /* = paxos_node_id, 1..PAXOS_NODE_ID_MAX */
+
+#define TXN_NODE_GROUPS_MAX    16   /* groups one node hosts */
+#define TXN_DIRECTORY_MAX      64   /* groups of the cluster a node can address */
+#define TXN_PARTICIPANTS_MAX   16   /* groups in one 2PC, coordinator included */
+#define TXN_REQ_KEYS_MAX       64   /* keys in one read request */
+#define TXN_REQ_WRITES_MAX     256  /* writes one request carries for one group */
+#define TXN_NODE_TXNS_MAX      1024 /* read-write transactions active per group */
+#define TXN_NODE_WAITS_MAX     1024 /* reads and replies held per node */
+#define TXN_NODE_DECISIONS_MAX 4096 /* coordinator decisions remembered per group */
+
+/* Where the replicas of one group live (for groups this node does not host,
+ * too: participants and coordinators address each other's groups). */
+struct txn_directory_entry {
+    txn_group_id group;
+    struct paxos_membership members;
+};
+
+struct txn_node_group_config {
+    txn_group_id group;
+    struct paxos_config paxos; /* paxos.self must equal the node's id */
+};
+
+struct txn_node_config {
+    txn_node_id self;
+    uint32_t zone;
+    uint32_t groups_n; /* 1..TXN_NODE_GROUPS_MAX hosted groups */
+    struct txn_node_group_config groups[TXN_NODE_GROUPS_MAX];
+    uint32_t directory_n; /* every group of the cluster, hosted ones included */
+    struct txn_directory_entry directory[TXN_DIRECTORY_MAX];
+    tt_micros min_next_period_us;  /* MinNextTS promise period; default 10 ms */
+    tt_micros read_timeout_us;     /* a read waiting for t_safe gives up; default 1 s */
+    tt_micros vote_timeout_us;     /* coordinator gives up on missing votes; default 1 s */
+    tt_micros query_period_us;     /* prepared participant asks the coordinator; 200 ms */
+    tt_micros idle_timeout_us;     /* idle read-write transactions expire; default 10 s */
+    struct txn_locks_config locks; /* per group leader */
+    uint64_t (*random)(void *ctx); /* NULL: a PRNG seeded with seed */
+    void *random_ctx;
+    uint64_t seed;
+    /* TEST ONLY: reply to commits without waiting for tt_after(s). Exists so
+     * the harness can prove its checker notices the missing commit wait. */
+    bool commit_wait_off;
+};
+
+/* Fills cfg with the defaults above (no groups, self 0). */
+void txn_node_config_init(struct txn_node_config *cfg);
+
+/* ---- messages between nodes ------------------------------------------- */
+
+enum txn_msg_type {
+    TXN_MSG_VOTE = 1,     /* participant -> coordinator group: prepared at ts, or status */
+    TXN_MSG_DECISION = 2, /* coordinator -> participant group: commit at ts, or ts 0 = abort */
+    TXN_MSG_QUERY = 3,    /* prepared participant -> coordinator group: outcome? */
+    TXN_MSG_PROMISE = 4,  /* leader -> its group's replicas: MinNextTS(index) = ts */
+};
+
+/* A transaction message. Addressed to a node and a group there; a node that
+ * does not lead `group` ignores what only a leader may act on. */
+struct txn_msg {
+    enum txn_msg_type type;
+    txn_node_id from, to;
+    txn_group_id group;      /* the destination group */
+    txn_group_id from_group; /* the sender's group */
+    txn_id id;               /* the transaction (0 for PROMISE) */
+    tt_micros ts;            /* see the types above */
+    int32_t status;          /* VOTE: 0 = prepared, else the SP_E* reason to abort */
+    uint64_t index;          /* PROMISE: applied position the promise holds after */
+};
+
+/* One outbound message; exactly one of paxos / txn is meaningful. */
+struct txn_node_msg {
+    txn_node_id to;
+    bool is_paxos;
+    txn_group_id group; /* paxos: the group of the replica addressed */
+    struct paxos_msg paxos;
+    struct txn_msg txn;
+};
+
+/* ---- client requests and replies ---------------------------------------- */
+
+enum txn_req_type {
+    /* Read-write transactions, at the leader of `group`. */
+    TXN_REQ_READ = 1,    /* locking read of keys (shared locks, wound-wait by start_ts) */
+    TXN_REQ_COMMIT = 2,  /* commit: writes for `group`; participants_n == 0 is a
+                          * single-group commit, else `group` coordinates 2PC over
+                          * participants (the other groups, each sent a PREPARE) */
+    TXN_REQ_PREPARE = 3, /* 2PC participant part: writes for `group`, coord_group */
+    TXN_REQ_ABORT = 4,   /* release everything the transaction holds at `group` */
+    /* Lock-free reads, at any replica of `group` (STRONG_SINGLE: the leader). */
+    TXN_REQ_RO_READ = 5,
+};
+
+enum txn_read_mode {
+    TXN_READ_STRONG_SINGLE = 1, /* one-group strong read: s_read = LastTS() at the leader */
+    TXN_READ_STRONG = 2,        /* s_read = now.latest here; reply says which (use it
+                                 * as TXN_READ_EXACT at the other groups) */
+    TXN_READ_EXACT = 3,         /* at read_ts */
+    TXN_READ_STALE = 4,         /* newest ts >= now.latest - staleness_us safe here */
+};
+
+struct txn_key {
+    const void *key;
+    size_t key_len;
+};
+
+/* A client request. Pointers are borrowed for the step. */
+struct txn_request {
+    enum txn_req_type type;
+    uint32_t client; /* echoed in the reply, for the driver's routing */
+    uint64_t req_id; /* echoed in the reply */
+    txn_group_id group;
+    txn_id id;          /* read-write: unique transaction id */
+    tt_micros start_ts; /* read-write: wound-wait priority, kept across retries */
+    uint32_t keys_n;    /* READ, RO_READ: <= TXN_REQ_KEYS_MAX */
+    const struct txn_key *keys;
+    uint32_t writes_n; /* COMMIT, PREPARE: <= TXN_REQ_WRITES_MAX */
+    const struct txn_write *writes;
+    txn_group_id coord_group; /* PREPARE */
+    uint32_t participants_n;  /* COMMIT: other groups, < TXN_PARTICIPANTS_MAX */
+    const txn_group_id *participants;
+    enum txn_read_mode mode; /* RO_READ */
+    tt_micros read_ts;       /* RO_READ EXACT */
+    tt_micros staleness_us;  /* RO_READ STALE */
+};
+
+/* One value read: kind, version timestamp, bytes (owned by the node). */
+struct txn_value {
+    enum txn_version_kind kind;
+    tt_micros ts;
+    const uint8_t *value;
+    size_t value_len;
+};
+
+/*
+ * A reply. status:
+ *   0                     done; ts = commit timestamp (COMMIT) or read
+ *                         timestamp (READ: 0, RO_READ: s_read)
+ *   SP_EPAXOS_NOT_LEADER  not the leader (or not yet caught up); try
+ *                         leader_hint (0: unknown)
+ *   SP_ETXN_WOUNDED       wounded by an older transaction: retry it
+ *   SP_ETXN_ABORTED       aborted (a participant failed, a vote timed out,
+ *                         the transaction expired): retry it
+ *   SP_ETXN_UNKNOWN       leadership changed after the commit was logged:
+ *                         the outcome is not known here
+ *   SP_ETXN_NOT_SAFE      the read waited read_timeout_us for t_safe
+ *   SP_ETXN_TOO_OLD, SP_ETXN_TOO_LARGE, SP_EINVAL, SP_EFULL, SP_EIO
+ * PREPARE is not answered: the coordinator answers for the transaction.
+ */
+struct txn_reply {
+    uint32_t client;
+    uint64_t req_id;
+    txn_id id;
+    int status;
+    tt_micros ts;
+    txn_node_id leader_hint;
+    uint32_t values_n; /* READ, RO_READ: one per key, in request order */
+    const struct txn_value *values;
+};
+
+/* ---- steps ------------------------------------------------------------ */
+
+enum txn_node_event_type {
+    TXN_NODE_EV_PAXOS = 1,     /* a paxos message for the replica of `group` */
+    TXN_NODE_EV_TXN = 2,       /* a transaction message */
+    TXN_NODE_EV_CLIENT = 3,    /* a client request */
+    TXN_NODE_EV_PERSISTED = 4, /* a persist batch of `group` is durable (or failed) */
+    TXN_NODE_EV_TICK = 5,
+};
+
+struct txn_node_event {
+    enum txn_node_event_type type;
+    struct tt_interval now; /* TT.now() when the event is stepped */
+    txn_group_id group;     /* PAXOS, PERSISTED */
+    union {
+        const struct paxos_msg *paxos; /* borrowed */
+        const struct txn_msg *txn;     /* borrowed */
+        const struct txn_request *req; /* borrowed */
+        struct {
+            uint64_t seq;
+            int status;
+        } persisted;
+    };
+};
+
+struct txn_node_persist {
+    txn_group_id group;
+    struct paxos_update pu; /* persist part only; see the order above */
+};
+
+struct txn_node_update {
+    uint32_t persists_n;
+    const struct txn_node_persist *persists;
+    uint32_t msgs_n;
+    const struct txn_node_msg *msgs;
+    uint32_t replies_n;
+    const struct txn_reply *replies;
+    tt_micros wake_us; /* step a TICK once now.earliest >= wake_us */
+};
+
+struct txn_node;
+
+/*
+ * Creates a node over `store` (not owned; must outlive the node). loaded[i]
+ * is the Paxos durable state of cfg->groups[i] after a restart, or NULL
+ * (loaded itself may be NULL: all fresh). Recovers from the store as the
+ * section comment says. *out is owned by the caller.
+ * Errors: SP_ECONFIG (bad config; err says which), SP_ECORRUPT (a state
+ * record did not decode), SP_EIO, SP_ENOMEM, and paxos_replica_create's.
+ */
+int txn_node_create(const struct txn_node_config *cfg, struct txn_store *store,
+                    const struct paxos_durable_state *const *loaded, struct txn_node **out,
+                    struct sp_err *err);
+void txn_node_destroy(struct txn_node *n);
+
+/*
+ * Feeds one event. Always fills *up (possibly empty); the driver carries it
+ * out. Returns 0; SP_EINVAL (malformed event: unknown group, bad request
+ * sizes; the request, if any, is also answered with SP_EINVAL);
+ * SP_EPAXOS_FAILED (a group's persist failed: that group refuses work);
+ * SP_EIO / SP_ECORRUPT (the store failed while applying: the node is then
+ * failed and refuses every later step with SP_ECLOSED).
+ */
+int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct txn_node_update *up);
+
+/* Introspection for drivers and tests; group must be hosted here. */
+bool txn_node_is_leader(const struct txn_node *n, txn_group_id group);
+tt_micros txn_node_safe_time(const struct txn_node *n, txn_group_id group);
+tt_micros txn_node_last_ts(const struct txn_node *n, txn_group_id group);
+uint32_t txn_node_prepared_n(const struct txn_node *n, txn_group_id group);
+/* Highest timestamp the group's leader here assigned or promised (s_max). */
+tt_micros txn_node_s_max(const struct txn_node *n, txn_group_id group);
 
 #endif /* TXN_H */

@@ -1,0 +1,1432 @@
+/*
+ * world.c - the deterministic world of world.h: event queue, network, disks,
+ * clocks, node lifecycle (crash, restart), clients (bank workload), history
+ * and checkers.
+ *
+ * Every random choice comes from one xorshift generator seeded by
+ * params.seed, and events at equal times run in insertion order, so a seed
+ * replays exactly.
+ */
+#include "world.h"
+
+#include "sp_assert.h"
+
+#include <rocksdb/c.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define W_EVENTS_MAX   (1u << 21) /* queued events; a runaway is a bug */
+#define W_STEPS_MAX    (1u << 23) /* node steps in one run */
+#define W_OPS_MAX      (1u << 16)
+#define W_SCRIPTED     16
+#define W_SLOTS_CLIENT (W_CLIENTS_MAX + W_SCRIPTED)
+#define W_REPLICAS     3
+#define READ_TIMEOUT   (300 * 1000)
+#define RO_TIMEOUT     (1500 * 1000)
+#define COMMIT_TIMEOUT (1500 * 1000)
+#define ATTEMPTS_MAX   200
+
+enum w_kind {
+    W_DELIVER = 1,
+    W_REQUEST,
+    W_REPLY,
+    W_DISK_DONE,
+    W_TICK,
+    W_CLIENT_TIMER,
+    W_CRASH,
+    W_RESTART
+};
+
+struct w_event {
+    tt_micros at;
+    uint64_t seq;
+    enum w_kind kind;
+    uint32_t node, epoch;
+    void *ptr;
+    uint64_t arg;
+};
+
+/* One node's Paxos durable state for one group, as persisted. */
+struct w_plog {
+    struct paxos_hard_state hs;
+    struct paxos_entry *slots; /* indexed by slot; data owned; len 0 + data NULL = absent */
+    bool *present;
+    size_t cap;
+};
+
+struct w_batch {
+    struct w_batch *next;
+    uint32_t persists_n;
+    struct txn_node_persist *persists; /* deep copies */
+    uint32_t msgs_n;
+    struct txn_node_msg **msgs;
+    uint32_t replies_n;
+    struct txn_reply **replies;
+};
+
+struct w_node {
+    txn_node_id id;
+    uint32_t zone;
+    bool up;
+    uint32_t epoch;
+    tt_micros offset_us;
+    struct rocksdb_env_t *env;
+    struct txn_store *store;
+    struct txn_node *tn;
+    struct w_plog plog[W_GROUPS_MAX + 1]; /* by group id */
+    struct w_batch *queue, *queue_tail;
+    tt_micros disk_free_at;
+    tt_micros tick_at;
+};
+
+enum op_kind { OP_TRANSFER = 1, OP_READ = 2 };
+
+struct w_op {
+    enum op_kind kind;
+    bool done, scripted, is_2pc;
+    int status;
+    tt_micros invoke, complete, ts;
+    uint32_t a, b;
+    int64_t amount;
+    int64_t bal[W_ACCOUNTS_MAX];
+    tt_micros ver[W_ACCOUNTS_MAX];
+};
+
+enum c_phase { C_IDLE = 0, C_READ, C_COMMIT, C_RO, C_BACKOFF };
+
+struct w_client {
+    uint32_t idx;
+    bool workload;
+    enum c_phase phase;
+    int op;
+    txn_id txn;
+    tt_micros start_ts;
+    uint32_t attempts;
+    uint64_t req_lo; /* replies to older requests are stale */
+    uint32_t pending;
+    tt_micros timer_at;
+    uint32_t leader[W_GROUPS_MAX + 1]; /* node index guessed to lead each group */
+    int64_t va, vb;
+    uint32_t ro_group; /* next group of a read-only op */
+    tt_micros s_read;
+    enum txn_read_mode ro_mode;
+};
+
+struct w_world {
+    struct w_params p;
+    uint64_t rng;
+    tt_micros now;
+    uint64_t seq, req_seq, txn_seq;
+    struct w_event *heap;
+    uint32_t heap_n, heap_cap;
+    uint32_t n;
+    struct w_node nodes[W_NODES_MAX];
+    uint32_t cut;
+    bool chaos;
+    struct w_client clients[W_SLOTS_CLIENT];
+    struct w_op *ops;
+    uint32_t ops_n, ops_cap;
+    struct w_stats stats;
+    void (*hook)(struct w_world *, uint32_t, void *);
+    void *hook_ctx;
+    char violation[512];
+};
+
+/* ---- utilities --------------------------------------------------------------- */
+
+static uint64_t rnd(struct w_world *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+static uint64_t rnd_below(struct w_world *w, uint64_t n)
+{
+    SP_ASSERT(n > 0);
+    return rnd(w) % n;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    SP_ASSERT(p != NULL);
+    return p;
+}
+
+static void *xdup(const void *src, size_t len)
+{
+    if (len == 0 || src == NULL)
+        return NULL;
+    void *p = xmalloc(len);
+    memcpy(p, src, len);
+    return p;
+}
+
+static void violate(struct w_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void violate(struct w_world *w, const char *fmt, ...)
+{
+    if (w->violation[0] != '\0')
+        return;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(w->violation, sizeof w->violation, "seed %llu t=%lld: %s",
+             (unsigned long long) w->p.seed, (long long) w->now, msg);
+}
+
+#define TRACE(w, ...)                                                                              \
+    do {                                                                                           \
+        if ((w)->p.verbose) {                                                                      \
+            fprintf(stderr, "[%9lld] ", (long long) (w)->now);                                     \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+void w_params_init(struct w_params *p, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    p->seed = seed;
+    p->nodes = 3;
+    p->zones = 3;
+    p->groups = 3;
+    p->clients = 4;
+    p->accounts = 6;
+    p->balance = 100;
+    p->eps_us = 2000;
+    p->lat_zone_us = 200;
+    p->lat_wan_us = 1000;
+    p->jitter_us = 300;
+    p->disk_us = 100;
+    p->lease_us = 1000 * 1000;
+    p->run_us = 1500 * 1000;
+    p->ro_pct = 30;
+    p->stale_pct = 20;
+}
+
+/* ---- event queue ---------------------------------------------------------------- */
+
+static bool ev_less(const struct w_event *a, const struct w_event *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void push(struct w_world *w, tt_micros at, enum w_kind kind, uint32_t node, void *ptr,
+                 uint64_t arg)
+{
+    SP_ASSERT(w->heap_n < W_EVENTS_MAX);
+    if (w->heap_n == w->heap_cap) {
+        w->heap_cap = w->heap_cap ? w->heap_cap * 2 : 1024;
+        w->heap = realloc(w->heap, sizeof *w->heap * w->heap_cap);
+        SP_ASSERT(w->heap != NULL);
+    }
+    struct w_event e = {at < w->now ? w->now : at, ++w->seq, kind, node, 0, ptr, arg};
+    if (node < w->n)
+        e.epoch = w->nodes[node].epoch;
+    uint32_t i = w->heap_n++;
+    while (i > 0 && ev_less(&e, &w->heap[(i - 1) / 2])) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = e;
+}
+
+static struct w_event pop(struct w_world *w)
+{
+    SP_ASSERT(w->heap_n > 0);
+    struct w_event top = w->heap[0];
+    struct w_event last = w->heap[--w->heap_n];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= w->heap_n)
+            break;
+        if (c + 1 < w->heap_n && ev_less(&w->heap[c + 1], &w->heap[c]))
+            c++;
+        if (!ev_less(&w->heap[c], &last))
+            break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (w->heap_n > 0)
+        w->heap[i] = last;
+    return top;
+}
+
+/* ---- clocks and network ------------------------------------------------------------ */
+
+static struct tt_interval node_now(const struct w_world *w, uint32_t i)
+{
+    tt_micros c = w->now + w->nodes[i].offset_us;
+    return (struct tt_interval){c - w->p.eps_us, c + w->p.eps_us};
+}
+
+/* True time at which node i's now.earliest reaches t. */
+static tt_micros true_at(const struct w_world *w, uint32_t i, tt_micros t)
+{
+    return t - w->nodes[i].offset_us + w->p.eps_us;
+}
+
+static tt_micros latency(struct w_world *w, uint32_t za, uint32_t zb)
+{
+    tt_micros base = za == zb ? w->p.lat_zone_us : w->p.lat_wan_us;
+    return base + (tt_micros) rnd_below(w, (uint64_t) w->p.jitter_us + 1);
+}
+
+static bool cut_between(const struct w_world *w, uint32_t a, uint32_t b)
+{
+    return ((w->cut >> a) & 1u) != ((w->cut >> b) & 1u);
+}
+
+/* ---- deep copies ---------------------------------------------------------------- */
+
+static struct paxos_entry *copy_entries(const struct paxos_entry *e, uint32_t n)
+{
+    if (n == 0)
+        return NULL;
+    struct paxos_entry *c = xdup(e, sizeof *e * n);
+    for (uint32_t i = 0; i < n; i++)
+        c[i].data = xdup(e[i].data, e[i].len);
+    return c;
+}
+
+static void free_entries(struct paxos_entry *e, uint32_t n)
+{
+    for (uint32_t i = 0; e && i < n; i++)
+        free((void *) e[i].data);
+    free(e);
+}
+
+static struct txn_node_msg *copy_msg(const struct txn_node_msg *m)
+{
+    struct txn_node_msg *c = xdup(m, sizeof *m);
+    if (m->is_paxos)
+        c->paxos.entries = copy_entries(m->paxos.entries, m->paxos.n_entries);
+    return c;
+}
+
+static void free_msg(struct txn_node_msg *m)
+{
+    if (m->is_paxos)
+        free_entries((struct paxos_entry *) m->paxos.entries, m->paxos.n_entries);
+    free(m);
+}
+
+static struct txn_reply *copy_reply(const struct txn_reply *r)
+{
+    struct txn_reply *c = xdup(r, sizeof *r);
+    struct txn_value *v = r->values_n ? xdup(r->values, sizeof *v * r->values_n) : NULL;
+    for (uint32_t i = 0; i < r->values_n; i++)
+        v[i].value = xdup(r->values[i].value, r->values[i].value_len);
+    c->values = v;
+    return c;
+}
+
+static void free_reply(struct txn_reply *r)
+{
+    for (uint32_t i = 0; i < r->values_n; i++)
+        free((void *) r->values[i].value);
+    free((void *) r->values);
+    free(r);
+}
+
+/* A request and everything it points to, in one allocation. */
+static struct txn_request *copy_request(const struct txn_request *q)
+{
+    size_t bytes = sizeof *q + sizeof(struct txn_key) * q->keys_n +
+                   sizeof(struct txn_write) * q->writes_n +
+                   sizeof(txn_group_id) * q->participants_n;
+    for (uint32_t i = 0; i < q->keys_n; i++)
+        bytes += q->keys[i].key_len;
+    for (uint32_t i = 0; i < q->writes_n; i++)
+        bytes += q->writes[i].key_len + q->writes[i].value_len;
+    uint8_t *blob = xmalloc(bytes);
+    struct txn_request *c = (struct txn_request *) blob;
+    *c = *q;
+    struct txn_key *keys = (struct txn_key *) (c + 1);
+    struct txn_write *ws = (struct txn_write *) (keys + q->keys_n);
+    txn_group_id *parts = (txn_group_id *) (ws + q->writes_n);
+    uint8_t *p = (uint8_t *) (parts + q->participants_n);
+    for (uint32_t i = 0; i < q->keys_n; i++) {
+        keys[i].key = memcpy(p, q->keys[i].key, q->keys[i].key_len);
+        keys[i].key_len = q->keys[i].key_len;
+        p += q->keys[i].key_len;
+    }
+    for (uint32_t i = 0; i < q->writes_n; i++) {
+        ws[i] = q->writes[i];
+        ws[i].key = memcpy(p, q->writes[i].key, q->writes[i].key_len);
+        p += q->writes[i].key_len;
+        ws[i].value =
+            q->writes[i].value_len ? memcpy(p, q->writes[i].value, q->writes[i].value_len) : NULL;
+        p += q->writes[i].value_len;
+    }
+    memcpy(parts, q->participants, sizeof *parts * q->participants_n);
+    c->keys = keys;
+    c->writes = ws;
+    c->participants = parts;
+    SP_ASSERT((size_t) (p - blob) == bytes);
+    return c;
+}
+
+/* ---- Paxos durable state ------------------------------------------------------------ */
+
+static void plog_put(struct w_plog *l, const struct paxos_entry *e)
+{
+    if (e->slot >= l->cap) {
+        size_t cap = l->cap ? l->cap : 64;
+        while (cap <= e->slot)
+            cap *= 2;
+        l->slots = realloc(l->slots, sizeof *l->slots * cap);
+        l->present = realloc(l->present, sizeof *l->present * cap);
+        SP_ASSERT(l->slots && l->present);
+        memset(l->present + l->cap, 0, sizeof *l->present * (cap - l->cap));
+        l->cap = cap;
+    }
+    if (l->present[e->slot])
+        free((void *) l->slots[e->slot].data);
+    l->slots[e->slot] = *e;
+    l->slots[e->slot].data = xdup(e->data, e->len);
+    l->present[e->slot] = true;
+}
+
+static void plog_apply(struct w_plog *l, const struct paxos_update *pu)
+{
+    if (pu->hs_changed)
+        l->hs = pu->hs;
+    for (uint32_t i = 0; i < pu->n_entries; i++)
+        plog_put(l, &pu->entries[i]);
+    for (paxos_slot s = 1; s <= pu->truncate_through && s < l->cap; s++) {
+        if (l->present[s]) {
+            free((void *) l->slots[s].data);
+            l->present[s] = false;
+        }
+    }
+}
+
+static void plog_free(struct w_plog *l)
+{
+    for (size_t s = 0; s < l->cap; s++)
+        if (l->present[s])
+            free((void *) l->slots[s].data);
+    free(l->slots);
+    free(l->present);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- nodes ------------------------------------------------------------------------------ */
+
+uint32_t w_world_replicas(const struct w_world *w, txn_group_id g, uint32_t *nodes)
+{
+    SP_ASSERT(g >= 1 && g <= w->p.groups);
+    for (uint32_t j = 0; j < W_REPLICAS; j++)
+        nodes[j] = (uint32_t) ((g - 1 + j) % w->n);
+    return W_REPLICAS;
+}
+
+static bool hosts(const struct w_world *w, uint32_t node, txn_group_id g)
+{
+    uint32_t r[W_REPLICAS];
+    w_world_replicas(w, g, r);
+    for (uint32_t j = 0; j < W_REPLICAS; j++)
+        if (r[j] == node)
+            return true;
+    return false;
+}
+
+static void node_config(const struct w_world *w, uint32_t i, struct txn_node_config *cfg)
+{
+    txn_node_config_init(cfg);
+    cfg->self = w->nodes[i].id;
+    cfg->zone = w->nodes[i].zone;
+    cfg->seed = w->p.seed * 31 + i + 1;
+    cfg->commit_wait_off = w->p.commit_wait_off;
+    cfg->query_period_us = 20 * 1000;
+    cfg->vote_timeout_us = 200 * 1000;
+    cfg->read_timeout_us = 1000 * 1000;
+    cfg->idle_timeout_us = 1000 * 1000;
+    for (txn_group_id g = 1; g <= w->p.groups; g++) {
+        struct txn_directory_entry *d = &cfg->directory[cfg->directory_n++];
+        uint32_t r[W_REPLICAS];
+        w_world_replicas(w, g, r);
+        d->group = g;
+        d->members.n = W_REPLICAS;
+        for (uint32_t j = 0; j < W_REPLICAS; j++)
+            d->members.m[j] = (struct paxos_member){w->nodes[r[j]].id, PAXOS_VOTER};
+        if (!hosts(w, i, g))
+            continue;
+        struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
+        gc->group = g;
+        paxos_config_init(&gc->paxos);
+        gc->paxos.self = cfg->self;
+        gc->paxos.members = d->members;
+        gc->paxos.lease_us = w->p.lease_us;
+        gc->paxos.heartbeat_us = w->p.lease_us / 10;
+        gc->paxos.election_timeout_us = w->p.lease_us / 3;
+        gc->paxos.seed = cfg->seed + g;
+    }
+}
+
+static void schedule_tick(struct w_world *w, uint32_t i, tt_micros wake_us)
+{
+    struct w_node *nd = &w->nodes[i];
+    if (wake_us == TT_MICROS_MAX)
+        return;
+    tt_micros at = true_at(w, i, wake_us);
+    if (at < w->now)
+        at = w->now;
+    if (nd->tick_at > w->now && nd->tick_at <= at)
+        return; /* an earlier tick is pending */
+    nd->tick_at = at;
+    push(w, at, W_TICK, i, NULL, (uint64_t) at);
+}
+
+static void send_batch(struct w_world *w, uint32_t i, struct w_batch *b);
+
+/* Carries out a node update: its persists become one disk batch, and its
+ * messages and replies leave only once it and every earlier batch are
+ * durable (persist before send). */
+static void handle_update(struct w_world *w, uint32_t i, const struct txn_node_update *up)
+{
+    struct w_node *nd = &w->nodes[i];
+    struct w_batch *b = calloc(1, sizeof *b);
+    SP_ASSERT(b != NULL);
+    b->persists_n = up->persists_n;
+    b->persists = up->persists_n ? xdup(up->persists, sizeof *up->persists * up->persists_n) : NULL;
+    for (uint32_t k = 0; k < up->persists_n; k++)
+        b->persists[k].pu.entries =
+            copy_entries(up->persists[k].pu.entries, up->persists[k].pu.n_entries);
+    b->msgs_n = up->msgs_n;
+    b->msgs = xmalloc(sizeof *b->msgs * (up->msgs_n + 1));
+    for (uint32_t k = 0; k < up->msgs_n; k++)
+        b->msgs[k] = copy_msg(&up->msgs[k]);
+    b->replies_n = up->replies_n;
+    b->replies = xmalloc(sizeof *b->replies * (up->replies_n + 1));
+    for (uint32_t k = 0; k < up->replies_n; k++)
+        b->replies[k] = copy_reply(&up->replies[k]);
+    if (b->persists_n == 0 && nd->queue == NULL) {
+        send_batch(w, i, b);
+    } else {
+        if (nd->queue_tail)
+            nd->queue_tail->next = b;
+        else
+            nd->queue = b;
+        nd->queue_tail = b;
+        /* Batches complete in order; one without persists only waits for
+         * the ones before it. */
+        tt_micros start = nd->disk_free_at > w->now ? nd->disk_free_at : w->now;
+        nd->disk_free_at = start + (b->persists_n ? w->p.disk_us : 0);
+        push(w, nd->disk_free_at, W_DISK_DONE, i, NULL, 0);
+    }
+    schedule_tick(w, i, up->wake_us);
+}
+
+static void step_node(struct w_world *w, uint32_t i, struct txn_node_event *ev)
+{
+    struct w_node *nd = &w->nodes[i];
+    SP_ASSERT(nd->up && w->stats.steps < W_STEPS_MAX);
+    ev->now = node_now(w, i);
+    struct txn_node_update up;
+    int rc = txn_node_step(nd->tn, ev, &up);
+    w->stats.steps++;
+    TRACE(w, "node %u step %d group %llu -> rc %d, %u persists, %u msgs, %u replies, wake %lld",
+          nd->id, (int) ev->type, (unsigned long long) ev->group, rc, up.persists_n, up.msgs_n,
+          up.replies_n,
+          (long long) (up.wake_us == TT_MICROS_MAX ? -1 : up.wake_us - ev->now.earliest));
+    if (rc == SP_EIO || rc == SP_ECORRUPT || rc == SP_ECLOSED)
+        violate(w, "node %u failed: %s", nd->id, sp_errname(rc));
+    handle_update(w, i, &up);
+    if (w->hook)
+        w->hook(w, i, w->hook_ctx);
+}
+
+static void free_batch(struct w_batch *b, bool msgs_sent)
+{
+    for (uint32_t k = 0; k < b->persists_n; k++)
+        free_entries((struct paxos_entry *) b->persists[k].pu.entries, b->persists[k].pu.n_entries);
+    free(b->persists);
+    if (!msgs_sent) {
+        for (uint32_t k = 0; k < b->msgs_n; k++)
+            free_msg(b->msgs[k]);
+        for (uint32_t k = 0; k < b->replies_n; k++)
+            free_reply(b->replies[k]);
+    }
+    free(b->msgs);
+    free(b->replies);
+    free(b);
+}
+
+static void send_batch(struct w_world *w, uint32_t i, struct w_batch *b)
+{
+    struct w_node *nd = &w->nodes[i];
+    for (uint32_t k = 0; k < b->msgs_n; k++) {
+        struct txn_node_msg *m = b->msgs[k];
+        uint32_t to = m->to - 1;
+        SP_ASSERT(to < w->n);
+        w->stats.msgs_sent++;
+        bool drop =
+            cut_between(w, i, to) || (w->chaos && rnd_below(w, 100) < w->p.drop_pct && to != i);
+        if (drop) {
+            w->stats.msgs_dropped++;
+            free_msg(m);
+            continue;
+        }
+        tt_micros lat = to == i ? 1 : latency(w, nd->zone, w->nodes[to].zone);
+        push(w, w->now + lat, W_DELIVER, to, m, 0);
+    }
+    for (uint32_t k = 0; k < b->replies_n; k++)
+        push(w, w->now + latency(w, nd->zone, nd->zone), W_REPLY, b->replies[k]->client,
+             b->replies[k], 0);
+    free_batch(b, true);
+}
+
+static void disk_done(struct w_world *w, uint32_t i)
+{
+    struct w_node *nd = &w->nodes[i];
+    struct w_batch *b = nd->queue;
+    if (b == NULL)
+        return;
+    nd->queue = b->next;
+    if (nd->queue == NULL)
+        nd->queue_tail = NULL;
+    for (uint32_t k = 0; k < b->persists_n; k++)
+        plog_apply(&nd->plog[b->persists[k].group], &b->persists[k].pu);
+    uint32_t np = b->persists_n;
+    struct txn_node_persist done[TXN_NODE_GROUPS_MAX * 8];
+    SP_ASSERT(np <= sizeof done / sizeof done[0]);
+    memcpy(done, b->persists, sizeof *done * np);
+    for (uint32_t k = 0; k < np; k++)
+        done[k].pu.entries = NULL;
+    send_batch(w, i, b);
+    for (uint32_t k = 0; k < np && nd->up; k++) {
+        struct txn_node_event ev = {.type = TXN_NODE_EV_PERSISTED, .group = done[k].group};
+        ev.persisted.seq = done[k].pu.persist_seq;
+        step_node(w, i, &ev);
+    }
+}
+
+static int node_open(struct w_world *w, uint32_t i)
+{
+    struct w_node *nd = &w->nodes[i];
+    struct txn_store_config sc;
+    txn_store_config_init(&sc);
+    sc.env = nd->env;
+    sc.sync = false; /* the in-memory env has nothing to sync */
+    struct sp_err err = {0};
+    int rc = txn_store_open("/db", &sc, &nd->store, &err);
+    SP_ASSERT(rc == 0);
+    struct txn_node_config cfg;
+    node_config(w, i, &cfg);
+    struct paxos_durable_state ds[TXN_NODE_GROUPS_MAX];
+    const struct paxos_durable_state *loaded[TXN_NODE_GROUPS_MAX];
+    struct paxos_entry *ents[TXN_NODE_GROUPS_MAX];
+    for (uint32_t k = 0; k < cfg.groups_n; k++) {
+        struct w_plog *l = &nd->plog[cfg.groups[k].group];
+        ents[k] = xmalloc(sizeof **ents * (l->cap + 1));
+        ds[k] = (struct paxos_durable_state){.hs = l->hs, .entries = ents[k]};
+        for (size_t s = l->hs.base_slot + 1; s < l->cap; s++)
+            if (l->present[s])
+                ents[k][ds[k].n_entries++] = l->slots[s];
+        loaded[k] = l->hs.base_membership.n ? &ds[k] : NULL;
+    }
+    rc = txn_node_create(&cfg, nd->store, loaded, &nd->tn, &err);
+    for (uint32_t k = 0; k < cfg.groups_n; k++)
+        free(ents[k]);
+    if (rc)
+        violate(w, "node %u restart: %s", nd->id, err.msg);
+    nd->up = rc == 0;
+    nd->tick_at = 0;
+    if (nd->up)
+        push(w, w->now, W_TICK, i, NULL, (uint64_t) w->now);
+    nd->tick_at = w->now;
+    return rc;
+}
+
+void w_world_crash(struct w_world *w, uint32_t i)
+{
+    struct w_node *nd = &w->nodes[i];
+    if (!nd->up)
+        return;
+    TRACE(w, "crash node %u", nd->id);
+    nd->up = false;
+    nd->epoch++;
+    while (nd->queue) {
+        struct w_batch *b = nd->queue;
+        nd->queue = b->next;
+        free_batch(b, false);
+    }
+    nd->queue_tail = NULL;
+    nd->disk_free_at = 0;
+    txn_node_destroy(nd->tn);
+    nd->tn = NULL;
+    txn_store_close(nd->store);
+    nd->store = NULL;
+    w->stats.crashes++;
+}
+
+void w_world_restart(struct w_world *w, uint32_t i)
+{
+    if (w->nodes[i].up)
+        return;
+    TRACE(w, "restart node %u", w->nodes[i].id);
+    node_open(w, i);
+}
+
+bool w_world_up(const struct w_world *w, uint32_t i)
+{
+    return w->nodes[i].up;
+}
+
+void w_world_partition(struct w_world *w, uint32_t a)
+{
+    w->cut = a;
+}
+
+void w_world_heal(struct w_world *w)
+{
+    w->cut = 0;
+}
+
+struct txn_node *w_world_node(struct w_world *w, uint32_t i)
+{
+    return w->nodes[i].up ? w->nodes[i].tn : NULL;
+}
+
+int w_world_leader(struct w_world *w, txn_group_id g)
+{
+    uint32_t r[W_REPLICAS];
+    w_world_replicas(w, g, r);
+    for (uint32_t j = 0; j < W_REPLICAS; j++)
+        if (w->nodes[r[j]].up && txn_node_is_leader(w->nodes[r[j]].tn, g))
+            return (int) r[j];
+    return -1;
+}
+
+void w_world_set_hook(struct w_world *w, void (*fn)(struct w_world *, uint32_t, void *), void *ctx)
+{
+    w->hook = fn;
+    w->hook_ctx = ctx;
+}
+
+tt_micros w_world_now(const struct w_world *w)
+{
+    return w->now;
+}
+
+const char *w_world_violation(const struct w_world *w)
+{
+    return w->violation[0] ? w->violation : NULL;
+}
+
+const struct w_stats *w_world_stats(const struct w_world *w)
+{
+    return &w->stats;
+}
+
+/* ---- clients ------------------------------------------------------------------------------ */
+
+txn_group_id w_account_group(const struct w_world *w, uint32_t k)
+{
+    SP_ASSERT(k < w->p.accounts);
+    return (txn_group_id) (k % w->p.groups) + 1;
+}
+
+static size_t account_key(uint32_t k, char *buf)
+{
+    return (size_t) snprintf(buf, 16, "acct%02u", k);
+}
+
+static int64_t parse_balance(const struct w_world *w, const struct txn_value *v)
+{
+    if (v->kind != TXN_VERSION_VALUE)
+        return w->p.balance; /* never written: the initial balance */
+    char buf[32];
+    size_t n = v->value_len < sizeof buf - 1 ? v->value_len : sizeof buf - 1;
+    memcpy(buf, v->value, n);
+    buf[n] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
+static int new_op(struct w_world *w, enum op_kind kind, bool scripted)
+{
+    SP_ASSERT(w->ops_n < W_OPS_MAX);
+    if (w->ops_n == w->ops_cap) {
+        w->ops_cap = w->ops_cap ? w->ops_cap * 2 : 256;
+        w->ops = realloc(w->ops, sizeof *w->ops * w->ops_cap);
+        SP_ASSERT(w->ops != NULL);
+    }
+    struct w_op *op = &w->ops[w->ops_n];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->scripted = scripted;
+    op->invoke = w->now;
+    return (int) w->ops_n++;
+}
+
+static void client_timer(struct w_world *w, struct w_client *c, tt_micros at)
+{
+    c->timer_at = at;
+    push(w, at, W_CLIENT_TIMER, c->idx, NULL, (uint64_t) at);
+}
+
+static uint64_t client_send(struct w_world *w, struct w_client *c, uint32_t node,
+                            struct txn_request *q)
+{
+    q->client = c->idx;
+    q->req_id = ++w->req_seq;
+    uint32_t zone = c->idx % (w->p.zones ? w->p.zones : 1);
+    push(w, w->now + latency(w, zone, w->nodes[node].zone), W_REQUEST, node, copy_request(q), 0);
+    return q->req_id;
+}
+
+static uint32_t random_replica(struct w_world *w, txn_group_id g)
+{
+    uint32_t r[W_REPLICAS];
+    w_world_replicas(w, g, r);
+    return r[rnd_below(w, W_REPLICAS)];
+}
+
+/* After NOT_LEADER or a timeout: follow the hint, else try the next replica. */
+static void reroute(struct w_world *w, struct w_client *c, txn_group_id g, txn_node_id hint)
+{
+    if (hint >= 1 && hint <= w->n && hosts(w, hint - 1, g)) {
+        c->leader[g] = hint - 1;
+        return;
+    }
+    uint32_t r[W_REPLICAS];
+    w_world_replicas(w, g, r);
+    uint32_t j = 0;
+    while (j < W_REPLICAS && r[j] != c->leader[g])
+        j++;
+    c->leader[g] = r[(j + 1) % W_REPLICAS];
+}
+
+static void client_next(struct w_world *w, struct w_client *c);
+
+static void op_done(struct w_world *w, struct w_client *c, int status, tt_micros ts)
+{
+    struct w_op *op = &w->ops[c->op];
+    SP_ASSERT(!op->done);
+    op->done = true;
+    op->status = status;
+    op->ts = ts;
+    op->complete = w->now;
+    c->phase = C_IDLE;
+    c->req_lo = w->req_seq + 1;
+    c->timer_at = 0;
+    if (op->kind == OP_TRANSFER) {
+        if (status == 0) {
+            w->stats.commits_ok++;
+            w->stats.commits_2pc_ok += op->is_2pc;
+        } else if (status == SP_ETXN_UNKNOWN) {
+            w->stats.commits_unknown++;
+        } else {
+            w->stats.aborts++;
+        }
+    } else if (status == 0) {
+        w->stats.ro_ok++;
+        int64_t sum = 0;
+        for (uint32_t k = 0; k < w->p.accounts; k++)
+            sum += op->bal[k];
+        if (sum != (int64_t) w->p.accounts * w->p.balance)
+            violate(w, "read-only txn at %lld saw total %lld, not %lld", (long long) ts,
+                    (long long) sum, (long long) w->p.accounts * w->p.balance);
+    } else {
+        w->stats.ro_failed++;
+    }
+    TRACE(w, "client %u: op %d done: %s ts %lld", c->idx, c->op, sp_errname(status),
+          (long long) ts);
+    if (c->workload)
+        client_timer(w, c, w->now + 500 + (tt_micros) rnd_below(w, 2000));
+}
+
+static void tr_attempt(struct w_world *w, struct w_client *c);
+static void ro_attempt(struct w_world *w, struct w_client *c);
+
+/* Ends an attempt that cannot commit: release what it holds, retry later. */
+static void tr_fail(struct w_world *w, struct w_client *c, int status)
+{
+    struct w_op *op = &w->ops[c->op];
+    txn_group_id gs[2] = {w_account_group(w, op->a), w_account_group(w, op->b)};
+    for (int k = 0; k < 2; k++) {
+        struct txn_request q = {.type = TXN_REQ_ABORT, .group = gs[k], .id = c->txn};
+        client_send(w, c, c->leader[gs[k]], &q);
+    }
+    c->req_lo = w->req_seq + 1;
+    if (c->attempts >= ATTEMPTS_MAX) {
+        op_done(w, c, status, 0);
+        return;
+    }
+    c->phase = C_BACKOFF;
+    client_timer(w, c, w->now + 1000 + (tt_micros) rnd_below(w, 4000 * c->attempts));
+}
+
+static void tr_attempt(struct w_world *w, struct w_client *c)
+{
+    struct w_op *op = &w->ops[c->op];
+    c->txn = ++w->txn_seq;
+    c->attempts++;
+    c->req_lo = w->req_seq + 1;
+    c->phase = C_READ;
+    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
+    char ka[16], kb[16];
+    struct txn_key keys[2] = {{ka, account_key(op->a, ka)}, {kb, account_key(op->b, kb)}};
+    struct txn_request q = {.type = TXN_REQ_READ, .id = c->txn, .start_ts = c->start_ts};
+    q.group = ga;
+    q.keys = keys;
+    q.keys_n = ga == gb ? 2 : 1;
+    client_send(w, c, c->leader[ga], &q);
+    c->pending = 1;
+    if (ga != gb) {
+        q.group = gb;
+        q.keys = &keys[1];
+        client_send(w, c, c->leader[gb], &q);
+        c->pending = 2;
+    }
+    client_timer(w, c, w->now + READ_TIMEOUT);
+}
+
+static void tr_commit(struct w_world *w, struct w_client *c)
+{
+    struct w_op *op = &w->ops[c->op];
+    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
+    char ka[16], kb[16], va[32], vb[32];
+    struct txn_write ws[2] = {
+        {TXN_WRITE_PUT, ka, account_key(op->a, ka), va,
+         (size_t) snprintf(va, sizeof va, "%lld", (long long) (c->va - op->amount))},
+        {TXN_WRITE_PUT, kb, account_key(op->b, kb), vb,
+         (size_t) snprintf(vb, sizeof vb, "%lld", (long long) (c->vb + op->amount))},
+    };
+    struct txn_request q = {.id = c->txn, .start_ts = c->start_ts, .writes = ws};
+    c->phase = C_COMMIT;
+    c->req_lo = w->req_seq + 1;
+    if (ga != gb) { /* 2PC: group a coordinates, group b participates */
+        op->is_2pc = true;
+        q.type = TXN_REQ_PREPARE;
+        q.group = gb;
+        q.coord_group = ga;
+        q.writes = &ws[1];
+        q.writes_n = 1;
+        client_send(w, c, c->leader[gb], &q);
+        c->req_lo = w->req_seq + 1; /* no reply expected */
+        q.participants = &gb;
+        q.participants_n = 1;
+    }
+    q.type = TXN_REQ_COMMIT;
+    q.group = ga;
+    q.writes = ws;
+    q.writes_n = ga == gb ? 2 : 1;
+    client_send(w, c, c->leader[ga], &q);
+    c->pending = 1;
+    client_timer(w, c, w->now + COMMIT_TIMEOUT);
+}
+
+static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
+{
+    struct w_op *op = &w->ops[c->op];
+    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
+    if (r->status == SP_EPAXOS_NOT_LEADER)
+        reroute(w, c, r->req_id == c->req_lo || ga == gb ? ga : gb, r->leader_hint);
+    if (c->phase == C_COMMIT) {
+        if (r->status == 0 || r->status == SP_ETXN_UNKNOWN)
+            op_done(w, c, r->status, r->ts);
+        else
+            tr_fail(w, c, r->status);
+        return;
+    }
+    if (r->status != 0) {
+        tr_fail(w, c, r->status);
+        return;
+    }
+    bool first = r->req_id == c->req_lo;
+    if (ga == gb) {
+        SP_ASSERT(r->values_n == 2);
+        c->va = parse_balance(w, &r->values[0]);
+        c->vb = parse_balance(w, &r->values[1]);
+    } else if (first) {
+        c->va = parse_balance(w, &r->values[0]);
+    } else {
+        c->vb = parse_balance(w, &r->values[0]);
+    }
+    if (--c->pending == 0)
+        tr_commit(w, c);
+}
+
+static void ro_send(struct w_world *w, struct w_client *c)
+{
+    char keys_buf[W_ACCOUNTS_MAX][16];
+    struct txn_key keys[W_ACCOUNTS_MAX];
+    uint32_t n = 0;
+    txn_group_id g = c->ro_group;
+    for (uint32_t k = 0; k < w->p.accounts; k++)
+        if (w_account_group(w, k) == g) {
+            keys[n].key = keys_buf[n];
+            keys[n].key_len = account_key(k, keys_buf[n]);
+            n++;
+        }
+    struct txn_request q = {.type = TXN_REQ_RO_READ, .group = g, .keys = keys, .keys_n = n};
+    q.mode = g == 1 ? c->ro_mode : TXN_READ_EXACT;
+    q.read_ts = c->s_read;
+    q.staleness_us = 50 * 1000;
+    uint32_t node = q.mode == TXN_READ_STRONG_SINGLE ? c->leader[g] : random_replica(w, g);
+    client_send(w, c, node, &q);
+    c->pending = 1;
+}
+
+static void ro_attempt(struct w_world *w, struct w_client *c)
+{
+    c->attempts++;
+    c->req_lo = w->req_seq + 1;
+    c->phase = C_RO;
+    c->ro_group = 1;
+    c->s_read = 0;
+    if (w->p.groups == 1)
+        c->ro_mode = TXN_READ_STRONG_SINGLE;
+    else if (c->workload && rnd_below(w, 100) < w->p.stale_pct)
+        c->ro_mode = TXN_READ_STALE;
+    else
+        c->ro_mode = TXN_READ_STRONG;
+    w->ops[c->op].is_2pc = c->ro_mode == TXN_READ_STALE; /* marks stale reads */
+    ro_send(w, c);
+    client_timer(w, c, w->now + RO_TIMEOUT);
+}
+
+static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
+{
+    struct w_op *op = &w->ops[c->op];
+    if (r->status != 0) {
+        if (r->status == SP_EPAXOS_NOT_LEADER)
+            reroute(w, c, c->ro_group, r->leader_hint);
+        if (c->attempts >= ATTEMPTS_MAX) {
+            op_done(w, c, r->status, 0);
+            return;
+        }
+        c->phase = C_BACKOFF;
+        client_timer(w, c, w->now + 1000 + (tt_micros) rnd_below(w, 4000));
+        return;
+    }
+    if (c->ro_group == 1)
+        c->s_read = r->ts;
+    SP_ASSERT(r->ts == c->s_read);
+    uint32_t j = 0;
+    for (uint32_t k = 0; k < w->p.accounts; k++)
+        if (w_account_group(w, k) == c->ro_group) {
+            SP_ASSERT(j < r->values_n);
+            op->bal[k] = parse_balance(w, &r->values[j]);
+            op->ver[k] = r->values[j].ts;
+            j++;
+        }
+    if (++c->ro_group > w->p.groups) {
+        op_done(w, c, 0, c->s_read);
+        return;
+    }
+    ro_send(w, c);
+}
+
+static void client_on_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
+{
+    TRACE(w, "client %u: reply %llu (lo %llu, phase %d): %s ts %lld hint %u", c->idx,
+          (unsigned long long) r->req_id, (unsigned long long) c->req_lo, (int) c->phase,
+          sp_errname(r->status), (long long) r->ts, r->leader_hint);
+    if (c->phase == C_IDLE || c->phase == C_BACKOFF || r->req_id < c->req_lo)
+        return; /* stale */
+    if (c->phase == C_RO)
+        ro_reply(w, c, r);
+    else
+        tr_reply(w, c, r);
+}
+
+static void client_on_timer(struct w_world *w, struct w_client *c)
+{
+    struct w_op *op = c->phase == C_IDLE ? NULL : &w->ops[c->op];
+    switch (c->phase) {
+    case C_IDLE:
+        client_next(w, c);
+        break;
+    case C_BACKOFF:
+        if (op->kind == OP_TRANSFER)
+            tr_attempt(w, c);
+        else
+            ro_attempt(w, c);
+        break;
+    case C_READ:
+        reroute(w, c, w_account_group(w, op->a), 0);
+        reroute(w, c, w_account_group(w, op->b), 0);
+        tr_fail(w, c, SP_ETIMEDOUT);
+        break;
+    case C_COMMIT:
+        reroute(w, c, w_account_group(w, op->a), 0);
+        op_done(w, c, SP_ETXN_UNKNOWN, 0);
+        break;
+    case C_RO:
+        reroute(w, c, c->ro_group, 0);
+        c->phase = C_BACKOFF;
+        c->req_lo = w->req_seq + 1;
+        client_timer(w, c, w->now + 1000);
+        break;
+    }
+}
+
+static void start_op(struct w_world *w, struct w_client *c, int op)
+{
+    c->op = op;
+    c->attempts = 0;
+    c->start_ts = w->now;
+    if (w->ops[op].kind == OP_TRANSFER)
+        tr_attempt(w, c);
+    else
+        ro_attempt(w, c);
+}
+
+/* A workload client picks its next operation. */
+static void client_next(struct w_world *w, struct w_client *c)
+{
+    if (!c->workload || w->now >= w->p.run_us)
+        return;
+    bool ro = rnd_below(w, 100) < w->p.ro_pct;
+    int op = new_op(w, ro ? OP_READ : OP_TRANSFER, false);
+    if (!ro) {
+        struct w_op *o = &w->ops[op];
+        o->a = (uint32_t) rnd_below(w, w->p.accounts);
+        o->b = (uint32_t) rnd_below(w, w->p.accounts - 1);
+        o->b += o->b >= o->a;
+        o->amount = 1 + (int64_t) rnd_below(w, 10);
+    }
+    start_op(w, c, op);
+}
+
+static struct w_client *scripted_client(struct w_world *w)
+{
+    for (uint32_t i = W_CLIENTS_MAX; i < W_SLOTS_CLIENT; i++)
+        if (w->clients[i].phase == C_IDLE)
+            return &w->clients[i];
+    SP_ASSERT(!"no scripted client free");
+    return NULL;
+}
+
+int w_world_transfer(struct w_world *w, uint32_t a, uint32_t b, int64_t amount)
+{
+    SP_ASSERT(a < w->p.accounts && b < w->p.accounts && a != b);
+    int op = new_op(w, OP_TRANSFER, true);
+    w->ops[op].a = a;
+    w->ops[op].b = b;
+    w->ops[op].amount = amount;
+    start_op(w, scripted_client(w), op);
+    return op;
+}
+
+int w_world_read_all(struct w_world *w)
+{
+    int op = new_op(w, OP_READ, true);
+    start_op(w, scripted_client(w), op);
+    return op;
+}
+
+bool w_world_op_done(const struct w_world *w, int op)
+{
+    return w->ops[op].done;
+}
+
+int w_world_op_status(const struct w_world *w, int op)
+{
+    return w->ops[op].status;
+}
+
+int64_t w_world_op_balance(const struct w_world *w, int op, uint32_t account)
+{
+    return w->ops[op].bal[account];
+}
+
+tt_micros w_world_op_ts(const struct w_world *w, int op)
+{
+    return w->ops[op].ts;
+}
+
+int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micros t)
+{
+    char k[16];
+    size_t kl = account_key(account, k);
+    struct txn_version v = {0};
+    int rc = txn_store_get(w->nodes[node].store, w_account_group(w, account), k, kl, t, &v, NULL);
+    SP_ASSERT(rc == 0);
+    struct txn_value tv = {v.kind, v.ts, v.value, v.value_len};
+    int64_t bal = parse_balance(w, &tv);
+    txn_version_clear(&v);
+    return bal;
+}
+
+/* ---- checkers ------------------------------------------------------------------------- */
+
+static bool writes_account(const struct w_op *t, uint32_t k)
+{
+    return t->a == k || t->b == k;
+}
+
+/* External consistency and snapshot checks over the whole history. */
+int w_world_check(struct w_world *w)
+{
+    for (uint32_t i = 0; i < w->ops_n && !w->violation[0]; i++) {
+        const struct w_op *t1 = &w->ops[i];
+        if (!t1->done || t1->status != 0 || t1->kind != OP_TRANSFER)
+            continue;
+        for (uint32_t j = 0; j < w->ops_n && !w->violation[0]; j++) {
+            const struct w_op *t2 = &w->ops[j];
+            if (!t2->done || t2->status != 0 || t1->complete >= t2->invoke)
+                continue;
+            bool stale = t2->kind == OP_READ && t2->is_2pc;
+            if (t2->kind == OP_TRANSFER && t1->ts >= t2->ts)
+                violate(w,
+                        "external consistency: txn op %u (ts %lld) replied at %lld before op "
+                        "%u started at %lld, yet got ts %lld",
+                        i, (long long) t1->ts, (long long) t1->complete, j, (long long) t2->invoke,
+                        (long long) t2->ts);
+            if (t2->kind == OP_READ && !stale && t1->ts > t2->ts)
+                violate(w,
+                        "read-only op %u at s_read %lld started at %lld, after the commit of "
+                        "op %u at ts %lld was acknowledged (at %lld): it misses that write",
+                        j, (long long) t2->ts, (long long) t2->invoke, i, (long long) t1->ts,
+                        (long long) t1->complete);
+        }
+    }
+    /* Snapshot: a read at t of version v misses no acknowledged write in (v, t]. */
+    for (uint32_t i = 0; i < w->ops_n && !w->violation[0]; i++) {
+        const struct w_op *r = &w->ops[i];
+        if (r->kind != OP_READ || !r->done || r->status != 0)
+            continue;
+        for (uint32_t j = 0; j < w->ops_n; j++) {
+            const struct w_op *t = &w->ops[j];
+            if (t->kind != OP_TRANSFER || !t->done || t->status != 0)
+                continue;
+            for (uint32_t k = 0; k < w->p.accounts; k++)
+                if (writes_account(t, k) && t->ts > r->ver[k] && t->ts <= r->ts)
+                    violate(w,
+                            "read op %u at %lld returned account %u at version %lld, but op %u "
+                            "committed it at %lld",
+                            i, (long long) r->ts, k, (long long) r->ver[k], j, (long long) t->ts);
+        }
+    }
+    return w->violation[0] ? SP_ESIM_VIOLATION : 0;
+}
+
+/* ---- the run loop -------------------------------------------------------------------- */
+
+static void free_event(struct w_event *e)
+{
+    if (e->kind == W_DELIVER)
+        free_msg(e->ptr);
+    else if (e->kind == W_REQUEST)
+        free(e->ptr);
+    else if (e->kind == W_REPLY)
+        free_reply(e->ptr);
+}
+
+static void schedule_crash(struct w_world *w)
+{
+    if (w->p.crash_every_us > 0)
+        push(w,
+             w->now + w->p.crash_every_us / 2 +
+                 (tt_micros) rnd_below(w, (uint64_t) w->p.crash_every_us),
+             W_CRASH, UINT32_MAX, NULL, 0);
+}
+
+static void on_crash_event(struct w_world *w)
+{
+    if (!w->chaos || w->now >= w->p.run_us)
+        return;
+    bool all_up = true;
+    for (uint32_t i = 0; i < w->n; i++)
+        all_up &= w->nodes[i].up;
+    if (all_up) { /* one node down at a time keeps every group a majority */
+        uint32_t victim = (uint32_t) rnd_below(w, w->n);
+        w_world_crash(w, victim);
+        push(w, w->now + w->p.down_us, W_RESTART, victim, NULL, 0);
+    }
+    schedule_crash(w);
+}
+
+static void deliver(struct w_world *w, struct w_event *e)
+{
+    struct w_node *nd = &w->nodes[e->node];
+    if (!nd->up) {
+        free_event(e);
+        return;
+    }
+    struct txn_node_event ev = {0};
+    if (e->kind == W_REQUEST) {
+        ev.type = TXN_NODE_EV_CLIENT;
+        ev.req = e->ptr;
+    } else {
+        struct txn_node_msg *m = e->ptr;
+        ev.type = m->is_paxos ? TXN_NODE_EV_PAXOS : TXN_NODE_EV_TXN;
+        ev.group = m->group;
+        if (m->is_paxos)
+            ev.paxos = &m->paxos;
+        else
+            ev.txn = &m->txn;
+    }
+    step_node(w, e->node, &ev);
+    free_event(e);
+}
+
+static void run_event(struct w_world *w, struct w_event *e)
+{
+    w->stats.events++;
+    struct w_node *nd = e->node < w->n ? &w->nodes[e->node] : NULL;
+    switch (e->kind) {
+    case W_DELIVER:
+    case W_REQUEST:
+        deliver(w, e);
+        break;
+    case W_REPLY:
+        client_on_reply(w, &w->clients[e->node], e->ptr);
+        free_event(e);
+        break;
+    case W_DISK_DONE:
+        if (nd->up && e->epoch == nd->epoch)
+            disk_done(w, e->node);
+        break;
+    case W_TICK:
+        if (nd->up && e->epoch == nd->epoch && (tt_micros) e->arg == nd->tick_at) {
+            struct txn_node_event ev = {.type = TXN_NODE_EV_TICK};
+            step_node(w, e->node, &ev);
+        }
+        break;
+    case W_CLIENT_TIMER:
+        if (w->clients[e->node].timer_at == (tt_micros) e->arg)
+            client_on_timer(w, &w->clients[e->node]);
+        break;
+    case W_CRASH:
+        on_crash_event(w);
+        break;
+    case W_RESTART:
+        w_world_restart(w, e->node);
+        break;
+    }
+}
+
+int w_world_run_until(struct w_world *w, tt_micros t)
+{
+    while (w->heap_n > 0 && w->heap[0].at <= t && !w->violation[0]) {
+        struct w_event e = pop(w);
+        SP_ASSERT(e.at >= w->now);
+        w->now = e.at;
+        run_event(w, &e);
+    }
+    if (!w->violation[0] && w->now < t)
+        w->now = t;
+    w->stats.end_us = w->now;
+    return w->violation[0] ? SP_ESIM_VIOLATION : 0;
+}
+
+struct w_world *w_world_create(const struct w_params *p)
+{
+    SP_ASSERT(p->nodes >= W_REPLICAS && p->nodes <= W_NODES_MAX);
+    SP_ASSERT(p->groups >= 1 && p->groups <= W_GROUPS_MAX && p->clients <= W_CLIENTS_MAX);
+    SP_ASSERT(p->accounts >= 2 && p->accounts <= W_ACCOUNTS_MAX);
+    struct w_world *w = calloc(1, sizeof *w);
+    SP_ASSERT(w != NULL);
+    w->p = *p;
+    w->rng = p->seed * 0x9E3779B97F4A7C15ull + 1;
+    w->n = p->nodes;
+    w->now = 1000 * 1000 * 1000; /* virtual epoch: timestamps stay positive */
+    w->chaos = true;
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct w_node *nd = &w->nodes[i];
+        nd->id = i + 1;
+        nd->zone = i % (p->zones ? p->zones : 1);
+        tt_micros e = p->eps_us;
+        nd->offset_us = p->extreme_offsets ? (i % 2 ? -e : e)
+                                           : (tt_micros) rnd_below(w, (uint64_t) (2 * e + 1)) - e;
+        nd->env = rocksdb_create_mem_env();
+        SP_ASSERT(nd->env != NULL);
+    }
+    for (uint32_t i = 0; i < w->n; i++)
+        node_open(w, i);
+    for (uint32_t i = 0; i < W_SLOTS_CLIENT; i++) {
+        struct w_client *c = &w->clients[i];
+        c->idx = i;
+        c->workload = i < p->clients;
+        for (txn_group_id g = 1; g <= p->groups; g++)
+            c->leader[g] = (uint32_t) (g - 1) % w->n;
+        if (c->workload)
+            client_timer(w, c, w->now + 300 * 1000 + (tt_micros) rnd_below(w, 10000));
+    }
+    w->p.run_us += w->now;
+    schedule_crash(w);
+    return w;
+}
+
+void w_world_destroy(struct w_world *w)
+{
+    if (w == NULL)
+        return;
+    while (w->heap_n > 0) {
+        struct w_event e = pop(w);
+        free_event(&e);
+    }
+    free(w->heap);
+    for (uint32_t i = 0; i < w->n; i++) {
+        w_world_crash(w, i);
+        for (uint32_t g = 0; g <= W_GROUPS_MAX; g++)
+            plog_free(&w->nodes[i].plog[g]);
+        rocksdb_env_destroy(w->nodes[i].env);
+    }
+    free(w->ops);
+    free(w);
+}
+
+static bool quiet(struct w_world *w)
+{
+    for (uint32_t i = 0; i < W_SLOTS_CLIENT; i++)
+        if (w->clients[i].phase != C_IDLE)
+            return false;
+    for (uint32_t i = 0; i < w->n; i++)
+        for (txn_group_id g = 1; g <= w->p.groups; g++)
+            if (w->nodes[i].up && hosts(w, i, g) && txn_node_prepared_n(w->nodes[i].tn, g) != 0)
+                return false;
+    return true;
+}
+
+int w_world_settle(struct w_world *w, tt_micros max_us)
+{
+    w->chaos = false;
+    w_world_heal(w);
+    for (uint32_t i = 0; i < w->n; i++)
+        w_world_restart(w, i);
+    tt_micros deadline = w->now + max_us;
+    if (w->now < w->p.run_us)
+        w->p.run_us = w->now; /* clients stop starting operations */
+    while (!quiet(w) && w->now < deadline && !w->violation[0])
+        w_world_run_until(w, w->now + 10 * 1000);
+    if (!w->violation[0] && !quiet(w))
+        violate(w, "not settled after %lld us: a client or a prepared transaction is stuck",
+                (long long) max_us);
+    /* A final strong read must see the constant total (checked in op_done). */
+    int op = w_world_read_all(w);
+    while (!w->ops[op].done && w->now < deadline + max_us && !w->violation[0])
+        w_world_run_until(w, w->now + 10 * 1000);
+    if (!w->violation[0] && w->ops[op].status != 0)
+        violate(w, "final read-only transaction failed: %s", sp_errname(w->ops[op].status));
+    return w_world_check(w);
+}
+
+int w_run(const struct w_params *p, struct w_stats *stats, char *why, size_t why_len)
+{
+    struct w_world *w = w_world_create(p);
+    int rc = w_world_run_until(w, w->p.run_us);
+    if (rc == 0)
+        rc = w_world_settle(w, 5 * 1000 * 1000);
+    if (stats)
+        *stats = w->stats;
+    if (why && why_len)
+        snprintf(why, why_len, "%s", w->violation);
+    w_world_destroy(w);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * world.h - a deterministic world for transaction nodes (txn_node): N nodes
+ * in zones, each with an in-memory RocksDB txn_store and its Paxos durable
+ * state kept by the world, a simulated network, disks and clocks, clients
+ * running a bank workload, a history and its checkers. One seed, one run.
+ * The seed of the later simulator (sim/); nothing in it is specific to one
+ * test, and scenario tests drive it through the functions below.
+ *
+ * Model
+ *   time     one virtual true time (us). Node i's clock reads true + offset_i
+ *            with |offset_i| <= eps and reports [c - eps, c + eps], which
+ *            always holds true time.
+ *   network  per zone-pair latency plus jitter (messages reorder), drop
+ *            probability between nodes, partitions (a cut set of nodes).
+ *            Client <-> node messages are not dropped, but vanish with a
+ *            crashed node (clients time out).
+ *   disk     every update's persist batches complete after a latency, in
+ *            order; then its messages and replies leave (persist before
+ *            send) and the node gets TXN_NODE_EV_PERSISTED. A crash loses
+ *            queued batches; the store (in-memory RocksDB env kept across
+ *            the crash) keeps what it applied.
+ *   clients  bank transfers between accounts spread over groups (single
+ *            group commits and 2PC), and read-only transactions reading all
+ *            accounts at one timestamp (strong, or bounded staleness).
+ *
+ * Checkers (w_world_check, and continuously for totals):
+ *   total      every read-only transaction sees the constant total;
+ *   external   if T1's commit reply came before T2 started (true time),
+ *              ts(T1) < ts(T2); if a write's reply came before a read-only
+ *              transaction started, s_read >= its ts;
+ *   snapshot   a read at t returning version v of k: no acknowledged commit
+ *              wrote k in (v, t]; two reads of k at t agree;
+ *   stuck      after the heal, no node holds a prepared transaction and
+ *              every account reads back (w_world_settle).
+ *
+ * Reproduce: the failure message names the seed; TXN_SEED=<seed> replays
+ * one seed and TXN_VERBOSE=1 traces it.
+ */
+#ifndef TXN_WORLD_H
+#define TXN_WORLD_H
+
+#include "txn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define W_NODES_MAX    7
+#define W_GROUPS_MAX   8
+#define W_CLIENTS_MAX  16
+#define W_ACCOUNTS_MAX 32
+
+struct w_params {
+    uint64_t seed;
+    uint32_t nodes;   /* 3..W_NODES_MAX; every group has 3 voters */
+    uint32_t zones;   /* nodes are spread round-robin over zones */
+    uint32_t groups;  /* 1..W_GROUPS_MAX */
+    uint32_t clients; /* 0..W_CLIENTS_MAX */
+    uint32_t accounts;
+    int64_t balance;       /* initial balance of each account */
+    tt_micros eps_us;      /* clock uncertainty */
+    bool extreme_offsets;  /* offsets of +-eps (else uniform in [-eps, eps]) */
+    tt_micros lat_zone_us; /* one-way latency inside a zone */
+    tt_micros lat_wan_us;  /* between zones */
+    tt_micros jitter_us;
+    tt_micros disk_us;
+    uint32_t drop_pct;        /* node <-> node loss during chaos */
+    tt_micros crash_every_us; /* mean gap between crashes in chaos; 0: none */
+    tt_micros down_us;        /* how long a crashed node stays down */
+    tt_micros lease_us;
+    tt_micros run_us;     /* clients issue operations until then */
+    uint32_t ro_pct;      /* share of read-only transactions */
+    uint32_t stale_pct;   /* share of those at bounded staleness */
+    bool commit_wait_off; /* negative control */
+    bool verbose;
+};
+
+void w_params_init(struct w_params *p, uint64_t seed);
+
+struct w_stats {
+    uint64_t events, steps;
+    uint32_t commits_ok, commits_2pc_ok, commits_unknown, aborts;
+    uint32_t ro_ok, ro_failed;
+    uint32_t crashes;
+    uint64_t msgs_sent, msgs_dropped;
+    tt_micros end_us;
+};
+
+struct w_world;
+
+struct w_world *w_world_create(const struct w_params *p);
+void w_world_destroy(struct w_world *w);
+/* Runs until true time t (clients act only before params.run_us).
+ * Returns 0 or SP_ESIM_VIOLATION. */
+int w_world_run_until(struct w_world *w, tt_micros t);
+/* Heals faults, lets clients finish, waits until no prepared transaction
+ * remains anywhere, and checks the history. 0 or SP_ESIM_VIOLATION. */
+int w_world_settle(struct w_world *w, tt_micros max_us);
+int w_world_check(struct w_world *w);
+const char *w_world_violation(const struct w_world *w);
+const struct w_stats *w_world_stats(const struct w_world *w);
+tt_micros w_world_now(const struct w_world *w);
+
+/* Runs one seed end to end: chaos, settle, check. */
+int w_run(const struct w_params *p, struct w_stats *stats, char *why, size_t why_len);
+
+/* ---- for scripted scenarios --------------------------------------------- */
+
+void w_world_crash(struct w_world *w, uint32_t node);
+void w_world_restart(struct w_world *w, uint32_t node);
+bool w_world_up(const struct w_world *w, uint32_t node);
+/* Cuts every link between nodes in bitmask a and the others. */
+void w_world_partition(struct w_world *w, uint32_t a);
+void w_world_heal(struct w_world *w);
+struct txn_node *w_world_node(struct w_world *w, uint32_t node);
+/* Index of an up node leading group g (caught up), or -1. */
+int w_world_leader(struct w_world *w, txn_group_id g);
+/* Nodes holding a replica of g (count; ids 0-based into nodes). */
+uint32_t w_world_replicas(const struct w_world *w, txn_group_id g, uint32_t *nodes);
+/* Called after every node step (tests inject faults at exact points). */
+void w_world_set_hook(struct w_world *w, void (*fn)(struct w_world *, uint32_t node, void *),
+                      void *ctx);
+/* Group of account k; the group ids are 1..groups. */
+txn_group_id w_account_group(const struct w_world *w, uint32_t account);
+
+/* A scripted transfer of amount from account a to b, by a fresh client
+ * slot; w_world_op_done/op_status report its end. Returns a handle. */
+int w_world_transfer(struct w_world *w, uint32_t a, uint32_t b, int64_t amount);
+/* A scripted read-only transaction over all accounts: strong (mode
+ * TXN_READ_STRONG, or TXN_READ_STRONG_SINGLE when groups == 1). */
+int w_world_read_all(struct w_world *w);
+bool w_world_op_done(const struct w_world *w, int op);
+int w_world_op_status(const struct w_world *w, int op);
+/* Values read by a finished read-all op (balance of account k). */
+int64_t w_world_op_balance(const struct w_world *w, int op, uint32_t account);
+tt_micros w_world_op_ts(const struct w_world *w, int op);
+/* Reads account k's newest committed version at a node's store directly. */
+int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micros t);
+
+#endif /* TXN_WORLD_H */

@@ -1,0 +1,282 @@
+/*
+ * coordinator.c - the coordinator side of two-phase commit, and commit wait.
+ *
+ * From Spanner §4.2.1: "The coordinator leader also first acquires write
+ * locks, but skips the prepare phase. It chooses a timestamp for the entire
+ * transaction after hearing from all other participant leaders. The commit
+ * timestamp s must be greater or equal to all prepare timestamps (to
+ * satisfy the constraints discussed in Section 4.1.3), greater than
+ * TT.now().latest at the time the coordinator received its commit message,
+ * and greater than any timestamps the leader has assigned to previous
+ * transactions (again, to preserve monotonicity). The coordinator leader
+ * then logs a commit record through Paxos (or an abort if it timed out
+ * while waiting on the other participants)."
+ *   "Before allowing any coordinator replica to apply the commit record,
+ * the coordinator leader waits until TT.after(s), so as to obey the
+ * commit-wait rule described in Section 4.1.2."
+ *
+ * Here the coordinator's replicas apply the DECISION record as soon as it
+ * is chosen (its writes are invisible to reads until t_safe passes s, and
+ * s > now.latest at assignment), and the wait is on the reply: no client
+ * and no participant hears of s before tt_after(s) holds at this leader.
+ *
+ * Coordinator state diagram (leader):
+ *
+ *   (none) --VOTE before the commit--> ACTIVE (votes kept)
+ *   ACTIVE --COMMIT with participants--> WAIT_LOCKS --granted--> VOTES
+ *   VOTES --all prepared: s, log DECISION(s)--> LOGGING
+ *   VOTES / WAIT_LOCKS --a "no" vote, wound, vote_timeout--> LOGGING (abort)
+ *   LOGGING --DECISION applied: release locks; commit-wait, then reply and
+ *            tell participants--> released
+ *   QUERY for an unknown, finished transaction --> log DECISION(abort)
+ *            ("presumed abort": no commit can be logged after it, since the
+ *            first decision in log order wins)
+ *
+ * Invariants:
+ *   C1 s >= every prepare ts, s > now.latest at the commit's arrival,
+ *      s > every timestamp this leader assigned, s inside the lease
+ *      (asserted here and in timestamps.c; recorded with
+ *      paxos_note_assigned_ts before the DECISION is proposed).
+ *   C2 The first DECISION for a transaction in log order is the outcome;
+ *      later ones change nothing. Decisions are state records, so queries
+ *      are answered the same after a restart or a leader change.
+ *   C3 No reply carrying s leaves before tt_after(s) at a step's now
+ *      (unless the test-only commit_wait_off is set).
+ *
+ * Transition -> function:
+ *   COMMIT with participants  -> txn__on_commit() (participant.c) ->
+ *                                txn__coord_try_decide()
+ *   VOTE message              -> txn__on_vote()
+ *   decide                    -> txn__coord_try_decide(), txn__coord_decide_abort()
+ *   DECISION applied          -> txn__apply_decision()
+ *   QUERY message             -> txn__on_query()
+ *   vote timeout              -> txn__coord_tick()
+ *   commit wait               -> txn__hold_commit_reply(), reads.c txn__waits_tick()
+ */
+#include "node_int.h"
+
+const struct txn__decision *txn__decision_find(const struct txn__group *g, txn_id id)
+{
+    for (uint32_t i = g->decisions_n; i > 0; i--)
+        if (g->decisions[i - 1].id == id)
+            return &g->decisions[i - 1];
+    return NULL;
+}
+
+int txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
+{
+    if (txn__decision_find(g, id) != NULL)
+        return 0;
+    if (g->decisions_n == TXN_NODE_DECISIONS_MAX)
+        return SP_EFULL;
+    g->decisions[g->decisions_n++] = (struct txn__decision){id, ts};
+    return 0;
+}
+
+static void send_decision(struct txn_node *n, struct txn__group *g, txn_group_id to, txn_id id,
+                          tt_micros ts)
+{
+    /* C3: participants too learn s only after commit wait. */
+    SP_ASSERT(ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, ts));
+    struct txn_msg m = {.type = TXN_MSG_DECISION, .id = id, .ts = ts};
+    m.from_group = g->id;
+    txn__send_group(n, to, &m);
+}
+
+static void propose_abort(struct txn_node *n, struct txn__group *g, txn_id id,
+                          const txn_group_id *parts, uint32_t parts_n)
+{
+    struct txn__rec rec = {.type = TXN__REC_DECISION, .id = id, .ts = 0};
+    SP_ASSERT(parts_n <= TXN_PARTICIPANTS_MAX);
+    rec.parts_n = parts_n;
+    memcpy(rec.parts, parts, sizeof *parts * parts_n);
+    txn__propose(n, g, &rec);
+}
+
+void txn__coord_decide_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    SP_ASSERT(t->used && t->role == TXN__ROLE_COORD);
+    if (t->state == TXN__RW_LOGGING)
+        return;
+    t->state = TXN__RW_LOGGING;
+    t->ts = 0;
+    txn_id id = t->id;
+    propose_abort(n, g, id, t->parts, t->parts_n);
+    (void) id;
+}
+
+static const struct txn__vote *vote_of(const struct txn__rw *t, txn_group_id group)
+{
+    for (uint32_t i = 0; i < t->votes_n; i++)
+        if (t->votes[i].group == group)
+            return &t->votes[i];
+    return NULL;
+}
+
+void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    SP_ASSERT(t->used && t->state == TXN__RW_VOTES && t->commit_arrived);
+    tt_micros prepare_ts[TXN_PARTICIPANTS_MAX];
+    for (uint32_t i = 0; i < t->parts_n; i++) {
+        const struct txn__vote *v = vote_of(t, t->parts[i]);
+        if (v != NULL && v->status != 0) {
+            txn__coord_decide_abort(n, g, t);
+            return;
+        }
+        if (v == NULL)
+            return; /* keep waiting, until vote_timeout */
+        prepare_ts[i] = v->ts;
+    }
+    struct txn_ts_bounds b;
+    tt_micros s = 0;
+    int rc = txn_locks_prepared(g->locks, t->id, NULL);
+    /* Bounds at the current now: s > now.latest here >= now.latest at arrival. */
+    if (rc == 0)
+        rc = txn__ts_bounds(n, g, &b);
+    if (rc == 0)
+        rc = txn_ts_coordinator_commit(&b, prepare_ts, t->parts_n, &s, NULL);
+    if (rc == 0)
+        rc = paxos_note_assigned_ts(g->r, n->now, s);
+    if (rc) {
+        txn__coord_decide_abort(n, g, t);
+        return;
+    }
+    SP_ASSERT(s > t->arrival.latest && s > b.last_assigned); /* C1 */
+    for (uint32_t i = 0; i < t->parts_n; i++)
+        SP_ASSERT(s >= prepare_ts[i]); /* C1 */
+    struct txn__rec rec = {.type = TXN__REC_DECISION, .id = t->id, .ts = s};
+    rec.parts_n = t->parts_n;
+    memcpy(rec.parts, t->parts, sizeof t->parts[0] * t->parts_n);
+    rec.writes_n = t->writes_n;
+    rec.writes = t->writes;
+    t->state = TXN__RW_LOGGING;
+    t->ts = s;
+    txn__propose(n, g, &rec);
+}
+
+void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
+{
+    const struct txn__decision *d = txn__decision_find(g, m->id);
+    if (d != NULL) {
+        if (d->ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, d->ts))
+            send_decision(n, g, m->from_group, m->id, d->ts);
+        return;
+    }
+    struct txn__rw *t = txn__rw_get(n, g, m->id, m->ts);
+    if (t == NULL)
+        return; /* full: the participant repeats its vote */
+    if (t->state == TXN__RW_WOUNDED) {
+        txn_group_id from = m->from_group;
+        propose_abort(n, g, m->id, &from, 1);
+        return;
+    }
+    t->role = TXN__ROLE_COORD;
+    if (vote_of(t, m->from_group) == NULL && t->votes_n < TXN_PARTICIPANTS_MAX)
+        t->votes[t->votes_n++] = (struct txn__vote){m->from_group, m->ts, m->status};
+    if (t->state == TXN__RW_VOTES)
+        txn__coord_try_decide(n, g, t);
+}
+
+void txn__on_query(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
+{
+    const struct txn__decision *d = txn__decision_find(g, m->id);
+    if (d != NULL) {
+        if (d->ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, d->ts))
+            send_decision(n, g, m->from_group, m->id, d->ts);
+        return;
+    }
+    struct txn__rw *t = txn__rw_find(g, m->id);
+    if (t != NULL && t->state != TXN__RW_WOUNDED)
+        return; /* still deciding; the vote timeout bounds the wait */
+    txn_group_id from = m->from_group;
+    propose_abort(n, g, m->id, &from, 1);
+}
+
+int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
+                        const struct txn__rec *rec)
+{
+    SP_ASSERT(rec->type == TXN__REC_DECISION && rec->ts >= 0);
+    bool first = txn__decision_find(g, rec->id) == NULL; /* C2 */
+    uint8_t key[9];
+    key[0] = 'd';
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t) (rec->id >> (8 * (7 - i)));
+    struct txn_state_write sw = {.key = key, .key_len = 9, .value = &rec->ts, .value_len = 8};
+    struct txn_apply a = {.group = g->id, .applied_index = pos};
+    if (first) {
+        a.state = &sw;
+        a.state_n = 1;
+        if (rec->ts > 0) {
+            a.ts = rec->ts;
+            a.writes = rec->writes;
+            a.writes_n = rec->writes_n;
+        }
+    }
+    int rc = txn__store_apply(n, g, &a);
+    if (rc)
+        return rc;
+    g->applied = pos;
+    if (first && rec->ts > 0)
+        txn_safetime_apply_commit(g->st, pos, rec->ts);
+    else
+        txn_safetime_apply_other(g->st, pos);
+    if (!first)
+        return 0;
+    rc = txn__decision_add(g, rec->id, rec->ts);
+    SP_ASSERT(rc == 0);
+    struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;
+    if (t == NULL)
+        return 0;
+    txn__release(n, g, t);
+    if (rec->ts > 0) {
+        txn__hold_commit_reply(n, g, t, rec->ts); /* participants are told with the reply */
+    } else {
+        for (uint32_t i = 0; i < rec->parts_n; i++)
+            send_decision(n, g, rec->parts[i], rec->id, 0);
+        if (t->has_client)
+            txn__reply_status(n, t->client, t->req_id, t->id, SP_ETXN_ABORTED, 0);
+    }
+    txn__rw_free(n, g, t);
+    return 0;
+}
+
+/* Coordinator timeouts: a missing vote (or a commit that never came after
+ * the votes) ends in an abort decision. */
+void txn__coord_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
+{
+    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++) {
+        struct txn__rw *t = &g->rws[i];
+        if (!t->used || t->role != TXN__ROLE_COORD)
+            continue;
+        bool waiting = t->state == TXN__RW_VOTES || t->state == TXN__RW_WAIT_LOCKS ||
+                       (t->state == TXN__RW_ACTIVE && !t->commit_arrived);
+        if (!waiting)
+            continue;
+        if (t->deadline_us <= n->now.earliest)
+            txn__coord_decide_abort(n, g, t);
+        else if (t->deadline_us < *wake)
+            *wake = t->deadline_us;
+    }
+}
+
+/*
+ * Commit wait (§4.1.2): "the coordinator leader ensures that clients cannot
+ * see any data committed by T_i until TT.after(s_i) is true." The reply (and
+ * for 2PC the participants' decision) is held in the node until a step's
+ * now passes s; the wait overlapped with the Paxos write.
+ */
+void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
+                            tt_micros s)
+{
+    SP_ASSERT(s >= 1 && t->used);
+    struct txn__wait *w = txn__wait_alloc(n);
+    SP_ASSERT(w != NULL); /* bounded by TXN_NODE_WAITS_MAX */
+    w->is_read = false;
+    w->group = g->id;
+    w->ts = s;
+    w->reply = (struct txn_reply){.client = t->client, .req_id = t->req_id, .id = t->id};
+    w->reply.ts = s;
+    w->has_client = t->has_client;
+    w->parts_n = t->role == TXN__ROLE_COORD ? t->parts_n : 0;
+    memcpy(w->parts, t->parts, sizeof t->parts[0] * w->parts_n);
+}

@@ -1,0 +1,620 @@
+/*
+ * participant.c - read-write transactions at a group leader: locking reads,
+ * single-group commits, and the participant side of two-phase commit.
+ *
+ * From Spanner §4.2.1: "Like Bigtable, writes that occur in a transaction
+ * are buffered at the client until commit. ... Reads within read-write
+ * transactions use wound-wait [33] to avoid deadlocks. The client issues
+ * reads to the leader replica of the appropriate group, which acquires read
+ * locks and then reads the most recent data."
+ *   "A non-coordinator-participant leader first acquires write locks. It
+ * then chooses a prepare timestamp that must be larger than any timestamps
+ * it has assigned to previous transactions (to preserve monotonicity), and
+ * logs a prepare record through Paxos. Each participant then notifies the
+ * coordinator of its prepare timestamp."
+ *   "After commit wait, the coordinator sends the commit timestamp to the
+ * client and all other participant leaders. Each participant leader logs
+ * the transaction's outcome through Paxos. All participants apply at the
+ * same timestamp and then release locks."
+ *
+ * Participant state diagram (leader side; every replica keeps `preps` from
+ * the log):
+ *
+ *   (none) --READ--> ACTIVE (shared locks) --PREPARE--> WAIT_LOCKS
+ *   WAIT_LOCKS --granted: prepare ts, log PREPARE--> LOGGING
+ *   LOGGING --PREPARE applied: vote--> PREPARED
+ *   PREPARED --DECISION msg: log OUTCOME--> (OUTCOME applied) released
+ *   WAIT_LOCKS / ACTIVE --wound, expiry, abort decision--> WOUNDED (tombstone)
+ *   PREPARED, no decision heard --query_period--> QUERY (and vote again)
+ *
+ * Single-group commit: ACTIVE --COMMIT--> WAIT_LOCKS --granted: commit ts,
+ * log COMMIT--> LOGGING --COMMIT applied: release locks, reply after
+ * tt_after(s)--> released.
+ *
+ * Invariants:
+ *   P1 A transaction is marked prepared in the lock table (so it can no
+ *      longer be wounded) before its COMMIT or PREPARE record is proposed.
+ *   P2 A prepared participant never aborts on its own; it keeps its locks
+ *      (re-taken by a new leader once caught up) until an OUTCOME applies.
+ *   P3 Locks are released only after the record that ends the transaction
+ *      at this group has been applied here, so a later reader at this
+ *      leader sees its writes.
+ *
+ * Transition -> function:
+ *   READ request              -> txn__on_read()
+ *   COMMIT (single)           -> txn__on_commit() -> single_commit()
+ *   PREPARE request           -> txn__on_prepare() -> part_prepare()
+ *   locks granted later       -> txn__locks_granted() -> txn__rw_continue()
+ *   wounded by an older txn   -> txn__handle_wounded()
+ *   COMMIT applied            -> txn__apply_commit()
+ *   PREPARE applied           -> txn__apply_prepare()
+ *   DECISION message          -> txn__on_decision_msg()
+ *   OUTCOME applied           -> txn__apply_outcome()
+ *   caught up as new leader   -> txn__relock_prepared()
+ *   no outcome heard          -> txn__participant_tick()
+ */
+#include "node_int.h"
+
+#define WOUNDED_MAX 256u
+
+/* ---- transaction records --------------------------------------------------- */
+
+struct txn__rw *txn__rw_find(struct txn__group *g, txn_id id)
+{
+    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++)
+        if (g->rws[i].used && g->rws[i].id == id)
+            return &g->rws[i];
+    return NULL;
+}
+
+/* Finds or creates; NULL when TXN_NODE_TXNS_MAX are active. */
+struct txn__rw *txn__rw_get(struct txn_node *n, struct txn__group *g, txn_id id, tt_micros start_ts)
+{
+    struct txn__rw *t = txn__rw_find(g, id);
+    if (t != NULL)
+        return t;
+    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++) {
+        t = &g->rws[i];
+        if (t->used)
+            continue;
+        memset(t, 0, sizeof *t);
+        t->used = true;
+        t->id = id;
+        t->start_ts = start_ts;
+        t->state = TXN__RW_ACTIVE;
+        t->deadline_us = n->now.earliest + n->cfg.vote_timeout_us;
+        return t;
+    }
+    return NULL;
+}
+
+void txn__rw_free(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    (void) n;
+    SP_ASSERT(t->used && t >= g->rws && t < g->rws + TXN_NODE_TXNS_MAX);
+    free(t->blob);
+    memset(t, 0, sizeof *t);
+}
+
+static void copy_locks(struct txn_node *n, struct txn__group *g, const struct txn_lock_grant *gr,
+                       uint32_t k)
+{
+    /* The table's grant array dies at its next change; continuing a granted
+     * transaction may change it, so work from a copy. */
+    struct txn_lock_grant *c = txn__arena_dup(&n->arena, gr, sizeof *gr * k);
+    txn__locks_granted(n, g, c, k);
+}
+
+/* P3: called once the record ending t here has been applied. */
+void txn__release(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    SP_ASSERT(t != NULL && t->used);
+    if (g->locks == NULL)
+        return;
+    const struct txn_lock_grant *gr = NULL;
+    uint32_t k = 0;
+    txn_locks_release(g->locks, t->id, n->now.earliest, &gr, &k);
+    if (k)
+        copy_locks(n, g, gr, k);
+}
+
+/* Aborts t before it logged anything: answer its client, release its locks
+ * and keep a tombstone so its next request learns why. */
+void txn__rw_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, int status)
+{
+    SP_ASSERT(t->used && status != 0);
+    SP_ASSERT(t->state != TXN__RW_LOGGING && t->state != TXN__RW_PREPARED);
+    if (t->has_client)
+        txn__reply_status(n, t->client, t->req_id, t->id, status, 0);
+    t->has_client = false;
+    t->state = TXN__RW_WOUNDED;
+    t->expire_us = n->now.earliest + n->cfg.idle_timeout_us;
+    free(t->blob);
+    t->blob = NULL;
+    t->keys_n = t->writes_n = 0;
+    txn__release(n, g, t);
+}
+
+/* Copies the request's keys and writes into one owned blob. */
+int txn__rw_copy_request(struct txn__rw *t, const struct txn_request *req)
+{
+    size_t bytes = sizeof(struct txn_key) * req->keys_n + sizeof(struct txn_write) * req->writes_n;
+    for (uint32_t i = 0; i < req->keys_n; i++)
+        bytes += req->keys[i].key_len;
+    for (uint32_t i = 0; i < req->writes_n; i++)
+        bytes += req->writes[i].key_len + req->writes[i].value_len;
+    free(t->blob);
+    t->blob = malloc(bytes ? bytes : 1);
+    if (t->blob == NULL)
+        return SP_ENOMEM;
+    t->keys = (struct txn_key *) t->blob;
+    t->writes = (struct txn_write *) (t->keys + req->keys_n);
+    uint8_t *p = (uint8_t *) (t->writes + req->writes_n);
+    for (uint32_t i = 0; i < req->keys_n; i++) {
+        t->keys[i].key = memcpy(p, req->keys[i].key, req->keys[i].key_len);
+        t->keys[i].key_len = req->keys[i].key_len;
+        p += req->keys[i].key_len;
+    }
+    for (uint32_t i = 0; i < req->writes_n; i++) {
+        struct txn_write w = req->writes[i];
+        w.key = memcpy(p, w.key, w.key_len);
+        p += w.key_len;
+        if (w.kind != TXN_WRITE_PUT)
+            w.value_len = 0;
+        w.value = w.value_len ? memcpy(p, w.value, w.value_len) : NULL;
+        p += w.value_len;
+        t->writes[i] = w;
+    }
+    SP_ASSERT((size_t) (p - t->blob) == bytes);
+    t->keys_n = req->keys_n;
+    t->writes_n = req->writes_n;
+    return 0;
+}
+
+/* ---- locks -------------------------------------------------------------------- */
+
+/* Requests `mode` on each key; counts waits in t->waits. Returns 0 or the
+ * lock table's error (the caller aborts t). Younger holders it wounds are
+ * handled after the loop, since aborting them changes the table. */
+static int lock_keys(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
+                     const struct txn_key *keys, const struct txn_write *writes, uint32_t k,
+                     enum txn_lock_mode mode)
+{
+    txn_id wounded[WOUNDED_MAX];
+    uint32_t wounded_n = 0;
+    struct txn_lock_owner owner = {t->id, t->start_ts};
+    int rc = 0;
+    t->waits = 0;
+    for (uint32_t i = 0; i < k && rc == 0; i++) {
+        const void *key = keys ? keys[i].key : writes[i].key;
+        size_t len = keys ? keys[i].key_len : writes[i].key_len;
+        struct txn_lock_result res;
+        rc = txn_locks_acquire(g->locks, &owner, key, len, mode, n->now.earliest, &res, NULL);
+        if (rc == SP_EINVAL) /* the same key twice in one request: already queued */
+            rc = 0;
+        else if (rc == 0 && res.status == TXN_LOCK_WAIT)
+            t->waits++;
+        for (uint32_t j = 0; rc == 0 && j < res.wounded_n && wounded_n < WOUNDED_MAX; j++)
+            wounded[wounded_n++] = res.wounded[j];
+    }
+    txn__handle_wounded(n, g, wounded, wounded_n);
+    return rc;
+}
+
+int txn__lock_writes(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    return lock_keys(n, g, t, NULL, t->writes, t->writes_n, TXN_LOCK_EXCLUSIVE);
+}
+
+void txn__handle_wounded(struct txn_node *n, struct txn__group *g, const txn_id *ids,
+                         uint32_t ids_n)
+{
+    SP_ASSERT(ids_n <= WOUNDED_MAX);
+    for (uint32_t i = 0; i < ids_n; i++) {
+        struct txn__rw *t = txn__rw_find(g, ids[i]);
+        if (t == NULL) {
+            txn_locks_release(g->locks, ids[i], n->now.earliest, NULL, NULL);
+            continue;
+        }
+        if (t->state == TXN__RW_WOUNDED || t->state == TXN__RW_LOGGING ||
+            t->state == TXN__RW_PREPARED)
+            continue; /* already ending, or past the point of being wounded (P1) */
+        if (t->role == TXN__ROLE_COORD && t->commit_arrived) {
+            txn__coord_decide_abort(n, g, t);
+            continue;
+        }
+        if (t->role == TXN__ROLE_PART) {
+            struct txn_msg v = {.type = TXN_MSG_VOTE, .id = t->id, .status = SP_ETXN_WOUNDED};
+            v.from_group = g->id;
+            txn__send_group(n, t->coord, &v);
+        }
+        txn__rw_abort(n, g, t, SP_ETXN_WOUNDED);
+    }
+}
+
+void txn__locks_granted(struct txn_node *n, struct txn__group *g, const struct txn_lock_grant *gr,
+                        uint32_t grants_n)
+{
+    for (uint32_t i = 0; i < grants_n; i++) {
+        struct txn__rw *t = txn__rw_find(g, gr[i].id);
+        if (t == NULL || t->waits == 0)
+            continue;
+        t->waits--;
+        if (t->waits == 0 && g->locks != NULL)
+            txn__rw_continue(n, g, t);
+    }
+}
+
+/* ---- requests --------------------------------------------------------------------- */
+
+/* Common entry for READ, COMMIT and PREPARE: the transaction record, unless
+ * it was wounded (answered) or is busy with another request. */
+static struct txn__rw *begin(struct txn_node *n, struct txn__group *g,
+                             const struct txn_request *req)
+{
+    struct txn__rw *t = txn__rw_get(n, g, req->id, req->start_ts);
+    int status = 0;
+    if (t == NULL)
+        status = SP_EFULL;
+    else if (t->state == TXN__RW_WOUNDED)
+        status = SP_ETXN_WOUNDED;
+    else if (t->state != TXN__RW_ACTIVE || t->has_client)
+        status = SP_EINVAL;
+    else if (txn__rw_copy_request(t, req))
+        status = SP_ENOMEM;
+    if (status) {
+        if (req->type != TXN_REQ_PREPARE)
+            txn__reply_status(n, req->client, req->req_id, req->id, status, 0);
+        else if (t != NULL && t->state == TXN__RW_WOUNDED) {
+            struct txn_msg v = {.type = TXN_MSG_VOTE, .id = req->id, .status = status};
+            v.from_group = g->id;
+            txn__send_group(n, req->coord_group, &v);
+        }
+        return NULL;
+    }
+    t->start_ts = t->start_ts ? t->start_ts : req->start_ts;
+    t->has_client = req->type != TXN_REQ_PREPARE;
+    t->client = req->client;
+    t->req_id = req->req_id;
+    return t;
+}
+
+void txn__on_read(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    struct txn__rw *t = begin(n, g, req);
+    if (t == NULL)
+        return;
+    t->state = TXN__RW_WAIT_READ;
+    txn_id id = t->id;
+    int rc = lock_keys(n, g, t, t->keys, NULL, t->keys_n, TXN_LOCK_SHARED);
+    if (!t->used || t->id != id || t->state != TXN__RW_WAIT_READ)
+        return; /* ended while handling wounds */
+    if (rc)
+        txn__rw_abort(n, g, t, rc);
+    else if (t->waits == 0)
+        txn__rw_continue(n, g, t);
+}
+
+void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    const struct txn__decision *d = txn__decision_find(g, req->id);
+    if (d != NULL) { /* a repeated commit: the decision stands */
+        txn__reply_status(n, req->client, req->req_id, req->id, d->ts ? 0 : SP_ETXN_ABORTED, 0);
+        if (d->ts)
+            n->replies[n->replies_n - 1].ts = d->ts;
+        return;
+    }
+    struct txn__rw *t = begin(n, g, req);
+    if (t == NULL)
+        return;
+    t->role = req->participants_n ? TXN__ROLE_COORD : TXN__ROLE_SINGLE;
+    t->parts_n = req->participants_n;
+    for (uint32_t i = 0; i < req->participants_n; i++)
+        t->parts[i] = req->participants[i];
+    t->commit_arrived = true;
+    t->arrival = n->now; /* From §4.2.1: s > TT.now().latest when the commit arrived */
+    t->deadline_us = n->now.earliest + n->cfg.vote_timeout_us;
+    t->state = TXN__RW_WAIT_LOCKS;
+    txn_id id = t->id;
+    int rc = txn__lock_writes(n, g, t);
+    if (!t->used || t->id != id || t->state != TXN__RW_WAIT_LOCKS)
+        return;
+    if (rc) {
+        if (t->role == TXN__ROLE_COORD)
+            txn__coord_decide_abort(n, g, t);
+        else
+            txn__rw_abort(n, g, t, rc);
+    } else if (t->waits == 0) {
+        txn__rw_continue(n, g, t);
+    }
+}
+
+void txn__on_prepare(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    if (txn__prep_find(g, req->id) != NULL)
+        return; /* already prepared: the vote is repeated by the tick */
+    struct txn__rw *t = begin(n, g, req);
+    if (t == NULL)
+        return;
+    t->role = TXN__ROLE_PART;
+    t->coord = req->coord_group;
+    t->state = TXN__RW_WAIT_LOCKS;
+    txn_id id = t->id;
+    int rc = txn__lock_writes(n, g, t);
+    if (!t->used || t->id != id || t->state != TXN__RW_WAIT_LOCKS)
+        return;
+    if (rc) {
+        struct txn_msg v = {.type = TXN_MSG_VOTE, .id = t->id, .status = rc};
+        v.from_group = g->id;
+        txn__send_group(n, t->coord, &v);
+        txn__rw_abort(n, g, t, rc);
+    } else if (t->waits == 0) {
+        txn__rw_continue(n, g, t);
+    }
+}
+
+void txn__on_abort(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    struct txn__rw *t = txn__rw_find(g, req->id);
+    if (t != NULL && t->state != TXN__RW_LOGGING && t->state != TXN__RW_PREPARED &&
+        t->state != TXN__RW_WOUNDED && !(t->role == TXN__ROLE_COORD && t->commit_arrived))
+        txn__rw_abort(n, g, t, SP_ETXN_ABORTED);
+    txn__reply_status(n, req->client, req->req_id, req->id, 0, 0);
+}
+
+/* ---- proceeding once locks are held ------------------------------------------------ */
+
+/* Logs COMMIT (single) or PREPARE (participant) with a fresh timestamp. */
+static void log_with_ts(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    bool single = t->role == TXN__ROLE_SINGLE;
+    struct txn_ts_bounds b;
+    tt_micros ts = 0;
+    int rc = txn_locks_prepared(g->locks, t->id, NULL); /* P1 */
+    if (rc == 0)
+        rc = txn__ts_bounds(n, g, &b);
+    if (rc == 0)
+        rc = single ? txn_ts_commit(&b, &ts, NULL) : txn_ts_prepare(&b, &ts, NULL);
+    if (rc == 0)
+        rc = paxos_note_assigned_ts(g->r, n->now, ts); /* N4 */
+    struct txn__rec rec = {.type = single ? TXN__REC_COMMIT : TXN__REC_PREPARE, .id = t->id};
+    rec.ts = ts;
+    rec.coord = t->coord;
+    rec.writes_n = t->writes_n;
+    rec.writes = t->writes;
+    txn_id id = t->id;
+    if (rc == 0) {
+        SP_ASSERT(ts >= n->now.latest && ts > b.last_assigned); /* §4.1.2 start, monotonic */
+        t->state = TXN__RW_LOGGING;
+        t->ts = ts;
+        rc = txn__propose(n, g, &rec);
+    }
+    if (rc == 0 || !t->used || t->id != id)
+        return;
+    if (!single) {
+        struct txn_msg v = {.type = TXN_MSG_VOTE, .id = t->id, .status = SP_ETXN_ABORTED};
+        v.from_group = g->id;
+        txn__send_group(n, t->coord, &v);
+    }
+    t->state = TXN__RW_ACTIVE;
+    txn__rw_abort(n, g, t, rc == SP_ETXN_WOUNDED ? rc : SP_ETXN_ABORTED);
+}
+
+void txn__rw_continue(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    SP_ASSERT(t->used && t->waits == 0);
+    switch (t->state) {
+    case TXN__RW_WAIT_READ:
+        t->state = TXN__RW_ACTIVE;
+        t->has_client = false;
+        txn__serve_read(n, g, t->client, t->req_id, t->id, t->keys, t->keys_n, TT_MICROS_MAX);
+        break;
+    case TXN__RW_WAIT_LOCKS:
+        if (t->role == TXN__ROLE_COORD) {
+            t->state = TXN__RW_VOTES;
+            txn__coord_try_decide(n, g, t);
+        } else {
+            log_with_ts(n, g, t);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- apply (every replica) ---------------------------------------------------------- */
+
+int txn__apply_commit(struct txn_node *n, struct txn__group *g, uint64_t pos,
+                      const struct txn__rec *rec)
+{
+    SP_ASSERT(rec->type == TXN__REC_COMMIT && rec->ts >= 1);
+    struct txn_apply a = {.group = g->id, .ts = rec->ts, .writes = rec->writes};
+    a.writes_n = rec->writes_n;
+    a.applied_index = pos;
+    int rc = txn__store_apply(n, g, &a);
+    if (rc)
+        return rc;
+    txn_safetime_apply_commit(g->st, pos, rec->ts);
+    g->applied = pos;
+    struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;
+    if (t != NULL && t->state == TXN__RW_LOGGING) {
+        txn__release(n, g, t);
+        txn__hold_commit_reply(n, g, t, rec->ts);
+        txn__rw_free(n, g, t);
+    }
+    return 0;
+}
+
+static void state_key(uint8_t key[9], char kind, txn_id id)
+{
+    key[0] = (uint8_t) kind;
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t) (id >> (8 * (7 - i)));
+}
+
+int txn__apply_prepare(struct txn_node *n, struct txn__group *g, uint64_t pos,
+                       const struct txn__rec *rec, const uint8_t *raw, size_t raw_len)
+{
+    SP_ASSERT(rec->type == TXN__REC_PREPARE && rec->ts >= 1);
+    bool dup = txn__prep_find(g, rec->id) != NULL;
+    uint8_t key[9];
+    state_key(key, 'p', rec->id);
+    /* The record itself is the participant's durable state until the
+     * outcome: it survives log truncation and restarts. */
+    struct txn_state_write sw = {.key = key, .key_len = 9, .value = raw, .value_len = raw_len};
+    struct txn_apply a = {.group = g->id, .state = dup ? NULL : &sw, .state_n = dup ? 0 : 1};
+    a.applied_index = pos;
+    int rc = txn__store_apply(n, g, &a);
+    if (rc)
+        return rc;
+    g->applied = pos;
+    if (dup) {
+        txn_safetime_apply_other(g->st, pos);
+        return 0;
+    }
+    rc = txn_safetime_apply_prepare(g->st, pos, rec->id, rec->ts, NULL);
+    SP_ASSERT(rc == 0);
+    rc = txn__prep_add(g, rec->id, rec->ts, rec->coord, raw, raw_len);
+    SP_ASSERT(rc == 0);
+    struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;
+    if (t != NULL && t->state == TXN__RW_LOGGING) {
+        t->state = TXN__RW_PREPARED;
+        struct txn_msg v = {.type = TXN_MSG_VOTE, .id = rec->id, .ts = rec->ts};
+        v.from_group = g->id;
+        txn__send_group(n, rec->coord, &v);
+        txn__prep_find(g, rec->id)->next_query_us = n->now.earliest + n->cfg.query_period_us;
+    }
+    return 0;
+}
+
+int txn__apply_outcome(struct txn_node *n, struct txn__group *g, uint64_t pos,
+                       const struct txn__rec *rec)
+{
+    SP_ASSERT(rec->type == TXN__REC_OUTCOME && rec->ts >= 0);
+    struct txn__prep *p = txn__prep_find(g, rec->id);
+    struct txn_apply a = {.group = g->id, .applied_index = pos};
+    struct txn__rec prep;
+    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN_REQ_WRITES_MAX);
+    uint8_t key[9];
+    state_key(key, 'p', rec->id);
+    struct txn_state_write sw = {.key = key, .key_len = 9};
+    if (p != NULL) {
+        int drc = txn__rec_decode(p->rec, p->rec_len, &prep, ws, TXN_REQ_WRITES_MAX, NULL);
+        SP_ASSERT(drc == 0);
+        if (rec->ts > 0) { /* From §4.2.1: all participants apply at the same timestamp */
+            SP_ASSERT(rec->ts >= p->ts);
+            a.ts = rec->ts;
+            a.writes = prep.writes;
+            a.writes_n = prep.writes_n;
+        }
+        a.state = &sw;
+        a.state_n = 1;
+    }
+    int rc = txn__store_apply(n, g, &a);
+    if (rc)
+        return rc;
+    g->applied = pos;
+    if (p == NULL) {
+        txn_safetime_apply_other(g->st, pos); /* a repeated outcome */
+        return 0;
+    }
+    rc = txn_safetime_apply_outcome(g->st, pos, rec->id, rec->ts, NULL);
+    SP_ASSERT(rc == 0);
+    free(p->rec);
+    *p = g->preps[--g->preps_n];
+    struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;
+    if (t != NULL) {
+        txn__release(n, g, t);
+        txn__rw_free(n, g, t);
+    }
+    return 0;
+}
+
+/* ---- 2PC messages and timers ------------------------------------------------------- */
+
+void txn__on_decision_msg(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
+{
+    struct txn__prep *p = txn__prep_find(g, m->id);
+    if (p != NULL) {
+        if (m->ts > 0)
+            SP_ASSERT(m->ts >= p->ts); /* commit ts >= every prepare ts */
+        struct txn__rec rec = {.type = TXN__REC_OUTCOME, .id = m->id, .ts = m->ts};
+        if (txn__propose(n, g, &rec) == 0)
+            p->next_query_us = n->now.earliest + n->cfg.query_period_us;
+        return;
+    }
+    /* Not prepared (yet): only an abort matters, and only before logging. */
+    struct txn__rw *t = txn__rw_find(g, m->id);
+    if (m->ts == 0 && t != NULL && t->role == TXN__ROLE_PART &&
+        (t->state == TXN__RW_WAIT_LOCKS || t->state == TXN__RW_ACTIVE))
+        txn__rw_abort(n, g, t, SP_ETXN_ABORTED);
+}
+
+/* A prepared participant's leader asks the coordinator group for the
+ * outcome, and repeats its vote in case it was lost (P2). */
+void txn__participant_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
+{
+    if (!g->leader || !g->caught_up)
+        return;
+    for (uint32_t i = 0; i < g->preps_n; i++) {
+        struct txn__prep *p = &g->preps[i];
+        if (p->next_query_us <= n->now.earliest) {
+            struct txn_msg q = {.type = TXN_MSG_QUERY, .id = p->id};
+            q.from_group = g->id;
+            txn__send_group(n, p->coord, &q);
+            struct txn_msg v = {.type = TXN_MSG_VOTE, .id = p->id, .ts = p->ts};
+            v.from_group = g->id;
+            txn__send_group(n, p->coord, &v);
+            p->next_query_us = n->now.earliest + n->cfg.query_period_us;
+        }
+        if (p->next_query_us < *wake)
+            *wake = p->next_query_us;
+    }
+}
+
+/* N3: a new leader, once caught up, takes the write locks of every
+ * transaction prepared in the log, so no reader slips past them (P2). */
+void txn__relock_prepared(struct txn_node *n, struct txn__group *g)
+{
+    SP_ASSERT(g->leader && g->locks != NULL);
+    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN_REQ_WRITES_MAX);
+    for (uint32_t i = 0; i < g->preps_n; i++) {
+        struct txn__prep *p = &g->preps[i];
+        struct txn__rec rec;
+        int rc = txn__rec_decode(p->rec, p->rec_len, &rec, ws, TXN_REQ_WRITES_MAX, NULL);
+        SP_ASSERT(rc == 0);
+        struct txn__rw *t = txn__rw_get(n, g, p->id, p->ts);
+        SP_ASSERT(t != NULL && t->state == TXN__RW_ACTIVE);
+        t->role = TXN__ROLE_PART;
+        t->coord = p->coord;
+        rc = lock_keys(n, g, t, NULL, rec.writes, rec.writes_n, TXN_LOCK_EXCLUSIVE);
+        SP_ASSERT(rc == 0 && t->waits == 0); /* prepared write sets never overlap */
+        rc = txn_locks_prepared(g->locks, t->id, NULL);
+        SP_ASSERT(rc == 0);
+        t->state = TXN__RW_PREPARED;
+        p->next_query_us = n->now.earliest;
+    }
+}
+
+struct txn__prep *txn__prep_find(struct txn__group *g, txn_id id)
+{
+    for (uint32_t i = 0; i < g->preps_n; i++)
+        if (g->preps[i].id == id)
+            return &g->preps[i];
+    return NULL;
+}
+
+int txn__prep_add(struct txn__group *g, txn_id id, tt_micros ts, txn_group_id coord,
+                  const uint8_t *raw, size_t raw_len)
+{
+    if (txn__prep_find(g, id) != NULL)
+        return SP_EINVAL;
+    if (g->preps_n == g->preps_max)
+        return SP_EFULL;
+    uint8_t *copy = malloc(raw_len);
+    if (copy == NULL)
+        return SP_ENOMEM;
+    memcpy(copy, raw, raw_len);
+    g->preps[g->preps_n++] = (struct txn__prep){id, ts, coord, copy, raw_len, 0};
+    return 0;
+}

@@ -1,0 +1,220 @@
+/*
+ * reads.c - lock-free reads at a timestamp (strong read-only transactions,
+ * snapshot reads), the waits held in the node (reads until t_safe, replies
+ * until commit wait is over), and MinNextTS promises.
+ *
+ * From Spanner §4.1.3: "Every replica tracks a value called safe time t_safe
+ * which is the maximum timestamp at which a replica is up-to-date. A replica
+ * can satisfy a read at a timestamp t if t <= t_safe."
+ * From Spanner §4.2.2: "If the scope's values are served by a single Paxos
+ * group, then the client issues the read-only transaction to that group's
+ * leader. ... If there are no prepared transactions, the assignment
+ * s_read = LastTS() trivially satisfies external consistency". "If the
+ * scope's values are served by multiple Paxos groups ... [Spanner] has the
+ * client avoid a negotiation round, and just have its reads execute at
+ * s_read = TT.now().latest (which may wait for safe time to advance)."
+ * From Spanner §4.2.4: "A replica can advance t_paxos_safe to
+ * MinNextTS(n) - 1 when it has applied through n."
+ *
+ * Read state diagram:
+ *   RO_READ --t <= t_safe--> served
+ *   RO_READ --t > t_safe--> HELD --t_safe reaches t--> served
+ *                               --read_timeout_us--> SP_ETXN_NOT_SAFE
+ *
+ * Invariants:
+ *   R1 A read at t is served only when t <= t_safe at this replica, so what
+ *      it returns can never change afterwards (every later write or prepare
+ *      is above t_safe, asserted in safetime.c).
+ *   R2 A leader promises MinNextTS only when every timestamp it assigned is
+ *      applied (no outstanding proposal, applied through its last slot); the
+ *      promise is recorded as assigned (paxos_note_assigned_ts) so later
+ *      timestamps stay above it, and it is inside the lease.
+ *   R3 (C3) A held commit reply leaves only once tt_after(s).
+ *
+ * Transition -> function:
+ *   RO_READ request          -> txn__on_ro_read()
+ *   serve                    -> txn__serve_read()
+ *   held read / reply due    -> txn__waits_tick()
+ *   promise period           -> txn__promise_tick()
+ *   PROMISE message          -> txn__on_promise()
+ */
+#include "node_int.h"
+
+struct txn__wait *txn__wait_alloc(struct txn_node *n)
+{
+    for (uint32_t i = 0; i < TXN_NODE_WAITS_MAX; i++) {
+        struct txn__wait *w = &n->waits[i];
+        if (!w->used) {
+            memset(w, 0, sizeof *w);
+            w->used = true;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static void wait_free(struct txn__wait *w)
+{
+    SP_ASSERT(w->used);
+    free(w->blob);
+    memset(w, 0, sizeof *w);
+}
+
+void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, uint64_t req_id,
+                     txn_id id, const struct txn_key *keys, uint32_t keys_n, tt_micros t)
+{
+    SP_ASSERT(keys_n <= TXN_REQ_KEYS_MAX && t >= 0);
+    struct txn_value *vals = txn__arena_alloc(&n->arena, sizeof *vals * (keys_n ? keys_n : 1));
+    struct txn_reply r = {.client = client, .req_id = req_id, .id = id, .ts = t};
+    for (uint32_t i = 0; i < keys_n && r.status == 0; i++) {
+        struct txn_version v = {0};
+        r.status = txn_store_get(n->store, g->id, keys[i].key, keys[i].key_len, t, &v, NULL);
+        vals[i].kind = v.kind;
+        vals[i].ts = v.ts;
+        vals[i].value = txn__arena_dup(&n->arena, v.value, v.value_len);
+        vals[i].value_len = v.value_len;
+        txn_version_clear(&v);
+    }
+    if (r.status == 0) {
+        r.values = vals;
+        r.values_n = keys_n;
+    }
+    if (t == TT_MICROS_MAX)
+        r.ts = 0; /* a locking read reads the newest version, at no timestamp */
+    txn__reply(n, &r);
+}
+
+/* Chooses s_read for the request, or answers it with an error. */
+static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_request *req,
+                   tt_micros *t)
+{
+    switch (req->mode) {
+    case TXN_READ_STRONG_SINGLE:
+        if (!g->leader || !g->caught_up)
+            return SP_EPAXOS_NOT_LEADER;
+        *t = txn_safetime_strong_read_ts(g->st, n->now);
+        return 0;
+    case TXN_READ_STRONG:
+        *t = n->now.latest;
+        return 0;
+    case TXN_READ_EXACT:
+        *t = req->read_ts;
+        return req->read_ts >= 0 ? 0 : SP_EINVAL;
+    case TXN_READ_STALE:
+        if (req->staleness_us < 0)
+            return SP_EINVAL;
+        return txn_safetime_stale_read_ts(g->st, n->now, req->staleness_us, t, NULL);
+    }
+    return SP_EINVAL;
+}
+
+void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    tt_micros t = 0;
+    int rc = read_ts(n, g, req, &t);
+    if (rc) {
+        txn__reply_status(n, req->client, req->req_id, req->id, rc, txn__hint(g));
+        return;
+    }
+    if (txn_safetime_check_read(g->st, t, NULL) == 0) { /* R1 */
+        txn__serve_read(n, g, req->client, req->req_id, req->id, req->keys, req->keys_n, t);
+        return;
+    }
+    struct txn__wait *w = txn__wait_alloc(n);
+    struct txn__rw tmp = {0};
+    if (w == NULL || txn__rw_copy_request(&tmp, req)) {
+        if (w != NULL)
+            wait_free(w);
+        free(tmp.blob);
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_EFULL, 0);
+        return;
+    }
+    w->is_read = true;
+    w->group = g->id;
+    w->ts = t;
+    w->deadline_us = n->now.earliest + n->cfg.read_timeout_us;
+    w->reply = (struct txn_reply){.client = req->client, .req_id = req->req_id, .id = req->id};
+    w->blob = tmp.blob;
+    w->keys = tmp.keys;
+    w->keys_n = tmp.keys_n;
+}
+
+static void release_commit(struct txn_node *n, struct txn__wait *w)
+{
+    /* C3: no reply before tt_after(s). */
+    SP_ASSERT(n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, w->ts));
+    if (w->has_client)
+        txn__reply(n, &w->reply);
+    struct txn_msg m = {.type = TXN_MSG_DECISION, .id = w->reply.id, .ts = w->ts};
+    m.from_group = w->group;
+    for (uint32_t i = 0; i < w->parts_n; i++)
+        txn__send_group(n, w->parts[i], &m);
+    wait_free(w);
+}
+
+void txn__waits_tick(struct txn_node *n, tt_micros *wake)
+{
+    for (uint32_t i = 0; i < TXN_NODE_WAITS_MAX; i++) {
+        struct txn__wait *w = &n->waits[i];
+        if (!w->used)
+            continue;
+        if (!w->is_read) {
+            if (n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, w->ts))
+                release_commit(n, w);
+            else if (w->ts + 1 < *wake)
+                *wake = w->ts + 1; /* now.earliest >= s + 1 means tt_after(s) */
+            continue;
+        }
+        struct txn__group *g = txn__group_find(n, w->group);
+        SP_ASSERT(g != NULL);
+        if (txn_safetime_check_read(g->st, w->ts, NULL) == 0) {
+            txn__serve_read(n, g, w->reply.client, w->reply.req_id, w->reply.id, w->keys, w->keys_n,
+                            w->ts);
+            wait_free(w);
+        } else if (w->deadline_us <= n->now.earliest) {
+            txn__reply_status(n, w->reply.client, w->reply.req_id, w->reply.id, SP_ETXN_NOT_SAFE,
+                              0);
+            wait_free(w);
+        } else if (w->deadline_us < *wake) {
+            *wake = w->deadline_us;
+        }
+    }
+}
+
+/* ---- MinNextTS ------------------------------------------------------------------ */
+
+void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
+{
+    SP_ASSERT(g->leader && g->caught_up);
+    if (g->promise_due_us <= n->now.earliest) {
+        g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
+        /* R2: only with nothing assigned and unapplied. */
+        if (g->outstanding == 0 && g->apply_head == NULL &&
+            g->applied_slot == paxos_last_slot(g->r)) {
+            struct txn_ts_bounds b;
+            tt_micros mn = 0;
+            int rc = txn__ts_bounds(n, g, &b);
+            if (rc == 0)
+                rc = txn_ts_min_next(&b, &mn, NULL);
+            if (rc == 0)
+                rc = paxos_note_assigned_ts(g->r, n->now, mn - 1);
+            if (rc == 0) {
+                SP_ASSERT(mn > b.last_assigned && mn < b.lease_end);
+                uint64_t index = TXN__POS(g->applied_slot, TXN__POS_K_MAX);
+                struct txn_msg m = {.type = TXN_MSG_PROMISE, .ts = mn, .index = index};
+                m.from_group = g->id;
+                txn__send_group(n, g->id, &m);
+            }
+        }
+    }
+    if (g->promise_due_us < *wake)
+        *wake = g->promise_due_us;
+}
+
+void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
+{
+    (void) n;
+    SP_ASSERT(m->type == TXN_MSG_PROMISE);
+    if (m->ts >= 1)
+        txn_safetime_promise(g->st, m->index, m->ts);
+}
