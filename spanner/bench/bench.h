@@ -1,0 +1,153 @@
+/*
+ * bench.h - spanner-bench: a closed-loop load generator with pluggable
+ * targets (issue 7). The manual of the module; everything else in
+ * spanner/bench is private to it.
+ *
+ * A target is a small function table (struct sp_bench_target): connect once
+ * per run, then op() is called from every client thread at once, then
+ * close. Adding a target (the transactional store, when libspanner exists)
+ * means writing one table and listing it in targets.c; the runner, the
+ * histograms, the report and scripts/bench-vs-etcd need no change.
+ *
+ * A run: `clients` threads, each in a closed loop (issue the next operation
+ * when the previous one answered), for `seconds` or until `ops_total`
+ * operations, whichever first; a run never outlives `seconds_max`. Keys are
+ * drawn uniformly from the key space; every thread has its own PRNG seeded
+ * from cfg->seed, so a run's key sequence is reproducible.
+ */
+#ifndef SP_BENCH_H
+#define SP_BENCH_H
+
+#include "hist.h"
+#include "sp_error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_BENCH_CLIENTS_MAX 256
+#define SP_BENCH_KEY_MAX     1024
+#define SP_BENCH_VALUE_MAX   (1 << 20)
+#define SP_BENCH_RETRIES_MAX 3 /* runner-level retries of a retryable failure */
+
+/* Operation kinds a target may support. */
+enum sp_bench_op {
+    SP_BENCH_PUT,        /* durable, replicated single-key write */
+    SP_BENCH_GET,        /* linearizable single-key read */
+    SP_BENCH_GET_SERIAL, /* serializable (possibly stale, member-local) read */
+    SP_BENCH_OPS
+};
+#define SP_BENCH_BIT(op) (1u << (op))
+
+const char *sp_bench_op_name(enum sp_bench_op op);
+
+/*
+ * A target. No function may be NULL. `op` must be safe to call from many
+ * threads at once on one connection (each call is one operation).
+ *
+ * connect: endpoints is the --endpoints string for this target (may be ""
+ *   when the target can start its own local cluster). opts is the bench
+ *   configuration (work dir, timeouts). Returns 0 with *conn, or an SP_E*
+ *   code with err set.
+ * op: performs one operation. Returns 0, or an SP_E* code; the runner
+ *   retries SP_ESP_UNAVAILABLE, SP_EPAXOS_NOT_LEADER, SP_EPAXOS_BUSY,
+ *   SP_ETXN_ABORTED and SP_ETXN_WOUNDED up to SP_BENCH_RETRIES_MAX times,
+ *   then counts an error. A target that retries internally (e.g. to
+ *   follow a leader) adds those attempts to *retries. err may be NULL.
+ * close: releases the connection (and anything connect started).
+ */
+struct sp_bench_config;
+struct sp_bench_target {
+    const char *name;
+    const char *about;
+    unsigned ops_supported; /* SP_BENCH_BIT mask */
+    int (*connect)(const char *endpoints, const struct sp_bench_config *cfg, void **conn,
+                   struct sp_err *err);
+    int (*op)(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+              const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err);
+    void (*close)(void *conn);
+};
+
+/* Returns the built target called name, or NULL (unknown, or not built:
+ * *not_built is then set to a static reason). */
+const struct sp_bench_target *sp_bench_target_find(const char *name, const char **not_built);
+/* Names of every target this binary knows (built or not), for --list. */
+void sp_bench_targets_list(void (*fn)(void *ctx, const char *name, const char *about, int built),
+                           void *ctx);
+
+/* Workloads: the share of reads and which read. */
+enum sp_bench_workload {
+    SP_BENCH_W_PUT,     /* 100% put */
+    SP_BENCH_W_GET,     /* 100% linearizable get */
+    SP_BENCH_W_GET_SER, /* 100% serializable get */
+    SP_BENCH_W_A,       /* YCSB A: 50% get, 50% put */
+    SP_BENCH_W_B,       /* YCSB B: 95% get, 5% put */
+    SP_BENCH_W_C,       /* YCSB C: 100% get */
+    SP_BENCH_W_COUNT
+};
+const char *sp_bench_workload_name(enum sp_bench_workload w);
+int sp_bench_workload_parse(const char *s, enum sp_bench_workload *w);
+/* Op kinds the workload issues (for the "supported by target" check). */
+unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable);
+
+struct sp_bench_config {
+    enum sp_bench_workload workload;
+    int serializable;   /* YCSB reads serializable instead of linearizable */
+    int clients;        /* 1..SP_BENCH_CLIENTS_MAX */
+    int seconds;        /* run length; 0 with ops_total > 0: until ops_total */
+    uint64_t ops_total; /* 0: no count limit */
+    int seconds_max;    /* hard bound on any run, including preloads */
+    uint64_t keys;      /* key-space size */
+    size_t key_size;    /* bytes */
+    size_t value_size;  /* bytes */
+    int timeout_ms;     /* per operation */
+    uint64_t seed;
+    int progress;      /* print a progress line (stdout is a tty) */
+    const char *dir;   /* work directory (local clusters, fsync probe) */
+    const char *label; /* progress-line prefix, e.g. "etcd put c=64" */
+};
+
+/* What one run measured. Large (histograms): allocate on the heap. */
+struct sp_bench_result {
+    struct sp_bench_hist hist[SP_BENCH_OPS]; /* successful operations */
+    uint64_t ops[SP_BENCH_OPS];              /* successful operations */
+    uint64_t errors[SP_BENCH_OPS];           /* failed after retries */
+    uint64_t retries;                        /* runner and target retries */
+    double elapsed_s;
+    char first_error[SP_ERR_MSG_MAX]; /* "" when none */
+};
+
+void sp_bench_result_init(struct sp_bench_result *r);
+/* Adds src into dst (for several rounds of one cell). */
+void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_result *src);
+
+/*
+ * Runs cfg's workload against conn. Blocks for the run (at most
+ * cfg->seconds_max plus one operation timeout). Returns 0 (the run
+ * happened; failures are counted in res), SP_EINVAL (bad config or the
+ * target does not support the workload) or SP_ENOMEM (threads).
+ */
+int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
+                 struct sp_bench_result *res, struct sp_err *err);
+
+/*
+ * Writes every key of the key space once (keys 0..keys-1, in order across
+ * the client threads), so reads find values. Bounded by cfg->seconds_max.
+ */
+int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
+                     struct sp_bench_result *res, struct sp_err *err);
+
+/* Formats key number i into key_size bytes (fixed-width hex, '0'-padded). */
+void sp_bench_key(uint64_t i, uint8_t *key, size_t key_size);
+
+/* The machine's floor for a replicated durable write on one host. */
+struct sp_bench_limits {
+    uint64_t fsync_p50_ns, fsync_p99_ns; /* fdatasync after a 256 B append */
+    uint64_t rpc_p50_ns, rpc_p99_ns;     /* loopback gRPC unary echo, 8 B */
+    uint64_t fsync_n, rpc_n;             /* samples taken */
+};
+/* Measures both (about 2-10 s). dir is where the probe file goes (use the
+ * disk the clusters write to). Returns 0, SP_EIO (err names the file or
+ * the server). */
+int sp_bench_limits_measure(const char *dir, struct sp_bench_limits *out, struct sp_err *err);
+
+#endif /* SP_BENCH_H */

@@ -1,0 +1,103 @@
+/*
+ * limits.c - the machine's floor for a replicated durable write on one
+ * host (issue 7): the latency of fdatasync after a small append, and of one
+ * loopback gRPC unary round trip through spanner/rpc.h. A leader that
+ * must fsync its log and hear from one follower (which fsyncs too) cannot
+ * commit faster than about fsync + round trip + fsync, whatever the
+ * protocol; figures far above that floor point at software, not hardware.
+ *
+ * Both probes are bounded by a sample count and by time, whichever first.
+ */
+#include "internal.h"
+#include "sp_assert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FSYNC_SAMPLES   500
+#define FSYNC_BUDGET_NS (5 * 1000000000LL)
+#define FSYNC_APPEND    256
+#define RPC_WARMUP      50
+#define RPC_SAMPLES     3000
+#define RPC_BUDGET_NS   (5 * 1000000000LL)
+
+static int fsync_probe(const char *dir, struct sp_bench_hist *h, struct sp_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spanner-bench-fsync-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return sp_err_set(err, SP_EIO, "fsync probe: %s: %s", path, strerror(errno));
+    uint8_t buf[FSYNC_APPEND];
+    memset(buf, 'x', sizeof buf);
+    int rc = 0;
+    long long end_ns = sp_bench__mono_ns() + FSYNC_BUDGET_NS;
+    for (int i = 0; i < FSYNC_SAMPLES && sp_bench__mono_ns() < end_ns; i++) {
+        long long t0 = sp_bench__mono_ns();
+        if (write(fd, buf, sizeof buf) != (ssize_t) sizeof buf || fdatasync(fd) != 0) {
+            rc = sp_err_set(err, SP_EIO, "fsync probe: %s: %s", path, strerror(errno));
+            break;
+        }
+        sp_bench_hist_record(h, (uint64_t) (sp_bench__mono_ns() - t0));
+    }
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+static int rpc_probe(struct sp_bench_hist *h, struct sp_err *err)
+{
+    struct sp_rpc_server *s = NULL;
+    char addr[64];
+    sp_rpc_init();
+    int rc = sp_bench__echo_start(1, &s, addr, sizeof addr, err);
+    if (rc) {
+        sp_rpc_shutdown();
+        return rc;
+    }
+    grpc_channel *ch = sp_rpc_channel(addr);
+    uint8_t req[8] = "12345678";
+    long long end_ns = sp_bench__mono_ns() + RPC_BUDGET_NS;
+    /* The warm-up connects the channel; its calls are not recorded. */
+    for (int i = 0; rc == 0 && i < RPC_WARMUP + RPC_SAMPLES && sp_bench__mono_ns() < end_ns; i++) {
+        uint8_t *resp = NULL;
+        size_t resp_len = 0;
+        long long t0 = sp_bench__mono_ns();
+        rc = sp_rpc_call(ch, SP_BENCH_ECHO_PATH, req, sizeof req, 2000, &resp, &resp_len, err);
+        long long latency_ns = sp_bench__mono_ns() - t0;
+        free(resp);
+        if (rc == 0 && i >= RPC_WARMUP)
+            sp_bench_hist_record(h, (uint64_t) latency_ns);
+    }
+    grpc_channel_destroy(ch);
+    sp_rpc_server_destroy(s);
+    sp_rpc_shutdown();
+    return rc ? sp_err_wrap(err, "loopback rpc probe") : 0;
+}
+
+int sp_bench_limits_measure(const char *dir, struct sp_bench_limits *out, struct sp_err *err)
+{
+    SP_ASSERT(dir != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    struct sp_bench_hist *h = malloc(sizeof *h);
+    if (!h)
+        return sp_err_set(err, SP_ENOMEM, "limits: out of memory");
+    sp_bench_hist_init(h);
+    int rc = fsync_probe(dir, h, err);
+    out->fsync_p50_ns = sp_bench_hist_percentile(h, 50);
+    out->fsync_p99_ns = sp_bench_hist_percentile(h, 99);
+    out->fsync_n = h->count;
+    if (rc == 0) {
+        sp_bench_hist_init(h);
+        rc = rpc_probe(h, err);
+        out->rpc_p50_ns = sp_bench_hist_percentile(h, 50);
+        out->rpc_p99_ns = sp_bench_hist_percentile(h, 99);
+        out->rpc_n = h->count;
+    }
+    free(h);
+    return rc;
+}

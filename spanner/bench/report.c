@@ -1,0 +1,171 @@
+/*
+ * report.c - the final table and --json (see report.h).
+ *
+ * Throughput of an op kind is its successful operations over the wall
+ * time of the runs (rounds add up). Latencies are the merged histogram of
+ * every round. A ratio row divides the first target ("ours") by the
+ * second: above 1 is better for throughput, below 1 for latency.
+ */
+#include "report.h"
+#include "sp_assert.h"
+
+#include <string.h>
+
+static double ms(uint64_t ns)
+{
+    return (double) ns / 1e6;
+}
+
+static double ops_per_s(const struct sp_bench_result *r, int kind)
+{
+    return r->elapsed_s > 0 ? (double) r->ops[kind] / r->elapsed_s : 0.0;
+}
+
+void sp_bench__print_limits(FILE *f, const struct sp_bench_limits *l)
+{
+    fprintf(f, "machine limits:\n");
+    fprintf(f, "  fdatasync of a 256 B append   p50 %7.3f ms   p99 %7.3f ms   (%llu samples)\n",
+            ms(l->fsync_p50_ns), ms(l->fsync_p99_ns), (unsigned long long) l->fsync_n);
+    fprintf(f, "  loopback gRPC unary echo      p50 %7.3f ms   p99 %7.3f ms   (%llu samples)\n",
+            ms(l->rpc_p50_ns), ms(l->rpc_p99_ns), (unsigned long long) l->rpc_n);
+    /* Issue 7's reference: a single-client write p50 within 1.5x of this. */
+    fprintf(f, "  floor: fdatasync p50 + one round trip p50 = %.3f ms\n",
+            ms(l->fsync_p50_ns + l->rpc_p50_ns));
+}
+
+static void row(FILE *f, const struct sp_bench_cell *c, int kind, const char *target,
+                const struct sp_bench_result *r)
+{
+    const struct sp_bench_hist *h = &r->hist[kind];
+    fprintf(f, "%-17s %7d %-8s %-12s %10.0f %8.3f %8.3f %8.3f %8.3f %7llu %7llu\n",
+            sp_bench_workload_name(c->workload), c->clients, sp_bench_op_name(kind), target,
+            ops_per_s(r, kind), ms(sp_bench_hist_percentile(h, 50)),
+            ms(sp_bench_hist_percentile(h, 90)), ms(sp_bench_hist_percentile(h, 99)),
+            ms(sp_bench_hist_percentile(h, 99.9)), (unsigned long long) r->errors[kind],
+            (unsigned long long) r->retries);
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0.0;
+}
+
+static void ratio_row(FILE *f, const struct sp_bench_report *rep, const struct sp_bench_cell *c,
+                      int kind)
+{
+    const struct sp_bench_result *a = c->res[0], *b = c->res[1];
+    const struct sp_bench_hist *ha = &a->hist[kind], *hb = &b->hist[kind];
+    char name[64];
+    snprintf(name, sizeof name, "%s/%s", rep->targets[0], rep->targets[1]);
+    double q[4] = {50, 90, 99, 99.9};
+    fprintf(f, "%-17s %7d %-8s %-12s %9.2fx", sp_bench_workload_name(c->workload), c->clients,
+            sp_bench_op_name(kind), name, ratio(ops_per_s(a, kind), ops_per_s(b, kind)));
+    for (int i = 0; i < 4; i++)
+        fprintf(f, " %7.2fx",
+                ratio((double) sp_bench_hist_percentile(ha, q[i]),
+                      (double) sp_bench_hist_percentile(hb, q[i])));
+    fprintf(f, "\n");
+}
+
+void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
+{
+    const struct sp_bench_config *cfg = r->cfg;
+    fprintf(f, "\n%zu B keys, %zu B values, key space %llu (uniform), YCSB reads %s, closed loop\n",
+            cfg->key_size, cfg->value_size, (unsigned long long) cfg->keys,
+            cfg->serializable ? "serializable" : "linearizable");
+    fprintf(f, "%-17s %7s %-8s %-12s %10s %8s %8s %8s %8s %7s %7s\n", "workload", "clients", "op",
+            "target", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "retries");
+    for (int i = 0; i < r->n_cells; i++) {
+        const struct sp_bench_cell *c = &r->cells[i];
+        unsigned kinds = sp_bench_workload_ops(c->workload, cfg->serializable);
+        for (int k = 0; k < SP_BENCH_OPS; k++) {
+            if (!(kinds & SP_BENCH_BIT(k)))
+                continue;
+            for (int t = 0; t < r->n_targets; t++) {
+                if (c->res[t])
+                    row(f, c, k, r->targets[t], c->res[t]);
+                else
+                    fprintf(f, "%-17s %7d %-8s %-12s %10s\n", sp_bench_workload_name(c->workload),
+                            c->clients, sp_bench_op_name(k), r->targets[t], "n/a");
+            }
+            if (r->n_targets >= 2 && c->res[0] && c->res[1])
+                ratio_row(f, r, c, k);
+        }
+    }
+    for (int i = 0; i < r->n_cells; i++)
+        for (int t = 0; t < r->n_targets; t++)
+            if (r->cells[i].res[t] && r->cells[i].res[t]->first_error[0])
+                fprintf(f, "first error, %s %s c=%d: %s\n", r->targets[t],
+                        sp_bench_workload_name(r->cells[i].workload), r->cells[i].clients,
+                        r->cells[i].res[t]->first_error);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char) *s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_result(FILE *f, const struct sp_bench_report *r, const struct sp_bench_cell *c,
+                        int t, int kind)
+{
+    const struct sp_bench_result *res = c->res[t];
+    const struct sp_bench_hist *h = &res->hist[kind];
+    fprintf(f, "{\"workload\":\"%s\",\"clients\":%d,\"op\":\"%s\",\"target\":",
+            sp_bench_workload_name(c->workload), c->clients, sp_bench_op_name(kind));
+    json_string(f, r->targets[t]);
+    fprintf(f, ",\"ops\":%llu,\"seconds\":%.3f,\"ops_per_s\":%.1f,\"rounds_ops_per_s\":[",
+            (unsigned long long) res->ops[kind], res->elapsed_s, ops_per_s(res, kind));
+    for (int i = 0; i < c->rounds[t]; i++)
+        fprintf(f, "%s%.1f", i ? "," : "", c->round_ops_s[t][i]);
+    fprintf(f,
+            "],\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
+            "\"mean_us\":%.1f,\"max_us\":%.1f,\"errors\":%llu,\"retries\":%llu,\"first_error\":",
+            sp_bench_hist_percentile(h, 50) / 1e3, sp_bench_hist_percentile(h, 90) / 1e3,
+            sp_bench_hist_percentile(h, 99) / 1e3, sp_bench_hist_percentile(h, 99.9) / 1e3,
+            sp_bench_hist_mean_ns(h) / 1e3, (double) h->max_ns / 1e3,
+            (unsigned long long) res->errors[kind], (unsigned long long) res->retries);
+    json_string(f, res->first_error);
+    fprintf(f, "}");
+}
+
+void sp_bench__print_json(FILE *f, const struct sp_bench_report *r)
+{
+    const struct sp_bench_config *cfg = r->cfg;
+    fprintf(f,
+            "{\"tool\":\"spanner-bench\",\"config\":{\"key_size\":%zu,\"value_size\":%zu,"
+            "\"keys\":%llu,\"seconds\":%d,\"ops\":%llu,\"serializable\":%s,\"timeout_ms\":%d},",
+            cfg->key_size, cfg->value_size, (unsigned long long) cfg->keys, cfg->seconds,
+            (unsigned long long) cfg->ops_total, cfg->serializable ? "true" : "false",
+            cfg->timeout_ms);
+    if (r->limits)
+        fprintf(f,
+                "\"limits\":{\"fdatasync_p50_us\":%.1f,\"fdatasync_p99_us\":%.1f,"
+                "\"rpc_p50_us\":%.1f,\"rpc_p99_us\":%.1f},",
+                r->limits->fsync_p50_ns / 1e3, r->limits->fsync_p99_ns / 1e3,
+                r->limits->rpc_p50_ns / 1e3, r->limits->rpc_p99_ns / 1e3);
+    fprintf(f, "\"results\":[");
+    int first = 1;
+    for (int i = 0; i < r->n_cells; i++) {
+        const struct sp_bench_cell *c = &r->cells[i];
+        unsigned kinds = sp_bench_workload_ops(c->workload, cfg->serializable);
+        for (int k = 0; k < SP_BENCH_OPS; k++)
+            for (int t = 0; t < r->n_targets; t++) {
+                if (!(kinds & SP_BENCH_BIT(k)) || !c->res[t])
+                    continue;
+                fprintf(f, "%s\n", first ? "" : ",");
+                json_result(f, r, c, t, k);
+                first = 0;
+            }
+    }
+    fprintf(f, "\n]}\n");
+}

@@ -1,0 +1,353 @@
+/*
+ * run.c - the closed-loop runner of spanner-bench (see bench.h).
+ *
+ * One run: `clients` threads share a connection; each loops
+ *
+ *     claim an operation number -> pick kind and key -> op() (retrying a
+ *     retryable failure up to SP_BENCH_RETRIES_MAX times) -> record the
+ *     latency of the whole attempt sequence
+ *
+ * until the deadline or the operation limit. Latency is what a caller sees,
+ * retries included. Each thread records into its own result (no shared
+ * cache lines on the hot path but one relaxed counter for the progress
+ * line); the results are merged after the join.
+ *
+ * Bounds: every loop stops at the run's deadline, which is never later
+ * than start + seconds_max; an operation in flight at the deadline adds at
+ * most (1 + SP_BENCH_RETRIES_MAX) operation timeouts.
+ */
+#include "bench.h"
+#include "sp_assert.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PROGRESS_EVERY_MS 250
+
+struct shared {
+    const struct sp_bench_target *t;
+    void *conn;
+    const struct sp_bench_config *cfg;
+    int preload;                   /* write key n for operation n */
+    uint64_t limit;                /* operations to claim at most */
+    _Atomic long long deadline_ns; /* monotonic; moved to 0 to stop early */
+    _Atomic uint64_t claimed;
+    _Atomic int finished; /* threads that left their loop */
+};
+
+struct client {
+    struct shared *sh;
+    uint64_t rng;
+    uint8_t *value;
+    struct sp_bench_result *res;
+    _Atomic uint64_t completed; /* read by the progress line */
+    pthread_t th;
+};
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* splitmix64: small, fast, and good enough to spread keys uniformly. */
+static uint64_t next_rand(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static int retryable(int code)
+{
+    return code == SP_ESP_UNAVAILABLE || code == SP_EPAXOS_NOT_LEADER || code == SP_EPAXOS_BUSY ||
+           code == SP_ETXN_ABORTED || code == SP_ETXN_WOUNDED;
+}
+
+static unsigned read_percent(enum sp_bench_workload w)
+{
+    static const unsigned pct[SP_BENCH_W_COUNT] = {
+        [SP_BENCH_W_PUT] = 0, [SP_BENCH_W_GET] = 100, [SP_BENCH_W_GET_SER] = 100,
+        [SP_BENCH_W_A] = 50,  [SP_BENCH_W_B] = 95,    [SP_BENCH_W_C] = 100,
+    };
+    return pct[w];
+}
+
+static enum sp_bench_op read_kind(const struct sp_bench_config *cfg)
+{
+    if (cfg->workload == SP_BENCH_W_GET_SER)
+        return SP_BENCH_GET_SERIAL;
+    if (cfg->workload == SP_BENCH_W_GET)
+        return SP_BENCH_GET;
+    return cfg->serializable ? SP_BENCH_GET_SERIAL : SP_BENCH_GET;
+}
+
+/* One operation, retries included. Returns its final code. */
+static int one_op(struct client *c, enum sp_bench_op kind, const uint8_t *key)
+{
+    const struct sp_bench_config *cfg = c->sh->cfg;
+    struct sp_err err = {0};
+    unsigned retries = 0;
+    long long t0 = mono_ns();
+    int rc = 0;
+    for (int attempt = 0; attempt <= SP_BENCH_RETRIES_MAX; attempt++) {
+        sp_err_clear(&err);
+        rc = c->sh->t->op(c->sh->conn, kind, key, cfg->key_size, c->value, cfg->value_size,
+                          &retries, &err);
+        if (rc == 0 || !retryable(rc) || attempt == SP_BENCH_RETRIES_MAX)
+            break;
+        retries++;
+    }
+    long long latency_ns = mono_ns() - t0;
+    c->res->retries += retries;
+    if (rc == 0) {
+        sp_bench_hist_record(&c->res->hist[kind], (uint64_t) latency_ns);
+        c->res->ops[kind]++;
+    } else {
+        c->res->errors[kind]++;
+        if (!c->res->first_error[0])
+            snprintf(c->res->first_error, sizeof c->res->first_error, "%s: %.200s", sp_errname(rc),
+                     err.msg[0] ? err.msg : sp_strerror(rc));
+    }
+    return rc;
+}
+
+static void *client_main(void *arg)
+{
+    struct client *c = arg;
+    struct shared *sh = c->sh;
+    const struct sp_bench_config *cfg = sh->cfg;
+    uint8_t key[SP_BENCH_KEY_MAX];
+    unsigned reads = read_percent(cfg->workload);
+    enum sp_bench_op rkind = read_kind(cfg);
+    while (mono_ns() < atomic_load_explicit(&sh->deadline_ns, memory_order_relaxed)) {
+        uint64_t n = atomic_fetch_add_explicit(&sh->claimed, 1, memory_order_relaxed);
+        if (n >= sh->limit)
+            break;
+        enum sp_bench_op kind = SP_BENCH_PUT;
+        uint64_t k = n;
+        if (!sh->preload) {
+            uint64_t r = next_rand(&c->rng);
+            k = r % cfg->keys;
+            kind = (r >> 32) % 100 < reads ? rkind : SP_BENCH_PUT;
+        }
+        sp_bench_key(k, key, cfg->key_size);
+        one_op(c, kind, key);
+        atomic_fetch_add_explicit(&c->completed, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add(&sh->finished, 1);
+    return NULL;
+}
+
+static void progress_line(const struct shared *sh, struct client *cl, int n, long long start_ns)
+{
+    uint64_t done = 0;
+    for (int i = 0; i < n; i++)
+        done += atomic_load_explicit(&cl[i].completed, memory_order_relaxed);
+    double secs = (double) (mono_ns() - start_ns) / 1e9;
+    printf("\r\033[K%s  %5.1f s  %9llu ops  %9.0f ops/s", sh->cfg->label ? sh->cfg->label : "",
+           secs, (unsigned long long) done, secs > 0 ? (double) done / secs : 0.0);
+    fflush(stdout);
+}
+
+/* Waits for the n started clients, drawing the progress line meanwhile.
+ * The wait is bounded: clients stop at the deadline plus one operation's
+ * retries. */
+static void wait_clients(struct shared *sh, struct client *cl, int n, long long start_ns,
+                         long long deadline_ns)
+{
+    const struct sp_bench_config *cfg = sh->cfg;
+    long long slack_ns = (long long) (SP_BENCH_RETRIES_MAX + 2) * cfg->timeout_ms * 1000000LL;
+    long long hard_ns = deadline_ns + slack_ns;
+    while (atomic_load(&sh->finished) < n && mono_ns() < hard_ns) {
+        struct timespec ts = {0, PROGRESS_EVERY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        if (cfg->progress)
+            progress_line(sh, cl, n, start_ns);
+    }
+    if (cfg->progress) {
+        printf("\r\033[K");
+        fflush(stdout);
+    }
+    /* A client still inside op() past the slack means a target ignored its
+     * timeout; joining would hang the tool, and the bound matters more. */
+    SP_ASSERT(atomic_load(&sh->finished) == n);
+    for (int i = 0; i < n; i++)
+        pthread_join(cl[i].th, NULL);
+}
+
+static int check_config(const struct sp_bench_config *cfg, struct sp_err *err)
+{
+    if (cfg->clients < 1 || cfg->clients > SP_BENCH_CLIENTS_MAX)
+        return sp_err_set(err, SP_EINVAL, "clients %d: expected 1..%d", cfg->clients,
+                          SP_BENCH_CLIENTS_MAX);
+    if (cfg->key_size < 1 || cfg->key_size > SP_BENCH_KEY_MAX ||
+        cfg->value_size > SP_BENCH_VALUE_MAX)
+        return sp_err_set(err, SP_EINVAL, "key size 1..%d, value size 0..%d bytes",
+                          SP_BENCH_KEY_MAX, SP_BENCH_VALUE_MAX);
+    if (cfg->keys < 1 || (cfg->key_size < 16 && cfg->keys > (UINT64_C(1) << (4 * cfg->key_size))))
+        return sp_err_set(err, SP_EINVAL, "key space %llu does not fit %zu-byte keys",
+                          (unsigned long long) cfg->keys, cfg->key_size);
+    if (cfg->seconds_max < 1 || cfg->timeout_ms < 1 || (cfg->seconds < 1 && cfg->ops_total == 0))
+        return sp_err_set(err, SP_EINVAL, "need --seconds or --ops, a positive bound and timeout");
+    return 0;
+}
+
+/* Starts the clients, waits, merges. */
+static int run_clients(struct shared *sh, struct sp_bench_result *res, struct sp_err *err)
+{
+    const struct sp_bench_config *cfg = sh->cfg;
+    struct client *cl = calloc((size_t) cfg->clients, sizeof *cl);
+    if (!cl)
+        return sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+    int rc = 0, started = 0;
+    long long start_ns = mono_ns(), deadline_ns = atomic_load(&sh->deadline_ns);
+    for (int i = 0; i < cfg->clients; i++) {
+        cl[i].sh = sh;
+        cl[i].rng = cfg->seed * 1000003u + (uint64_t) i;
+        cl[i].res = malloc(sizeof *cl[i].res);
+        cl[i].value = malloc(cfg->value_size ? cfg->value_size : 1);
+        if (!cl[i].res || !cl[i].value) {
+            rc = sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+            break;
+        }
+        sp_bench_result_init(cl[i].res);
+        for (size_t b = 0; b < cfg->value_size; b++)
+            cl[i].value[b] = (uint8_t) next_rand(&cl[i].rng);
+        if (pthread_create(&cl[i].th, NULL, client_main, &cl[i]) != 0) {
+            rc = sp_err_set(err, SP_ENOMEM, "bench: cannot start client thread %d", i);
+            break;
+        }
+        started++;
+    }
+    if (rc) /* stop the ones that started; they are joined below */
+        atomic_store(&sh->deadline_ns, 0);
+    wait_clients(sh, cl, started, start_ns, deadline_ns);
+    res->elapsed_s = (double) (mono_ns() - start_ns) / 1e9;
+    for (int i = 0; i < cfg->clients; i++) {
+        if (cl[i].res && i < started)
+            sp_bench_result_merge(res, cl[i].res);
+        free(cl[i].res);
+        free(cl[i].value);
+    }
+    free(cl);
+    return rc;
+}
+
+int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
+                 struct sp_bench_result *res, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL && cfg != NULL && res != NULL);
+    int rc = check_config(cfg, err);
+    if (rc)
+        return rc;
+    unsigned need = sp_bench_workload_ops(cfg->workload, cfg->serializable);
+    if ((need & t->ops_supported) != need)
+        return sp_err_set(err, SP_EINVAL, "target %s does not support workload %s", t->name,
+                          sp_bench_workload_name(cfg->workload));
+    int secs =
+        cfg->seconds >= 1 && cfg->seconds < cfg->seconds_max ? cfg->seconds : cfg->seconds_max;
+    struct shared sh = {.t = t,
+                        .conn = conn,
+                        .cfg = cfg,
+                        .preload = 0,
+                        .limit = cfg->ops_total ? cfg->ops_total : UINT64_MAX,
+                        .deadline_ns = mono_ns() + secs * 1000000000LL};
+    return run_clients(&sh, res, err);
+}
+
+int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
+                     struct sp_bench_result *res, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL && cfg != NULL && res != NULL);
+    int rc = check_config(cfg, err);
+    if (rc)
+        return rc;
+    if (!(t->ops_supported & SP_BENCH_BIT(SP_BENCH_PUT)))
+        return sp_err_set(err, SP_EINVAL, "target %s cannot write", t->name);
+    struct shared sh = {.t = t,
+                        .conn = conn,
+                        .cfg = cfg,
+                        .preload = 1,
+                        .limit = cfg->keys,
+                        .deadline_ns = mono_ns() + cfg->seconds_max * 1000000000LL};
+    return run_clients(&sh, res, err);
+}
+
+void sp_bench_result_init(struct sp_bench_result *r)
+{
+    SP_ASSERT(r != NULL);
+    memset(r, 0, sizeof *r);
+    for (int k = 0; k < SP_BENCH_OPS; k++)
+        sp_bench_hist_init(&r->hist[k]);
+}
+
+void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_result *src)
+{
+    for (int k = 0; k < SP_BENCH_OPS; k++) {
+        sp_bench_hist_merge(&dst->hist[k], &src->hist[k]);
+        dst->ops[k] += src->ops[k];
+        dst->errors[k] += src->errors[k];
+    }
+    dst->retries += src->retries;
+    /* Rounds run one after another: their times add up. Client threads of
+     * one run overlap: run_clients sets the run's elapsed time itself. */
+    dst->elapsed_s += src->elapsed_s;
+    if (!dst->first_error[0] && src->first_error[0])
+        memcpy(dst->first_error, src->first_error, sizeof dst->first_error);
+}
+
+void sp_bench_key(uint64_t i, uint8_t *key, size_t key_size)
+{
+    static const char hex[] = "0123456789abcdef";
+    SP_ASSERT(key_size >= 1 && key_size <= SP_BENCH_KEY_MAX);
+    for (size_t b = key_size; b-- > 0;) {
+        key[b] = (uint8_t) hex[i & 15];
+        i >>= 4;
+    }
+}
+
+static const char *const workload_names[SP_BENCH_W_COUNT] = {
+    [SP_BENCH_W_PUT] = "put", [SP_BENCH_W_GET] = "get", [SP_BENCH_W_GET_SER] = "get-serializable",
+    [SP_BENCH_W_A] = "a",     [SP_BENCH_W_B] = "b",     [SP_BENCH_W_C] = "c",
+};
+
+const char *sp_bench_workload_name(enum sp_bench_workload w)
+{
+    SP_ASSERT(w < SP_BENCH_W_COUNT);
+    return workload_names[w];
+}
+
+int sp_bench_workload_parse(const char *s, enum sp_bench_workload *w)
+{
+    for (int i = 0; i < SP_BENCH_W_COUNT; i++)
+        if (strcmp(s, workload_names[i]) == 0) {
+            *w = (enum sp_bench_workload) i;
+            return 0;
+        }
+    return SP_EINVAL;
+}
+
+unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable)
+{
+    struct sp_bench_config cfg = {.workload = w, .serializable = serializable};
+    unsigned pct = read_percent(w), mask = 0;
+    if (pct > 0)
+        mask |= SP_BENCH_BIT(read_kind(&cfg));
+    if (pct < 100)
+        mask |= SP_BENCH_BIT(SP_BENCH_PUT);
+    return mask;
+}
+
+const char *sp_bench_op_name(enum sp_bench_op op)
+{
+    static const char *const names[SP_BENCH_OPS] = {"put", "get", "get-ser"};
+    SP_ASSERT(op < SP_BENCH_OPS);
+    return names[op];
+}
