@@ -1,0 +1,662 @@
+/*
+ * client.c - libspanner; see spanner.h for the manual.
+ *
+ * A read-write transaction (Spanner §4.2.1) here:
+ *   begin      id = random, priority = start time (kept across retries)
+ *   read       READ at the leader of the key's group (shared lock there)
+ *   write      buffered in the transaction, by key (last write wins)
+ *   commit     one touched group: COMMIT at its leader. Several: the first
+ *              group with writes coordinates; every other touched group
+ *              gets PREPARE (its writes, maybe none: its read locks must
+ *              hold until the decision), then the coordinator gets COMMIT
+ *              with the participant list and answers after commit wait.
+ * A read-only transaction (§4.2.2) picks its timestamp at the first read
+ * (strong: at a replica, s_read = its TT.now().latest, or LastTS when the
+ * transaction reads one key at its leader; stale: the newest safe time
+ * within the bound) and reads everything else at exactly that timestamp.
+ */
+#include "spanner.h"
+#include "client_int.h"
+#include "config.h"
+#include "rpc.h"
+#include "sp_assert.h"
+#include "txn.h"
+#include "txn.pb-c.h"
+#include "txn_codec.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define REQUEST_PATH   "/spanner.txn.Spanner/Request"
+#define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
+#define ATTEMPTS_MAX   12
+#define WRITES_MAX     4096
+
+struct sp_client {
+    struct sp_cluster_conf conf;
+    int zone; /* index in conf.zones, -1 unknown */
+    int timeout_ms;
+    grpc_channel *ch[SP_NODES_MAX];
+    _Atomic uint32_t leader[SP_GROUPS_MAX]; /* guessed leader node per group index */
+};
+
+struct bw {
+    enum txn_write_kind kind;
+    uint8_t *key, *val;
+    size_t klen, vlen;
+    uint32_t gidx;
+};
+
+struct sp_txn {
+    struct sp_client *c;
+    bool ro;
+    txn_id id;
+    sp_micros start_ts;
+    uint32_t touched_n;
+    uint32_t touched[TXN_PARTICIPANTS_MAX]; /* group indexes */
+    struct bw *writes;
+    uint32_t writes_n, writes_cap;
+    /* read-only */
+    sp_micros read_ts, staleness_us;
+};
+
+static sp_micros realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (sp_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void sp_value_clear(struct sp_value *v)
+{
+    if (v) {
+        free(v->data);
+        memset(v, 0, sizeof *v);
+    }
+}
+
+/* ---- opening ------------------------------------------------------------------ */
+
+static int fetch_directory(struct sp_client *c, const char *endpoints, struct sp_err *err)
+{
+    char list[1024];
+    snprintf(list, sizeof list, "%s", endpoints);
+    int rc = sp_err_set(err, SP_EINVAL, "endpoints \"%s\": expected host:port[,host:port...]",
+                        endpoints);
+    for (char *save, *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        grpc_channel *ch = sp_rpc_channel(ep);
+        Spanner__Txn__DirectoryRequest req = SPANNER__TXN__DIRECTORY_REQUEST__INIT;
+        uint8_t buf[8], *resp = NULL;
+        size_t n = spanner__txn__directory_request__pack(&req, buf), rl = 0;
+        rc = sp_rpc_call(ch, DIRECTORY_PATH, buf, n, c->timeout_ms, &resp, &rl, err);
+        grpc_channel_destroy(ch);
+        if (rc)
+            continue;
+        Spanner__Txn__DirectoryReply *rep = spanner__txn__directory_reply__unpack(NULL, rl, resp);
+        free(resp);
+        if (!rep)
+            return sp_err_set(err, SP_ESP_PROTOCOL, "%s: malformed Directory reply", ep);
+        rc = sp_conf_parse(rep->config_json, ep, "/", &c->conf, err);
+        spanner__txn__directory_reply__free_unpacked(rep, NULL);
+        return rc;
+    }
+    return rc;
+}
+
+int sp_client_open(const struct sp_client_options *o, struct sp_client **out, struct sp_err *err)
+{
+    SP_ASSERT(o != NULL && out != NULL);
+    if (!o->endpoints && !o->config_path)
+        return sp_err_set(err, SP_EINVAL, "client: give endpoints or a cluster config path");
+    struct sp_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+    sp_rpc_init();
+    int rc = o->config_path ? sp_conf_load(o->config_path, &c->conf, err)
+                            : fetch_directory(c, o->endpoints, err);
+    c->zone = -1;
+    for (uint32_t z = 0; rc == 0 && o->zone && z < c->conf.n_zones; z++)
+        if (strcmp(c->conf.zones[z], o->zone) == 0)
+            c->zone = (int) z;
+    if (rc == 0 && o->zone && c->zone < 0)
+        rc = sp_err_set(err, SP_EINVAL, "client: zone \"%s\" is not a zone of this cluster",
+                        o->zone);
+    if (rc) {
+        sp_rpc_shutdown();
+        free(c);
+        return rc;
+    }
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+        c->ch[i] = sp_rpc_channel(c->conf.nodes[i].addr);
+    for (uint32_t g = 0; g < c->conf.n_groups; g++)
+        atomic_store(&c->leader[g], c->conf.groups[g].voters[0]);
+    *out = c;
+    return 0;
+}
+
+void sp_client_close(struct sp_client *c)
+{
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+        grpc_channel_destroy(c->ch[i]);
+    sp_rpc_shutdown();
+    free(c);
+}
+
+/* ---- calls ---------------------------------------------------------------------- */
+
+static int node_index(const struct sp_client *c, uint32_t id)
+{
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+        if (c->conf.nodes[i].id == id)
+            return (int) i;
+    return -1;
+}
+
+/* One request to one node. Returns 0 with *rep (free with
+ * spanner__txn__reply__free_unpacked), or a transport error. */
+static int call(struct sp_client *c, uint32_t node, const struct txn_request *req,
+                Spanner__Txn__Reply **rep, struct sp_err *err)
+{
+    int ni = node_index(c, node);
+    if (ni < 0)
+        return sp_err_set(err, SP_ESP_UNAVAILABLE, "node %u is not in the directory", node);
+    uint8_t *buf, *resp = NULL;
+    size_t len, rl = 0;
+    if (sp_request_pack(req, &buf, &len) != 0)
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    int rc = sp_rpc_call(c->ch[ni], REQUEST_PATH, buf, len, c->timeout_ms, &resp, &rl, err);
+    free(buf);
+    if (rc)
+        return rc;
+    *rep = spanner__txn__reply__unpack(NULL, rl, resp);
+    free(resp);
+    return *rep ? 0 : sp_err_set(err, SP_ESP_PROTOCOL, "node %u: malformed reply", node);
+}
+
+/* The next voter of group gidx after `node` (round robin). */
+static uint32_t next_voter(const struct sp_client *c, uint32_t gidx, uint32_t node)
+{
+    const struct sp_group_conf *g = &c->conf.groups[gidx];
+    for (uint32_t i = 0; i < g->n_voters; i++)
+        if (g->voters[i] == node)
+            return g->voters[(i + 1) % g->n_voters];
+    return g->voters[0];
+}
+
+/* Sends req to the leader of group gidx, following hints. A non-zero
+ * reply status is returned as the result with err set from the reply. */
+static int to_leader(struct sp_client *c, uint32_t gidx, const struct txn_request *req,
+                     Spanner__Txn__Reply **out, struct sp_err *err)
+{
+    int rc = SP_ESP_UNAVAILABLE;
+    for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+        uint32_t node = atomic_load(&c->leader[gidx]);
+        Spanner__Txn__Reply *rep = NULL;
+        rc = call(c, node, req, &rep, err);
+        if (rc == SP_ESP_UNAVAILABLE) {
+            atomic_store(&c->leader[gidx], next_voter(c, gidx, node));
+            nap_ms(20 << (attempt < 5 ? attempt : 5));
+            continue;
+        }
+        if (rc)
+            return rc;
+        if (rep->status == SP_EPAXOS_NOT_LEADER) {
+            uint32_t given = rep->leader_hint;
+            spanner__txn__reply__free_unpacked(rep, NULL);
+            atomic_store(&c->leader[gidx],
+                         given && given != node ? given : next_voter(c, gidx, node));
+            if (!given)
+                nap_ms(20 << (attempt < 5 ? attempt : 5)); /* election under way */
+            rc = SP_EPAXOS_NOT_LEADER;
+            continue;
+        }
+        *out = rep;
+        if (rep->status)
+            return sp_err_set(err, rep->status, "group %llu: %s",
+                              (unsigned long long) c->conf.groups[gidx].id, rep->error);
+        return 0;
+    }
+    if (rc == SP_EPAXOS_NOT_LEADER)
+        rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "group %llu: no leader found",
+                        (unsigned long long) c->conf.groups[gidx].id);
+    return rc;
+}
+
+static uint32_t group_index(const struct sp_client *c, const void *key, size_t klen)
+{
+    const struct sp_group_conf *g = sp_conf_group_for_key(&c->conf, key, klen);
+    return (uint32_t) (g - c->conf.groups);
+}
+
+/* Replicas of a group ordered nearest first (same zone, then latency). */
+static uint32_t replicas_by_distance(const struct sp_client *c, uint32_t gidx, uint32_t *out)
+{
+    const struct sp_group_conf *g = &c->conf.groups[gidx];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < g->n_voters; i++)
+        out[n++] = g->voters[i];
+    for (uint32_t i = 0; i < g->n_read_only; i++)
+        out[n++] = g->read_only[i];
+    if (c->zone < 0)
+        return n;
+    for (uint32_t i = 1; i < n; i++) /* insertion sort by latency; n <= 7 */
+        for (uint32_t j = i; j > 0; j--) {
+            int za = sp_conf_node(&c->conf, out[j - 1])->zone;
+            int zb = sp_conf_node(&c->conf, out[j])->zone;
+            tt_micros la = za == c->zone ? -1 : c->conf.latency_us[c->zone][za];
+            tt_micros lb = zb == c->zone ? -1 : c->conf.latency_us[c->zone][zb];
+            if (lb >= la)
+                break;
+            uint32_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+static struct sp_txn *txn_new(struct sp_client *c, bool ro)
+{
+    struct sp_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->c = c;
+    t->ro = ro;
+    if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id || t->id == 0)
+        t->id = (txn_id) realtime_us() ^ (txn_id) (uintptr_t) t;
+    t->start_ts = realtime_us();
+    return t;
+}
+
+int sp_txn_begin(struct sp_client *c, struct sp_txn **out, struct sp_err *err)
+{
+    SP_ASSERT(c != NULL && out != NULL);
+    *out = txn_new(c, false);
+    return *out ? 0 : sp_err_set(err, SP_ENOMEM, "client: out of memory");
+}
+
+int sp_ro_begin(struct sp_client *c, const struct sp_ro_options *o, struct sp_txn **out,
+                struct sp_err *err)
+{
+    SP_ASSERT(c != NULL && out != NULL);
+    if (o && (o->read_ts < 0 || o->max_staleness_us < 0 || (o->read_ts && o->max_staleness_us)))
+        return sp_err_set(err, SP_EINVAL, "read-only: give read_ts or max_staleness_us, not both");
+    *out = txn_new(c, true);
+    if (!*out)
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    if (o) {
+        (*out)->read_ts = o->read_ts;
+        (*out)->staleness_us = o->max_staleness_us;
+    }
+    return 0;
+}
+
+static void touch(struct sp_txn *t, uint32_t gidx)
+{
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        if (t->touched[i] == gidx)
+            return;
+    SP_ASSERT(t->touched_n < TXN_PARTICIPANTS_MAX);
+    t->touched[t->touched_n++] = gidx;
+}
+
+static int take_value(Spanner__Txn__Reply *rep, struct sp_value *out, struct sp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (rep->n_values != 1)
+        return sp_err_set(err, SP_ESP_PROTOCOL, "reply carries %zu values, expected 1",
+                          rep->n_values);
+    const Spanner__Txn__Value *v = rep->values[0];
+    out->found = v->kind == TXN_VERSION_VALUE;
+    out->ts = v->ts;
+    if (out->found) {
+        out->data = malloc(v->value.len ? v->value.len : 1);
+        if (!out->data)
+            return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+        memcpy(out->data, v->value.data, v->value.len);
+        out->len = v->value.len;
+    }
+    return 0;
+}
+
+/* Read-your-writes: the newest buffered write of key, if any. */
+static const struct bw *buffered(const struct sp_txn *t, const void *key, size_t klen)
+{
+    for (uint32_t i = t->writes_n; i-- > 0;)
+        if (t->writes[i].klen == klen && memcmp(t->writes[i].key, key, klen) == 0)
+            return &t->writes[i];
+    return NULL;
+}
+
+static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
+                   struct sp_err *err)
+{
+    const struct bw *w = buffered(t, key, klen);
+    if (w) {
+        memset(out, 0, sizeof *out);
+        out->found = w->kind == TXN_WRITE_PUT;
+        if (out->found) {
+            out->data = malloc(w->vlen ? w->vlen : 1);
+            memcpy(out->data, w->val, w->vlen);
+            out->len = w->vlen;
+        }
+        return 0;
+    }
+    uint32_t gidx = group_index(t->c, key, klen);
+    if (t->touched_n == TXN_PARTICIPANTS_MAX && !buffered(t, key, klen)) {
+        bool known = false;
+        for (uint32_t i = 0; i < t->touched_n; i++)
+            known |= t->touched[i] == gidx;
+        if (!known)
+            return sp_err_set(err, SP_EINVAL, "transaction touches more than %d groups",
+                              TXN_PARTICIPANTS_MAX);
+    }
+    touch(t, gidx);
+    struct txn_key k = {key, klen};
+    struct txn_request req = {.type = TXN_REQ_READ, .group = t->c->conf.groups[gidx].id,
+                              .id = t->id, .start_ts = t->start_ts, .keys_n = 1, .keys = &k};
+    Spanner__Txn__Reply *rep = NULL;
+    int rc = to_leader(t->c, gidx, &req, &rep, err);
+    if (rc == 0)
+        rc = take_value(rep, out, err);
+    if (rep)
+        spanner__txn__reply__free_unpacked(rep, NULL);
+    return rc;
+}
+
+/* A lock-free read: at the nearest replica first, then the next ones. The
+ * first read of the transaction fixes its timestamp. */
+static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
+                   struct sp_err *err)
+{
+    struct sp_client *c = t->c;
+    uint32_t gidx = group_index(c, key, klen), order[SP_REPLICAS_MAX * 2];
+    uint32_t n = replicas_by_distance(c, gidx, order);
+    struct txn_key k = {key, klen};
+    struct txn_request req = {.type = TXN_REQ_RO_READ, .group = c->conf.groups[gidx].id,
+                              .id = t->id, .keys_n = 1, .keys = &k};
+    if (t->read_ts) {
+        req.mode = TXN_READ_EXACT;
+        req.read_ts = t->read_ts;
+    } else if (t->staleness_us) {
+        req.mode = TXN_READ_STALE;
+        req.staleness_us = t->staleness_us;
+    } else {
+        req.mode = TXN_READ_STRONG; /* s_read = TT.now().latest at the replica */
+    }
+    int rc = SP_ESP_UNAVAILABLE;
+    for (uint32_t i = 0; i < n; i++) {
+        Spanner__Txn__Reply *rep = NULL;
+        rc = call(c, order[i], &req, &rep, err);
+        if (rc == 0 && rep->status == 0) {
+            rc = take_value(rep, out, err);
+            if (rc == 0 && !t->read_ts)
+                t->read_ts = rep->ts;
+        } else if (rc == 0) {
+            rc = sp_err_set(err, rep->status, "node %u: %s", order[i], rep->error);
+        }
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        /* another replica may be caught up, or up at all */
+        if (rc != SP_ETXN_NOT_SAFE && rc != SP_ESP_UNAVAILABLE && rc != SP_EPAXOS_NOT_LEADER)
+            return rc;
+    }
+    return rc;
+}
+
+int sp_txn_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
+                struct sp_err *err)
+{
+    SP_ASSERT(t != NULL && out != NULL);
+    if (!key && klen)
+        return sp_err_set(err, SP_EINVAL, "read: NULL key");
+    return t->ro ? ro_read(t, key, klen, out, err) : rw_read(t, key, klen, out, err);
+}
+
+static int buffer_write(struct sp_txn *t, enum txn_write_kind kind, const void *key, size_t klen,
+                        const void *val, size_t vlen, struct sp_err *err)
+{
+    if (t->ro)
+        return sp_err_set(err, SP_EINVAL, "write in a read-only transaction");
+    if (t->writes_n == WRITES_MAX)
+        return sp_err_set(err, SP_EFULL, "transaction: more than %d writes", WRITES_MAX);
+    uint32_t gidx = group_index(t->c, key, klen);
+    bool known = false;
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        known |= t->touched[i] == gidx;
+    if (!known && t->touched_n == TXN_PARTICIPANTS_MAX)
+        return sp_err_set(err, SP_EINVAL, "transaction touches more than %d groups",
+                          TXN_PARTICIPANTS_MAX);
+    if (t->writes_n == t->writes_cap) {
+        uint32_t cap = t->writes_cap ? t->writes_cap * 2 : 16;
+        struct bw *nw = realloc(t->writes, cap * sizeof *nw);
+        if (!nw)
+            return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+        t->writes = nw;
+        t->writes_cap = cap;
+    }
+    struct bw *w = &t->writes[t->writes_n];
+    w->kind = kind;
+    w->key = malloc(klen ? klen : 1);
+    w->val = malloc(vlen ? vlen : 1);
+    if (!w->key || !w->val) {
+        free(w->key);
+        free(w->val);
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    }
+    memcpy(w->key, key, klen);
+    if (vlen)
+        memcpy(w->val, val, vlen);
+    w->klen = klen;
+    w->vlen = vlen;
+    w->gidx = gidx;
+    t->writes_n++;
+    touch(t, gidx);
+    return 0;
+}
+
+int sp_txn_write(struct sp_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
+                 struct sp_err *err)
+{
+    SP_ASSERT(t != NULL);
+    return buffer_write(t, TXN_WRITE_PUT, key, klen, val, vlen, err);
+}
+
+int sp_txn_delete(struct sp_txn *t, const void *key, size_t klen, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL);
+    return buffer_write(t, TXN_WRITE_DELETE, key, klen, NULL, 0, err);
+}
+
+static void txn_free(struct sp_txn *t)
+{
+    for (uint32_t i = 0; i < t->writes_n; i++) {
+        free(t->writes[i].key);
+        free(t->writes[i].val);
+    }
+    free(t->writes);
+    free(t);
+}
+
+/* The writes of group gidx, last write per key only, into out[]. */
+static uint32_t group_writes(const struct sp_txn *t, uint32_t gidx, struct txn_write *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->writes_n && n < TXN_REQ_WRITES_MAX; i++) {
+        const struct bw *w = &t->writes[i];
+        if (w->gidx != gidx || buffered(t, w->key, w->klen) != w)
+            continue;
+        out[n++] = (struct txn_write){.kind = w->kind, .key = w->key, .key_len = w->klen,
+                                      .value = w->val, .value_len = w->vlen};
+    }
+    return n;
+}
+
+static void release_all(struct sp_txn *t)
+{
+    for (uint32_t i = 0; i < t->touched_n; i++) {
+        struct txn_request req = {.type = TXN_REQ_ABORT,
+                                  .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
+                                  .start_ts = t->start_ts};
+        Spanner__Txn__Reply *rep = NULL;
+        to_leader(t->c, t->touched[i], &req, &rep, NULL); /* best effort: locks also expire */
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+    }
+}
+
+void sp_txn_abort(struct sp_txn *t)
+{
+    if (!t)
+        return;
+    if (!t->ro)
+        release_all(t);
+    txn_free(t);
+}
+
+/* The coordinator: the first touched group with writes (else the first). */
+static uint32_t pick_coordinator(const struct sp_txn *t)
+{
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        for (uint32_t w = 0; w < t->writes_n; w++)
+            if (t->writes[w].gidx == t->touched[i])
+                return i;
+    return 0;
+}
+
+/* PREPARE at every participant but the coordinator; the first refusal
+ * aborts the transaction (nothing is committed yet). */
+static int prepare_all(struct sp_txn *t, uint32_t coord, struct sp_err *err)
+{
+    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
+    for (uint32_t i = 0; i < t->touched_n; i++) {
+        if (i == coord)
+            continue;
+        uint32_t g = t->touched[i];
+        struct txn_request req = {.type = TXN_REQ_PREPARE, .group = t->c->conf.groups[g].id,
+                                  .id = t->id, .start_ts = t->start_ts,
+                                  .coord_group = t->c->conf.groups[t->touched[coord]].id};
+        req.writes_n = group_writes(t, g, ws);
+        req.writes = ws;
+        Spanner__Txn__Reply *rep = NULL;
+        int rc = to_leader(t->c, g, &req, &rep, err);
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        if (rc)
+            return rc == SP_ESP_UNAVAILABLE ? sp_err_wrap(err, "prepare") : rc;
+    }
+    return 0;
+}
+
+int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL);
+    struct sp_commit_info local = {0};
+    info = info ? info : &local;
+    memset(info, 0, sizeof *info);
+    info->groups = t->touched_n;
+    if (t->ro || t->touched_n == 0) {
+        info->ts = t->read_ts;
+        txn_free(t);
+        return 0;
+    }
+    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
+    txn_group_id parts[TXN_PARTICIPANTS_MAX];
+    uint32_t coord = pick_coordinator(t), np = 0;
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        if (i != coord)
+            parts[np++] = t->c->conf.groups[t->touched[i]].id;
+    int rc = prepare_all(t, coord, err);
+    Spanner__Txn__Reply *rep = NULL;
+    if (rc == 0) {
+        uint32_t g = t->touched[coord];
+        struct txn_request req = {.type = TXN_REQ_COMMIT, .group = t->c->conf.groups[g].id,
+                                  .id = t->id, .start_ts = t->start_ts, .participants_n = np,
+                                  .participants = parts};
+        req.writes_n = group_writes(t, g, ws);
+        req.writes = ws;
+        rc = to_leader(t->c, g, &req, &rep, err);
+        if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
+            rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");
+    }
+    if (rc == 0) {
+        info->ts = rep->ts;
+        info->commit_wait_us = rep->commit_wait_us;
+    } else if (rc != SP_ETXN_UNKNOWN) {
+        release_all(t);
+    }
+    if (rep)
+        spanner__txn__reply__free_unpacked(rep, NULL);
+    txn_free(t);
+    return rc;
+}
+
+static bool retryable(int rc)
+{
+    return rc == SP_ETXN_ABORTED || rc == SP_ETXN_WOUNDED || rc == SP_ESP_UNAVAILABLE;
+}
+
+int sp_run_txn(struct sp_client *c, sp_txn_fn fn, void *ctx, int max_attempts,
+               struct sp_commit_info *info, struct sp_err *err)
+{
+    SP_ASSERT(c != NULL && fn != NULL && max_attempts >= 1);
+    sp_micros first_start = 0;
+    int rc = SP_ETXN_ABORTED;
+    for (int attempt = 0; attempt < max_attempts; attempt++) {
+        struct sp_txn *t;
+        if ((rc = sp_txn_begin(c, &t, err)) != 0)
+            return rc;
+        /* Keep the first attempt's priority: wound-wait then guarantees the
+         * transaction eventually becomes the oldest and commits. */
+        if (attempt == 0)
+            first_start = t->start_ts;
+        t->start_ts = first_start;
+        rc = fn(ctx, t, err);
+        if (rc) {
+            sp_txn_abort(t);
+        } else {
+            rc = sp_txn_commit(t, info, err);
+        }
+        if (!retryable(rc))
+            return rc;
+        int backoff_ms = (10 << (attempt < 6 ? attempt : 6));
+        nap_ms(backoff_ms / 2 + (int) (realtime_us() % (backoff_ms / 2 + 1)));
+    }
+    return rc;
+}
+
+/* ---- for the CLI (client_int.h) ----------------------------------------- */
+
+const struct sp_cluster_conf *sp__client_conf(const struct sp_client *c)
+{
+    return &c->conf;
+}
+
+int sp__client_status(struct sp_client *c, uint32_t i, Spanner__Txn__StatusReply **out,
+                      struct sp_err *err)
+{
+    SP_ASSERT(i < c->conf.n_nodes);
+    Spanner__Txn__StatusRequest req = SPANNER__TXN__STATUS_REQUEST__INIT;
+    uint8_t buf[8], *resp = NULL;
+    size_t n = spanner__txn__status_request__pack(&req, buf), rl = 0;
+    int rc = sp_rpc_call(c->ch[i], "/spanner.txn.Spanner/Status", buf, n, 2000, &resp, &rl, err);
+    if (rc)
+        return rc;
+    *out = spanner__txn__status_reply__unpack(NULL, rl, resp);
+    free(resp);
+    return *out ? 0 : sp_err_set(err, SP_ESP_PROTOCOL, "malformed StatusReply");
+}

@@ -1,0 +1,20 @@
+/*
+ * client_int.h - what the spanner CLI needs from libspanner beyond its
+ * public header. Private to spanner/.
+ */
+#ifndef SP_CLIENT_INT_H
+#define SP_CLIENT_INT_H
+
+#include "config.h"
+#include "spanner.h"
+#include "txn.pb-c.h"
+
+/* The cluster as the client knows it (valid while the client is open). */
+const struct sp_cluster_conf *sp__client_conf(const struct sp_client *c);
+
+/* Status of node index i (conf.nodes[i]); free *out with
+ * spanner__txn__status_reply__free_unpacked. */
+int sp__client_status(struct sp_client *c, uint32_t i, Spanner__Txn__StatusReply **out,
+                      struct sp_err *err);
+
+#endif

@@ -1,0 +1,701 @@
+/*
+ * spannerd - one node of the cluster: the transaction node core (txn.h)
+ * wired to the real environment: gRPC for peers and clients, RocksDB on
+ * disk, TrueTime from the configured backend.
+ *
+ *   spannerd --config FILE --node ID
+ *
+ * Threads: gRPC workers only push into the inbox; the driver thread (main)
+ * owns the node core, both stores and every pending client call, and runs
+ *
+ *     take inbox -> step -> queue persists, messages, replies -> one write
+ *     (fsync) for the round -> send messages and replies -> PERSISTED ->
+ *     ... -> sleep until the next wake-up or inbox item
+ *
+ * which keeps txn.h's order (persist, then send) for every update of the
+ * round (group commit: many updates, one fsync).
+ *
+ * Storage: data/paxos holds Paxos state (synced writes: acknowledged means
+ * durable on this node); data/mvcc holds the versions the node applied
+ * from the log. See txn.h for how the node core recovers the MVCC store
+ * from the log after a crash.
+ */
+#include "config.h"
+#include "inbox.h"
+#include "node.pb-c.h"
+#include "rpc.h"
+#include "storage.h"
+#include "transport.h"
+#include "txn.h"
+#include "txn.pb-c.h"
+#include "txn_codec.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define INBOX_MAX    (1u << 20)
+#define PENDING_MAX  65536
+#define OUTBOX_MAX   65536
+#define REQUEST_TIMEOUT_US (30 * 1000 * 1000)
+
+#define REQUEST_PATH   "/spanner.txn.Spanner/Request"
+#define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
+#define STATUS_PATH    "/spanner.txn.Spanner/Status"
+
+enum item_kind { IT_ENVELOPE, IT_REQUEST, IT_DIRECTORY, IT_STATUS };
+
+struct pending {
+    uint64_t req_id;
+    struct sp_rpc_call *call;
+    tt_micros deadline_mono_us;
+    tt_micros arrived_latest_us; /* TT.now().latest when it arrived */
+};
+
+struct out_msg {
+    uint32_t to;
+    size_t len;
+    uint8_t *data;
+};
+
+struct out_reply {
+    uint64_t req_id;
+    size_t len;
+    uint8_t *data;
+};
+
+struct out_done {
+    txn_group_id group;
+    uint64_t seq;
+};
+
+struct server {
+    struct sp_cluster_conf *conf;
+    char *conf_text;
+    uint32_t self;
+    struct tt_clock *clock;
+    struct paxos_store *pstore;
+    struct txn_store *mvcc;
+    struct txn_node *node;
+    struct txn_node_config ncfg;
+    struct sp_rpc_server *rpc;
+    struct sp_transport *tr;
+    struct sp_inbox inbox;
+    tt_micros wake_us;
+
+    struct pending *pending;
+    uint32_t n_pending;
+    uint64_t next_req;
+
+    /* the current round (group commit) */
+    rocksdb_writebatch_t *wb;
+    bool dirty, sync;
+    struct out_msg *msgs;
+    uint32_t n_msgs;
+    struct out_reply *replies;
+    uint32_t n_replies;
+    struct out_done *done;
+    uint32_t n_done;
+};
+
+static struct server *g_srv;
+
+static tt_micros mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (tt_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- gRPC workers: push only -------------------------------------------- */
+
+static void push(struct server *s, int kind, struct sp_rpc_call *call, const uint8_t *d, size_t n)
+{
+    if (!sp_inbox_push(&s->inbox, kind, call, d, n) && call)
+        sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
+}
+
+static void on_envelope(void *ctx, uint32_t from, const uint8_t *env, size_t len)
+{
+    (void) from;
+    push(ctx, IT_ENVELOPE, NULL, env, len);
+}
+
+static void on_request(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    push(ctx, IT_REQUEST, call, req, len);
+}
+
+static void on_directory(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    push(ctx, IT_DIRECTORY, call, req, len);
+}
+
+static void on_status(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    push(ctx, IT_STATUS, call, req, len);
+}
+
+/* ---- pending client calls ------------------------------------------------- */
+
+static struct pending *find_pending(struct server *s, uint64_t req_id)
+{
+    for (uint32_t i = 0; i < s->n_pending; i++)
+        if (s->pending[i].req_id == req_id)
+            return &s->pending[i];
+    return NULL;
+}
+
+static void drop_pending(struct server *s, struct pending *p)
+{
+    SP_ASSERT(p >= s->pending && p < s->pending + s->n_pending);
+    *p = s->pending[--s->n_pending];
+}
+
+static void reply_error(struct sp_rpc_call *call, int status, const char *msg)
+{
+    struct txn_reply r = {.status = status};
+    uint8_t *buf;
+    size_t len;
+    if (sp_reply_pack(&r, msg, 0, &buf, &len) != 0) {
+        sp_rpc_reply(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0, "out of memory");
+        return;
+    }
+    sp_rpc_reply(call, GRPC_STATUS_OK, buf, len, NULL);
+    free(buf);
+}
+
+static void expire_pending(struct server *s)
+{
+    tt_micros now = mono_us();
+    for (uint32_t i = 0; i < s->n_pending;) {
+        if (s->pending[i].deadline_mono_us > now) {
+            i++;
+            continue;
+        }
+        reply_error(s->pending[i].call, SP_ETXN_UNKNOWN,
+                    "no answer from the node core in time: outcome unknown");
+        drop_pending(s, &s->pending[i]);
+    }
+}
+
+/* ---- carrying out updates ------------------------------------------------- */
+
+static int step(struct server *s, struct txn_node_event *ev);
+
+static void queue_update(struct server *s, const struct txn_node_update *up)
+{
+    for (uint32_t i = 0; i < up->persists_n; i++) {
+        const struct txn_node_persist *p = &up->persists[i];
+        paxos_store_batch_add(s->wb, p->group, &p->pu);
+        if (p->pu.persist_seq) {
+            SP_ASSERT(s->n_done < OUTBOX_MAX);
+            s->dirty = true;
+            s->sync |= p->pu.sync;
+            s->done[s->n_done++] = (struct out_done){p->group, p->pu.persist_seq};
+        }
+    }
+    for (uint32_t i = 0; i < up->msgs_n && s->n_msgs < OUTBOX_MAX; i++) {
+        struct out_msg *m = &s->msgs[s->n_msgs];
+        if (sp_node_msg_pack(&up->msgs[i], &m->data, &m->len) == 0) {
+            m->to = up->msgs[i].to;
+            s->n_msgs++;
+        }
+    }
+    for (uint32_t i = 0; i < up->replies_n && s->n_replies < OUTBOX_MAX; i++) {
+        const struct txn_reply *r = &up->replies[i];
+        struct pending *p = find_pending(s, r->req_id);
+        if (!p)
+            continue; /* the caller gave up already */
+        struct out_reply *o = &s->replies[s->n_replies];
+        /* How long the reply was held for commit wait: from the moment it
+         * could have gone (arrival) is an upper bound; the core holds it
+         * only until tt_after(ts). */
+        if (sp_reply_pack(r, NULL, 0, &o->data, &o->len) == 0) {
+            o->req_id = r->req_id;
+            s->n_replies++;
+        }
+    }
+    if (up->wake_us < s->wake_us)
+        s->wake_us = up->wake_us;
+}
+
+static void send_round(struct server *s, int status)
+{
+    for (uint32_t i = 0; i < s->n_msgs; i++) {
+        if (status == 0) /* persist before send */
+            sp_transport_send(s->tr, s->msgs[i].to, s->msgs[i].data, s->msgs[i].len);
+        free(s->msgs[i].data);
+    }
+    for (uint32_t i = 0; i < s->n_replies; i++) {
+        struct pending *p = find_pending(s, s->replies[i].req_id);
+        if (p && status == 0) {
+            sp_rpc_reply(p->call, GRPC_STATUS_OK, s->replies[i].data, s->replies[i].len, NULL);
+            drop_pending(s, p);
+        }
+        free(s->replies[i].data);
+    }
+    s->n_msgs = s->n_replies = 0;
+}
+
+/* Ends a round: one write (fsync if any update asked), then messages and
+ * replies, then PERSISTED for each batch. Bounded rounds. */
+static void flush(struct server *s)
+{
+    static struct out_done done[OUTBOX_MAX];
+    for (int round = 0; round < 64 && (s->n_msgs || s->n_replies || s->n_done); round++) {
+        int status = 0;
+        struct sp_err err = {0};
+        if (s->dirty) {
+            status = paxos_store_write(s->pstore, s->wb, s->sync, &err);
+            if (status)
+                SP_ERROR("spannerd: %s", err.msg);
+            rocksdb_writebatch_clear(s->wb);
+        }
+        send_round(s, status);
+        uint32_t nd = s->n_done;
+        memcpy(done, s->done, nd * sizeof done[0]);
+        s->n_done = 0;
+        s->dirty = s->sync = false;
+        for (uint32_t i = 0; i < nd; i++) {
+            struct txn_node_event ev = {.type = TXN_NODE_EV_PERSISTED, .group = done[i].group};
+            ev.persisted.seq = done[i].seq;
+            ev.persisted.status = status;
+            step(s, &ev);
+        }
+    }
+}
+
+static int step(struct server *s, struct txn_node_event *ev)
+{
+    int rc = tt_now(s->clock, &ev->now);
+    if (rc) {
+        char reason[200];
+        tt_clock_status(s->clock, reason, sizeof reason);
+        SP_WARN("spannerd: clock unknown, not stepping: %s", reason);
+        return rc;
+    }
+    struct txn_node_update up;
+    rc = txn_node_step(s->node, ev, &up);
+    if (rc)
+        SP_DEBUG("spannerd: step %d: %s", ev->type, sp_strerror(rc));
+    queue_update(s, &up);
+    return rc;
+}
+
+/* ---- inbox items ------------------------------------------------------------ */
+
+static void handle_envelope(struct server *s, const struct sp_inbox_item *it)
+{
+    struct sp_node_decoded d;
+    struct sp_err err = {0};
+    if (sp_node_msg_unpack(it->data, it->len, &d, &err) != 0) {
+        SP_WARN("spannerd: dropped a message: %s", err.msg);
+        return;
+    }
+    struct txn_node_event ev = {.group = d.group};
+    if (d.is_paxos) {
+        ev.type = TXN_NODE_EV_PAXOS;
+        ev.paxos = &d.paxos.msg;
+    } else {
+        ev.type = TXN_NODE_EV_TXN;
+        ev.txn = &d.txn;
+    }
+    step(s, &ev);
+    sp_node_decoded_free(&d);
+}
+
+static void handle_request(struct server *s, const struct sp_inbox_item *it)
+{
+    static struct sp_request_decoded d;
+    struct sp_err err = {0};
+    if (sp_request_unpack(it->data, it->len, &d, &err) != 0) {
+        reply_error(it->call, err.code, err.msg);
+        return;
+    }
+    if (s->n_pending == PENDING_MAX) {
+        sp_request_decoded_free(&d);
+        reply_error(it->call, SP_EFULL, "too many requests in flight at this node");
+        return;
+    }
+    d.req.client = s->self;
+    d.req.req_id = ++s->next_req;
+    s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = it->call,
+                                                  .deadline_mono_us = mono_us() + REQUEST_TIMEOUT_US};
+    struct txn_node_event ev = {.type = TXN_NODE_EV_CLIENT, .group = d.req.group, .req = &d.req};
+    int rc = step(s, &ev);
+    struct pending *p = find_pending(s, d.req.req_id);
+    bool answered = false;
+    for (uint32_t i = 0; i < s->n_replies; i++)
+        answered |= s->replies[i].req_id == d.req.req_id;
+    if (p && !answered && (rc != 0 || d.req.type == TXN_REQ_PREPARE)) {
+        /* The core answers PREPARE through the coordinator, and a step
+         * that failed before queueing a reply answers nothing: tell the
+         * caller here (after this round's fsync, like any reply). */
+        struct txn_reply r = {.req_id = d.req.req_id, .id = d.req.id, .status = rc};
+        struct out_reply *o = &s->replies[s->n_replies];
+        if (s->n_replies < OUTBOX_MAX && sp_reply_pack(&r, NULL, 0, &o->data, &o->len) == 0) {
+            o->req_id = d.req.req_id;
+            s->n_replies++;
+        }
+    }
+    sp_request_decoded_free(&d);
+}
+
+static void handle_directory(struct server *s, const struct sp_inbox_item *it)
+{
+    Spanner__Txn__DirectoryReply rep = SPANNER__TXN__DIRECTORY_REPLY__INIT;
+    rep.config_json = s->conf_text;
+    size_t len = spanner__txn__directory_reply__get_packed_size(&rep);
+    uint8_t *buf = malloc(len ? len : 1);
+    SP_ASSERT(buf != NULL);
+    spanner__txn__directory_reply__pack(&rep, buf);
+    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
+    free(buf);
+}
+
+static void handle_status(struct server *s, const struct sp_inbox_item *it)
+{
+    Spanner__Txn__StatusReply rep = SPANNER__TXN__STATUS_REPLY__INIT;
+    Spanner__Txn__GroupStatus gs[TXN_NODE_GROUPS_MAX], *gp[TXN_NODE_GROUPS_MAX];
+    struct tt_interval now = {0, 0};
+    int clk = tt_now(s->clock, &now);
+    char reason[256];
+    enum tt_status st = tt_clock_status(s->clock, reason, sizeof reason);
+    const struct sp_node_conf *me = sp_conf_node(s->conf, s->self);
+    for (uint32_t i = 0; i < s->ncfg.groups_n; i++) {
+        txn_group_id g = s->ncfg.groups[i].group;
+        spanner__txn__group_status__init(&gs[i]);
+        gs[i].group = g;
+        gs[i].is_leader = txn_node_is_leader(s->node, g);
+        gs[i].safe_time = txn_node_safe_time(s->node, g);
+        gs[i].safe_lag_us = clk == 0 ? now.latest - gs[i].safe_time : -1;
+        gs[i].last_ts = txn_node_last_ts(s->node, g);
+        gs[i].prepared = txn_node_prepared_n(s->node, g);
+        gp[i] = &gs[i];
+    }
+    rep.node = s->self;
+    rep.zone = s->conf->zones[me->zone];
+    rep.clock_status = (char *) tt_status_name(st);
+    rep.clock_reason = reason;
+    rep.eps_us = clk == 0 ? tt_interval_eps(now) : -1;
+    rep.n_groups = s->ncfg.groups_n;
+    rep.groups = gp;
+    size_t len = spanner__txn__status_reply__get_packed_size(&rep);
+    uint8_t *buf = malloc(len ? len : 1);
+    SP_ASSERT(buf != NULL);
+    spanner__txn__status_reply__pack(&rep, buf);
+    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
+    free(buf);
+}
+
+static void handle_item(struct server *s, const struct sp_inbox_item *it)
+{
+    switch (it->kind) {
+    case IT_ENVELOPE:
+        handle_envelope(s, it);
+        break;
+    case IT_REQUEST:
+        handle_request(s, it);
+        break;
+    case IT_DIRECTORY:
+        handle_directory(s, it);
+        break;
+    case IT_STATUS:
+        handle_status(s, it);
+        break;
+    }
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static tt_micros wait_budget(struct server *s)
+{
+    struct tt_interval now;
+    tt_micros wait_us = 50 * 1000;
+    if (tt_now(s->clock, &now) == 0 && s->wake_us - now.earliest < wait_us)
+        wait_us = s->wake_us - now.earliest;
+    return wait_us;
+}
+
+static void tick_if_due(struct server *s)
+{
+    struct tt_interval now;
+    if (tt_now(s->clock, &now) != 0 || now.earliest < s->wake_us)
+        return;
+    s->wake_us = TT_MICROS_MAX;
+    struct txn_node_event ev = {.type = TXN_NODE_EV_TICK};
+    step(s, &ev);
+}
+
+static void run(struct server *s)
+{
+    for (;;) {
+        bool stop;
+        struct sp_inbox_item *list = sp_inbox_take(&s->inbox, wait_budget(s), &stop);
+        for (struct sp_inbox_item *it = list, *next; it; it = next) {
+            next = it->next;
+            if (stop && it->call)
+                sp_rpc_reply(it->call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping");
+            else
+                handle_item(s, it);
+            sp_inbox_free(it);
+        }
+        if (stop)
+            break;
+        tick_if_due(s);
+        flush(s);
+        expire_pending(s);
+    }
+    for (uint32_t i = 0; i < s->n_pending; i++)
+        reply_error(s->pending[i].call, SP_ETXN_UNKNOWN, "node stopping: outcome unknown");
+    s->n_pending = 0;
+}
+
+/* ---- start-up ---------------------------------------------------------------- */
+
+static void node_config(struct server *s)
+{
+    const struct sp_cluster_conf *c = s->conf;
+    struct txn_node_config *nc = &s->ncfg;
+    txn_node_config_init(nc);
+    nc->self = s->self;
+    nc->zone = (uint32_t) sp_conf_node(c, s->self)->zone;
+    nc->min_next_period_us = c->min_next_us;
+    nc->seed = ((uint64_t) s->self << 32) ^ (uint64_t) mono_us();
+    for (uint32_t g = 0; g < c->n_groups && nc->directory_n < TXN_DIRECTORY_MAX; g++) {
+        const struct sp_group_conf *gc = &c->groups[g];
+        struct txn_directory_entry *d = &nc->directory[nc->directory_n++];
+        d->group = gc->id;
+        d->members.n = 0;
+        bool hosted = false;
+        for (uint32_t i = 0; i < gc->n_voters; i++) {
+            d->members.m[d->members.n++] = (struct paxos_member){gc->voters[i], PAXOS_VOTER};
+            hosted |= gc->voters[i] == s->self;
+        }
+        for (uint32_t i = 0; i < gc->n_read_only; i++) {
+            d->members.m[d->members.n++] =
+                (struct paxos_member){gc->read_only[i], PAXOS_READ_ONLY};
+            hosted |= gc->read_only[i] == s->self;
+        }
+        if (!hosted || nc->groups_n == TXN_NODE_GROUPS_MAX)
+            continue;
+        struct txn_node_group_config *hg = &nc->groups[nc->groups_n++];
+        hg->group = gc->id;
+        paxos_config_init(&hg->paxos);
+        hg->paxos.self = s->self;
+        hg->paxos.members = d->members;
+        hg->paxos.lease_us = c->lease_us;
+        hg->paxos.heartbeat_us = c->lease_us / 5;
+        hg->paxos.election_timeout_us = c->lease_us / 2;
+        hg->paxos.seed = nc->seed ^ gc->id;
+    }
+}
+
+static int open_stores(struct server *s, const char *data, struct sp_err *err)
+{
+    char path[600];
+    if (mkdir(data, 0755) != 0 && errno != EEXIST)
+        return sp_err_set(err, SP_EIO, "cannot create %s: %s", data, strerror(errno));
+    snprintf(path, sizeof path, "%s/paxos", data);
+    int rc = paxos_store_open(path, true, &s->pstore, err);
+    if (rc)
+        return rc;
+    struct txn_store_config tc;
+    txn_store_config_init(&tc);
+    /* Applied versions need no fsync of their own: they are rebuilt from
+     * the synced Paxos log after a crash (txn.h, Restart). */
+    tc.sync = false;
+    snprintf(path, sizeof path, "%s/mvcc", data);
+    return txn_store_open(path, &tc, &s->mvcc, err);
+}
+
+static int create_node(struct server *s, struct sp_err *err)
+{
+    static struct paxos_loaded loaded[TXN_NODE_GROUPS_MAX];
+    const struct paxos_durable_state *ptrs[TXN_NODE_GROUPS_MAX];
+    int rc = 0;
+    for (uint32_t i = 0; i < s->ncfg.groups_n && rc == 0; i++) {
+        bool found;
+        rc = paxos_store_load(s->pstore, s->ncfg.groups[i].group, &loaded[i], &found, err);
+        if (rc)
+            sp_err_wrap(err, "group %llu: refusing to serve",
+                        (unsigned long long) s->ncfg.groups[i].group);
+        ptrs[i] = found ? &loaded[i].st : NULL;
+    }
+    if (rc == 0)
+        rc = txn_node_create(&s->ncfg, s->mvcc, ptrs, &s->node, err);
+    for (uint32_t i = 0; i < s->ncfg.groups_n; i++)
+        paxos_store_loaded_free(&loaded[i]);
+    return rc;
+}
+
+static int start_net(struct server *s, struct sp_err *err)
+{
+    const struct sp_node_conf *me = sp_conf_node(s->conf, s->self);
+    int rc = sp_rpc_server_create(me->addr, &s->rpc, err);
+    if (rc)
+        return rc;
+    struct sp_transport_config tc;
+    sp_transport_config_init(&tc);
+    tc.self = s->self;
+    tc.on_envelope = on_envelope;
+    tc.ctx = s;
+    for (uint32_t i = 0; i < s->conf->n_nodes; i++) {
+        const struct sp_node_conf *p = &s->conf->nodes[i];
+        if (p->id == s->self)
+            continue;
+        tc.peers[tc.n_peers].node = p->id;
+        snprintf(tc.peers[tc.n_peers].addr, sizeof tc.peers[0].addr, "%s", p->addr);
+        tc.peers[tc.n_peers++].delay_us = sp_conf_latency(s->conf, s->self, p->id);
+    }
+    if ((rc = sp_transport_create(&tc, s->rpc, &s->tr, err)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, on_request, s)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, on_directory, s)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, on_status, s)))
+        return rc;
+    return sp_rpc_server_start(s->rpc, 2, err);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = n >= 0 ? malloc((size_t) n + 1) : NULL;
+    if (t && fread(t, 1, (size_t) n, f) != (size_t) n) {
+        free(t);
+        t = NULL;
+    }
+    if (t)
+        t[n] = '\0';
+    fclose(f);
+    return t;
+}
+
+static int start(struct server *s, const char *conf_path, struct sp_err *err)
+{
+    int rc = sp_conf_load(conf_path, s->conf, err);
+    if (rc)
+        return rc;
+    const struct sp_node_conf *me = sp_conf_node(s->conf, s->self);
+    if (!me)
+        return sp_err_set(err, SP_ECONFIG, "%s: node %u is not in \"nodes\"", conf_path, s->self);
+    s->conf_text = read_text(conf_path);
+    s->pending = calloc(PENDING_MAX, sizeof *s->pending);
+    s->msgs = calloc(OUTBOX_MAX, sizeof *s->msgs);
+    s->replies = calloc(OUTBOX_MAX, sizeof *s->replies);
+    s->done = calloc(OUTBOX_MAX, sizeof *s->done);
+    s->wb = rocksdb_writebatch_create();
+    if (!s->conf_text || !s->pending || !s->msgs || !s->replies || !s->done)
+        return sp_err_set(err, SP_ENOMEM, "out of memory");
+    s->wake_us = 0;
+    node_config(s);
+    if ((rc = tt_clock_create(&s->conf->tt, &s->clock, err)) ||
+        (rc = open_stores(s, me->data, err)) || (rc = create_node(s, err)))
+        return rc;
+    return start_net(s, err);
+}
+
+static void stop(struct server *s)
+{
+    sp_rpc_server_destroy(s->rpc); /* no more deliveries or client calls */
+    sp_transport_destroy(s->tr);
+    txn_node_destroy(s->node);
+    txn_store_close(s->mvcc);
+    paxos_store_close(s->pstore);
+    tt_clock_destroy(s->clock);
+    sp_inbox_destroy(&s->inbox);
+    for (uint32_t i = 0; i < s->n_msgs; i++)
+        free(s->msgs[i].data);
+    for (uint32_t i = 0; i < s->n_replies; i++)
+        free(s->replies[i].data);
+    if (s->wb)
+        rocksdb_writebatch_destroy(s->wb);
+    free(s->msgs);
+    free(s->replies);
+    free(s->done);
+    free(s->pending);
+    free(s->conf_text);
+}
+
+static void *signal_thread(void *arg)
+{
+    int sig;
+    sigwait(arg, &sig);
+    sp_inbox_stop(&g_srv->inbox);
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: spannerd --config FILE --node ID\n"
+               "  Runs one node of the cluster described by FILE (see README).\n"
+               "  SP_LOG=error|warn|info|debug sets the log level.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    static struct sp_cluster_conf conf;
+    struct server *s = &srv;
+    s->conf = &conf;
+    g_srv = s;
+    const char *conf_path = NULL;
+    static const struct option opts[] = {
+        {"config", 1, 0, 'c'}, {"node", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        char *end;
+        if (o == 'c') {
+            conf_path = optarg;
+        } else if (o == 'n') {
+            unsigned long id = strtoul(optarg, &end, 10);
+            if (*end || id == 0 || id > PAXOS_NODE_ID_MAX) {
+                fprintf(stderr, "spannerd: --node \"%s\": expected a node id 1..%u\n", optarg,
+                        PAXOS_NODE_ID_MAX);
+                return 2;
+            }
+            s->self = (uint32_t) id;
+        } else {
+            usage(o == 'h' ? stdout : stderr);
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    if (!conf_path || !s->self) {
+        usage(stderr);
+        return 2;
+    }
+    const char *lvl = getenv("SP_LOG");
+    if (lvl && sp_log_level_parse(lvl) >= 0)
+        sp_log_level = sp_log_level_parse(lvl);
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sp_inbox_init(&s->inbox, INBOX_MAX);
+    pthread_t sig;
+    pthread_create(&sig, NULL, signal_thread, &set);
+    pthread_detach(sig);
+    struct sp_err err = {0};
+    if (start(s, conf_path, &err) != 0) {
+        fprintf(stderr, "spannerd %u: %s\n", s->self, err.msg);
+        stop(s);
+        return 1;
+    }
+    fprintf(stderr, "spannerd %u: serving %u group(s) on %s\n", s->self, s->ncfg.groups_n,
+            sp_conf_node(s->conf, s->self)->addr);
+    run(s);
+    stop(s);
+    fprintf(stderr, "spannerd %u: stopped\n", s->self);
+    return 0;
+}

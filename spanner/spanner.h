@@ -1,0 +1,117 @@
+/*
+ * spanner.h - libspanner, the C client of a spanner-c cluster. This header
+ * is the manual.
+ *
+ *     struct sp_client *c;
+ *     struct sp_client_options o = {.endpoints = "127.0.0.1:7101", .zone = "eu"};
+ *     sp_client_open(&o, &c, &err);
+ *
+ *     struct sp_txn *t;                       // a read-write transaction
+ *     sp_txn_begin(c, &t, &err);
+ *     sp_txn_read(t, "alice", 5, &v, &err);  // locking read at the leader
+ *     sp_txn_write(t, "alice", 5, "90", 2, &err);
+ *     sp_txn_write(t, "bob", 3, "110", 3, &err);
+ *     sp_txn_commit(t, &info, &err);          // 2PC if the keys span groups
+ *
+ *     struct sp_ro_options ro = {.max_staleness_us = 5000000};
+ *     sp_ro_begin(c, &ro, &t, &err);          // lock-free, nearest replica
+ *     sp_txn_read(t, "alice", 5, &v, &err);
+ *     sp_txn_commit(t, &info, &err);          // info.ts = the read timestamp
+ *
+ * Routing: the client learns the cluster (zones, nodes, key ranges ->
+ * groups, replicas) from any endpoint's Directory call or from a cluster
+ * config file. Locking reads and commits go to the leader of the key's
+ * group (following leader hints); lock-free reads go to the nearest replica
+ * that can serve them (same zone first, then by configured latency).
+ *
+ * Errors (int return, 0 = success; err carries a message):
+ *   SP_ETXN_ABORTED, SP_ETXN_WOUNDED   aborted; retry the whole transaction
+ *                                      (sp_run_txn does it with backoff)
+ *   SP_ETXN_UNKNOWN                    the commit may or may not have taken
+ *                                      effect (connection lost after it was
+ *                                      sent); do not blindly retry
+ *   SP_ESP_UNAVAILABLE                 no node answered
+ *   SP_ETXN_NOT_SAFE, SP_ETXN_TOO_OLD, SP_ETXN_TOO_LARGE, SP_EINVAL
+ * A transaction that failed is finished: it is freed by the failing call
+ * only if that call says so (commit and abort always free it).
+ *
+ * Threads: a client may be shared by threads; a transaction belongs to one
+ * thread at a time.
+ */
+#ifndef SPANNER_H
+#define SPANNER_H
+
+#include "sp_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t sp_micros; /* microseconds since the Unix epoch */
+
+struct sp_client;
+struct sp_txn;
+
+struct sp_client_options {
+    const char *endpoints;   /* "host:port,host:port": any nodes; or NULL */
+    const char *config_path; /* a cluster config file instead of endpoints */
+    const char *zone;        /* the client's zone, for nearest-replica reads */
+    int timeout_ms;          /* per call; default 10000 */
+};
+
+/* Opens a client. Returns 0, SP_EINVAL (no endpoints nor config; err says
+ * which), SP_ESP_UNAVAILABLE (no endpoint answered Directory), SP_ECONFIG. */
+int sp_client_open(const struct sp_client_options *o, struct sp_client **out,
+                   struct sp_err *err);
+void sp_client_close(struct sp_client *c);
+
+/* A value read. data is malloc'd (owned by the caller; sp_value_clear). */
+struct sp_value {
+    bool found;   /* false: absent or deleted at the read timestamp */
+    sp_micros ts; /* timestamp of the version read (0 if none) */
+    uint8_t *data;
+    size_t len;
+};
+void sp_value_clear(struct sp_value *v);
+
+/* Begins a read-write transaction (priority = its start time). */
+int sp_txn_begin(struct sp_client *c, struct sp_txn **out, struct sp_err *err);
+
+struct sp_ro_options {
+    sp_micros read_ts;          /* > 0: snapshot read at exactly this time */
+    sp_micros max_staleness_us; /* > 0: newest timestamp within the bound */
+    /* neither: a strong read-only transaction */
+};
+
+/* Begins a read-only transaction: no locks, served by replicas. */
+int sp_ro_begin(struct sp_client *c, const struct sp_ro_options *o, struct sp_txn **out,
+                struct sp_err *err);
+
+/* Reads key (read-your-writes inside a read-write transaction). */
+int sp_txn_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
+                struct sp_err *err);
+
+/* Buffers a write or delete (read-write only; sent at commit). */
+int sp_txn_write(struct sp_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
+                 struct sp_err *err);
+int sp_txn_delete(struct sp_txn *t, const void *key, size_t klen, struct sp_err *err);
+
+struct sp_commit_info {
+    sp_micros ts;             /* commit timestamp, or the read timestamp (RO) */
+    sp_micros commit_wait_us; /* time the server held the reply (commit wait) */
+    uint32_t groups;          /* groups in the commit (2PC if > 1) */
+};
+
+/* Commits (read-write) or finishes (read-only); frees t either way. */
+int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *err);
+/* Aborts and frees t, releasing its locks. */
+void sp_txn_abort(struct sp_txn *t);
+
+/* Runs fn in a read-write transaction, retrying aborted/wounded attempts
+ * with exponential backoff (keeping the first attempt's priority) up to
+ * max_attempts. fn returns 0 to commit, non-zero to abort with that code. */
+typedef int (*sp_txn_fn)(void *ctx, struct sp_txn *t, struct sp_err *err);
+int sp_run_txn(struct sp_client *c, sp_txn_fn fn, void *ctx, int max_attempts,
+               struct sp_commit_info *info, struct sp_err *err);
+
+#endif /* SPANNER_H */
