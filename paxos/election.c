@@ -64,6 +64,11 @@
  *       hears from no leader, so it would otherwise campaign for ever with
  *       its stale configuration and keep deposing the real leader (harness,
  *       seed 1778).
+ *   L8  A replica that is not a voter in its own view asks a random peer for
+ *       catch-up at each election timeout: when every new voter lags behind
+ *       the change that promoted it, nobody else would ever tell them and no
+ *       leader could be elected (harness, seed 8016278 at a high change
+ *       rate).
  *
  * Pre-vote (as Raft's §9.6): before raising any ballot, a would-be
  * candidate asks the voters whether they would promise; they say yes only if
@@ -263,6 +268,11 @@ void paxos__election_tick(struct paxos_replica *r)
     if (r->state == PAXOS__LEADER || r->now.earliest < r->election_due_us)
         return;
     if (!paxos__is_voter(&r->config, r->cfg.self)) {
+        /* L8: no leader heard for a while and we cannot campaign: ask a peer
+         * what we missed; we may have been made a voter meanwhile. */
+        uint32_t p = (uint32_t) (paxos__random(r) % r->n_peers);
+        if (r->peers[p].id != r->cfg.self)
+            paxos__request_catchup(r, r->peers[p].id);
         paxos__reset_election_timer(r);
         return;
     }

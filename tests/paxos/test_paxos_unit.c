@@ -469,7 +469,8 @@ static void test_read_only_never_counted(void **state)
     drop_all(f);
     f->now[4] += 3 * f->cfg[4].election_timeout_us;
     tick(f, 4);
-    assert_int_equal(f->n_out, 0); /* no PREVOTE from a read-only replica */
+    for (uint32_t i = 0; i < f->n_out; i++) /* it may ask for catch-up (L8) */
+        assert_int_not_equal(f->out[i].type, PAXOS_MSG_PREVOTE);
     fx_free(f);
 }
 
