@@ -98,6 +98,9 @@ void txn__coord_decide_abort(struct txn_node *n, struct txn__group *g, struct tx
     SP_ASSERT(t->used && t->role == TXN__ROLE_COORD);
     if (t->state == TXN__RW_LOGGING)
         return;
+    SP_DEBUG("txn node %u: group %llu: coordinator aborts txn %llu in state %d with %u/%u votes",
+             n->cfg.self, (unsigned long long) g->id, (unsigned long long) t->id, t->state,
+             t->votes_n, t->parts_n);
     t->state = TXN__RW_LOGGING;
     t->ts = 0;
     txn_id id = t->id;
@@ -138,6 +141,8 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
     if (rc == 0)
         rc = paxos_note_assigned_ts(g->r, n->now, s);
     if (rc) {
+        SP_DEBUG("txn node %u: group %llu: no commit timestamp for txn %llu: %s", n->cfg.self,
+                 (unsigned long long) g->id, (unsigned long long) t->id, sp_errname(rc));
         txn__coord_decide_abort(n, g, t);
         return;
     }
@@ -175,6 +180,32 @@ void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg
         t->votes[t->votes_n++] = (struct txn__vote){m->from_group, m->ts, m->status};
     if (t->state == TXN__RW_VOTES)
         txn__coord_try_decide(n, g, t);
+}
+
+/* An older transaction waits for this one, prepared at m->from_group. */
+void txn__on_wound(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
+{
+    if (txn__decision_find(g, m->id) != NULL)
+        return; /* decided: the participant learns it by its query */
+    struct txn__rw *t = txn__rw_find(g, m->id);
+    if (t == NULL || t->state == TXN__RW_WOUNDED) {
+        txn_group_id from = m->from_group;
+        propose_abort(n, g, m->id, &from, 1);
+        return;
+    }
+    if (t->state == TXN__RW_LOGGING)
+        return; /* the decision is already on its way */
+    t->role = TXN__ROLE_COORD;
+    if (t->commit_arrived) {
+        txn__coord_decide_abort(n, g, t);
+    } else {
+        /* The commit has not arrived: the wound becomes a "no" vote. */
+        struct txn__vote *v = (struct txn__vote *) vote_of(t, m->from_group);
+        if (v != NULL)
+            v->status = SP_ETXN_WOUNDED;
+        else if (t->votes_n < TXN_PARTICIPANTS_MAX)
+            t->votes[t->votes_n++] = (struct txn__vote){m->from_group, 0, SP_ETXN_WOUNDED};
+    }
 }
 
 void txn__on_query(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)

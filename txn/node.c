@@ -320,6 +320,8 @@ int txn__propose(struct txn_node *n, struct txn__group *g, const struct txn__rec
     size_t len = txn__rec_size(&r);
     uint8_t *buf = txn__arena_alloc(&n->arena, len);
     txn__rec_encode(&r, buf, len);
+    SP_DEBUG("txn node %u: group %llu: propose record %u txn %llu ts %lld", n->cfg.self,
+             (unsigned long long) g->id, r.type, (unsigned long long) r.id, (long long) r.ts);
     struct paxos_event ev = {.type = PAXOS_EV_PROPOSE, .now = n->now};
     ev.propose.data = buf;
     ev.propose.len = (uint32_t) len;
@@ -457,6 +459,10 @@ static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, 
         n->failed = true;
         return rc;
     }
+    SP_DEBUG("txn node %u: group %llu: apply record %u txn %llu ts %lld at %llu:%llu%s",
+             n->cfg.self, (unsigned long long) g->id, rec.type, (unsigned long long) rec.id,
+             (long long) rec.ts, (unsigned long long) TXN__POS_SLOT(pos),
+             (unsigned long long) (pos & TXN__POS_K_MAX), g->leader ? " (leader)" : "");
     if (g->leader && rec.tag == g->lead_ballot && rec.ts > 0 && g->outstanding > 0 &&
         rec.type != TXN__REC_OUTCOME)
         g->outstanding--;
@@ -578,6 +584,8 @@ static int on_txn_msg(struct txn_node *n, const struct txn_msg *m)
         txn__on_vote(n, g, m);
     else if (m->type == TXN_MSG_QUERY)
         txn__on_query(n, g, m);
+    else if (m->type == TXN_MSG_WOUND)
+        txn__on_wound(n, g, m);
     else if (m->type == TXN_MSG_DECISION)
         txn__on_decision_msg(n, g, m);
     else

@@ -267,6 +267,7 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
 void txn__coord_decide_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t);
 void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
 void txn__on_query(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
+void txn__on_wound(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
 int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
                         const struct txn__rec *rec);
 void txn__coord_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);

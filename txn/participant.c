@@ -124,6 +124,8 @@ void txn__rw_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, 
 {
     SP_ASSERT(t->used && status != 0);
     SP_ASSERT(t->state != TXN__RW_LOGGING && t->state != TXN__RW_PREPARED);
+    SP_DEBUG("txn node %u: group %llu: abort txn %llu in state %d: %s", n->cfg.self,
+             (unsigned long long) g->id, (unsigned long long) t->id, t->state, sp_errname(status));
     if (t->has_client)
         txn__reply_status(n, t->client, t->req_id, t->id, status, 0);
     t->has_client = false;
@@ -173,6 +175,51 @@ int txn__rw_copy_request(struct txn__rw *t, const struct txn_request *req)
 
 /* ---- locks -------------------------------------------------------------------- */
 
+struct blockers {
+    txn_id waiter;
+    txn_id ids[64];
+    uint32_t n;
+};
+
+static void collect_blocker(void *ctx, txn_id waiter, txn_id blocker)
+{
+    struct blockers *b = ctx;
+    if (waiter != b->waiter || b->n == 64)
+        return;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->ids[i] == blocker)
+            return;
+    b->ids[b->n++] = blocker;
+}
+
+static bool older(const struct txn__rw *a, const struct txn__rw *b)
+{
+    return a->start_ts < b->start_ts || (a->start_ts == b->start_ts && a->id < b->id);
+}
+
+/*
+ * Wound-wait across 2PC: a prepared holder cannot be wounded here (its
+ * outcome belongs to its coordinator), so an older waiter would wait for a
+ * younger transaction, which can close a cycle through another group. The
+ * wound goes to the holder's coordinator instead, which aborts it if it has
+ * not decided yet.
+ */
+static void wound_prepared_blockers(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
+{
+    struct blockers b = {.waiter = t->id};
+    txn_locks_waits_for(g->locks, collect_blocker, &b);
+    for (uint32_t i = 0; i < b.n; i++) {
+        struct txn__rw *h = txn__rw_find(g, b.ids[i]);
+        if (h == NULL || h->role != TXN__ROLE_PART || !older(t, h))
+            continue;
+        if (h->state != TXN__RW_PREPARED && h->state != TXN__RW_LOGGING)
+            continue;
+        struct txn_msg m = {.type = TXN_MSG_WOUND, .id = h->id};
+        m.from_group = g->id;
+        txn__send_group(n, h->coord, &m);
+    }
+}
+
 /* Requests `mode` on each key; counts waits in t->waits. Returns 0 or the
  * lock table's error (the caller aborts t). Younger holders it wounds are
  * handled after the loop, since aborting them changes the table. */
@@ -198,6 +245,8 @@ static int lock_keys(struct txn_node *n, struct txn__group *g, struct txn__rw *t
             wounded[wounded_n++] = res.wounded[j];
     }
     txn__handle_wounded(n, g, wounded, wounded_n);
+    if (rc == 0 && t->waits > 0 && t->used)
+        wound_prepared_blockers(n, g, t);
     return rc;
 }
 

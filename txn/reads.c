@@ -172,6 +172,13 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
                             w->ts);
             wait_free(w);
         } else if (w->deadline_us <= n->now.earliest) {
+            SP_DEBUG("txn node %u: group %llu: read at %lld timed out: t_safe %lld, paxos safe "
+                     "%lld, %u prepared, applied %llu, leader %d",
+                     n->cfg.self, (unsigned long long) g->id, (long long) w->ts,
+                     (long long) txn_safetime_get(g->st),
+                     (long long) txn_safetime_paxos_safe(g->st), txn_safetime_prepared_n(g->st),
+                     (unsigned long long) TXN__POS_SLOT(txn_safetime_applied_index(g->st)),
+                     (int) g->leader);
             txn__reply_status(n, w->reply.client, w->reply.req_id, w->reply.id, SP_ETXN_NOT_SAFE,
                               0);
             wait_free(w);
@@ -188,6 +195,12 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
     SP_ASSERT(g->leader && g->caught_up);
     if (g->promise_due_us <= n->now.earliest) {
         g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
+        SP_DEBUG("txn node %u: group %llu: promise? outstanding %u, applied slot %llu, last slot "
+                 "%llu, commit %llu",
+                 n->cfg.self, (unsigned long long) g->id, g->outstanding,
+                 (unsigned long long) g->applied_slot,
+                 (unsigned long long) paxos_last_slot(g->r),
+                 (unsigned long long) paxos_commit_index(g->r));
         /* R2: only with nothing assigned and unapplied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
             g->applied_slot == paxos_last_slot(g->r)) {
@@ -198,9 +211,15 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
                 rc = txn_ts_min_next(&b, &mn, NULL);
             if (rc == 0)
                 rc = paxos_note_assigned_ts(g->r, n->now, mn - 1);
+            if (rc)
+                SP_DEBUG("txn node %u: group %llu: no promise: %s (mn %lld, lease [%lld, %lld))",
+                         n->cfg.self, (unsigned long long) g->id, sp_errname(rc), (long long) mn,
+                         (long long) b.lease_start, (long long) b.lease_end);
             if (rc == 0) {
                 SP_ASSERT(mn > b.last_assigned && mn < b.lease_end);
-                uint64_t index = TXN__POS(g->applied_slot, TXN__POS_K_MAX);
+                /* "Applied through slot n"; with nothing applied, through nothing. */
+                uint64_t index =
+                    g->applied_slot ? TXN__POS(g->applied_slot, TXN__POS_K_MAX) : 0;
                 struct txn_msg m = {.type = TXN_MSG_PROMISE, .ts = mn, .index = index};
                 m.from_group = g->id;
                 txn__send_group(n, g->id, &m);

@@ -652,6 +652,8 @@ enum txn_msg_type {
     TXN_MSG_DECISION = 2, /* coordinator -> participant group: commit at ts, or ts 0 = abort */
     TXN_MSG_QUERY = 3,    /* prepared participant -> coordinator group: outcome? */
     TXN_MSG_PROMISE = 4,  /* leader -> its group's replicas: MinNextTS(index) = ts */
+    TXN_MSG_WOUND = 5,    /* participant -> coordinator group: an older transaction waits
+                           * for this prepared one; abort it if still undecided */
 };
 
 /* A transaction message. Addressed to a node and a group there; a node that

@@ -4,7 +4,7 @@
  * reply rules.
  *
  * Replay one seed of the randomized tests: TXN_SEED=<seed> (and
- * TXN_VERBOSE=1 for a trace).
+ * TXN_VERBOSE=1 for a trace); explore more seeds with TXN_SEEDS=<count>.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,6 +42,9 @@ static bool verbose(void)
 static void run_seeds(void (*make)(struct w_params *, uint64_t), uint64_t first, uint32_t n)
 {
     uint64_t one;
+    const char *many = getenv("TXN_SEEDS"); /* explore: more seeds than CI runs */
+    if (many != NULL && *many != '\0')
+        n = (uint32_t) strtoul(many, NULL, 10);
     if (env_seed(&one)) {
         first = one;
         n = 1;
@@ -51,6 +54,10 @@ static void run_seeds(void (*make)(struct w_params *, uint64_t), uint64_t first,
         struct w_params p;
         make(&p, seed);
         p.verbose = verbose();
+        if (p.verbose) {
+            sp_log_level = SP_LOG_DEBUG;
+            fprintf(stderr, "==== seed %llu\n", (unsigned long long) seed);
+        }
         struct w_stats st;
         char why[512];
         int rc = w_run(&p, &st, why, sizeof why);
@@ -86,11 +93,29 @@ static void test_bank_calm(void **state)
     run_seeds(make_calm, 1, 3);
 }
 
+/* Lossy network, crashes and restarts, clocks anywhere inside eps. */
+static void make_chaos(struct w_params *p, uint64_t seed)
+{
+    w_params_init(p, seed);
+    p->drop_pct = 5;
+    p->lease_us = 300 * 1000;
+    p->crash_every_us = 800 * 1000;
+    p->down_us = 200 * 1000;
+    p->run_us = 3000 * 1000;
+}
+
+static void test_bank_chaos(void **state)
+{
+    (void) state;
+    run_seeds(make_chaos, 100, 10);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bank_calm),
+        cmocka_unit_test(test_bank_chaos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #define RO_TIMEOUT     (1500 * 1000)
 #define COMMIT_TIMEOUT (1500 * 1000)
 #define ATTEMPTS_MAX   200
+#define GIVE_UP_US     (1000 * 1000) /* after run_us, failed attempts are not retried */
 
 enum w_kind {
     W_DELIVER = 1,
@@ -860,7 +861,7 @@ static void tr_fail(struct w_world *w, struct w_client *c, int status)
         client_send(w, c, c->leader[gs[k]], &q);
     }
     c->req_lo = w->req_seq + 1;
-    if (c->attempts >= ATTEMPTS_MAX) {
+    if (c->attempts >= ATTEMPTS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
         op_done(w, c, status, 0);
         return;
     }
@@ -1004,7 +1005,7 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
     if (r->status != 0) {
         if (r->status == SP_EPAXOS_NOT_LEADER)
             reroute(w, c, c->ro_group, r->leader_hint);
-        if (c->attempts >= ATTEMPTS_MAX) {
+        if (c->attempts >= ATTEMPTS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
             op_done(w, c, r->status, 0);
             return;
         }
@@ -1405,9 +1406,22 @@ int w_world_settle(struct w_world *w, tt_micros max_us)
         w->p.run_us = w->now; /* clients stop starting operations */
     while (!quiet(w) && w->now < deadline && !w->violation[0])
         w_world_run_until(w, w->now + 10 * 1000);
-    if (!w->violation[0] && !quiet(w))
-        violate(w, "not settled after %lld us: a client or a prepared transaction is stuck",
-                (long long) max_us);
+    if (!w->violation[0] && !quiet(w)) {
+        char what[256] = "";
+        size_t len = 0;
+        for (uint32_t i = 0; i < W_SLOTS_CLIENT && len < 200; i++)
+            if (w->clients[i].phase != C_IDLE)
+                len += (size_t) snprintf(what + len, sizeof what - len, " client %u phase %d", i,
+                                         (int) w->clients[i].phase);
+        for (uint32_t i = 0; i < w->n && len < 200; i++)
+            for (txn_group_id g = 1; g <= w->p.groups && len < 200; g++)
+                if (hosts(w, i, g) && txn_node_prepared_n(w->nodes[i].tn, g))
+                    len += (size_t) snprintf(what + len, sizeof what - len,
+                                             " node %u group %llu: %u prepared", i + 1,
+                                             (unsigned long long) g,
+                                             txn_node_prepared_n(w->nodes[i].tn, g));
+        violate(w, "not settled after %lld us:%s", (long long) max_us, what);
+    }
     /* A final strong read must see the constant total (checked in op_done). */
     int op = w_world_read_all(w);
     while (!w->ops[op].done && w->now < deadline + max_us && !w->violation[0])
