@@ -672,6 +672,15 @@ static void lease_check_overlap(struct h_world *w, uint32_t idx)
                     w->nodes[a->node].id, (unsigned long long) a->ballot, (long long) a->first_true,
                     (long long) a->end, w->nodes[b->node].id, (unsigned long long) b->ballot,
                     (long long) b->first_true, (long long) b->end);
+        /* The exposed intervals, in which timestamps are assigned, must be
+         * ordered too (L3), unless the earlier leader abdicated (then
+         * TT.after(s_max) orders the timestamps, checked in assign_ts). */
+        const struct h_lease *early = a->first_true < b->first_true ? a : b;
+        const struct h_lease *late = early == a ? b : a;
+        if (!early->abdicated && late->start < early->end)
+            violate(w, "lease of ballot %llu starts at %lld, before %lld when ballot %llu's ended",
+                    (unsigned long long) late->ballot, (long long) late->start,
+                    (long long) early->end, (unsigned long long) early->ballot);
     }
 }
 
