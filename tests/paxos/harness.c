@@ -778,10 +778,18 @@ static void node_config(const struct h_world *w, uint32_t i, struct paxos_config
 {
     paxos_config_init(cfg);
     cfg->self = w->nodes[i].id;
-    cfg->members.n = w->n;
-    for (uint32_t k = 0; k < w->n; k++) {
+    /* The bootstrap configuration: voters, then read-only replicas. A spare
+     * is not in it; it boots knowing only that plus itself as read-only, as
+     * paxos.h says a brand-new node does, and joins once a change adds it. */
+    uint32_t members = w->p.voters + w->p.read_only;
+    cfg->members.n = members;
+    for (uint32_t k = 0; k < members; k++) {
         cfg->members.m[k].id = w->nodes[k].id;
         cfg->members.m[k].role = k < w->p.voters ? PAXOS_VOTER : PAXOS_READ_ONLY;
+    }
+    if (i >= members) {
+        cfg->members.m[cfg->members.n].id = w->nodes[i].id;
+        cfg->members.m[cfg->members.n++].role = PAXOS_READ_ONLY;
     }
     cfg->lease_us = w->p.lease_us;
     cfg->heartbeat_us = w->p.heartbeat_us;
@@ -908,13 +916,13 @@ void h_world_heal(struct h_world *w)
 
 struct h_world *h_world_create(const struct h_params *p)
 {
-    SP_ASSERT(p->voters >= 1 && p->voters + p->read_only <= H_NODES_MAX);
+    SP_ASSERT(p->voters >= 1 && p->voters + p->read_only + p->spares <= H_NODES_MAX);
     struct h_world *w = xcalloc(1, sizeof *w);
     w->p = *p;
     w->rng = p->seed * 0x9e3779b97f4a7c15ull + 0x1234567;
     if (w->rng == 0)
         w->rng = 1;
-    w->n = p->voters + p->read_only;
+    w->n = p->voters + p->read_only + p->spares;
     w->now = 1000 * 1000 * 1000; /* virtual epoch: 1000 s */
     for (uint32_t i = 0; i < w->n; i++) {
         w->nodes[i].id = i + 1;

@@ -50,6 +50,7 @@ struct h_params {
     uint64_t seed;
     uint32_t voters;    /* 3 or 5 */
     uint32_t read_only; /* extra read-only replicas */
+    uint32_t spares;    /* nodes outside the bootstrap config; changes add them */
     tt_micros lease_us, heartbeat_us, election_timeout_us;
     tt_micros eps_max_us;     /* each node's eps in [eps/4, eps] */
     tt_micros chaos_us;       /* faults are injected in [0, chaos_us) */

@@ -11,9 +11,10 @@
  *
  * A seed's variant: odd seeds run 3 voters, even seeds 5; every third seed
  * adds a read-only replica; every fourth runs clocks with eps 250 ms instead
- * of 20 ms. For exploring, PAXOS_EPS_US, PAXOS_DROP_PCT, PAXOS_DUP_PCT,
- * PAXOS_FAULT_EVERY_US, PAXOS_READ_ONLY, PAXOS_CHANGE_PCT and
- * PAXOS_TEST_FLAGS override the seed's variant.
+ * of 20 ms; three in five change the membership during the chaos, and of
+ * those every seventh has a spare node that membership changes may add. For exploring,
+ * PAXOS_EPS_US, PAXOS_DROP_PCT, PAXOS_DUP_PCT, PAXOS_FAULT_EVERY_US, PAXOS_READ_ONLY,
+ * PAXOS_CHANGE_PCT and PAXOS_TEST_FLAGS override the seed's variant.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
     p->voters = (seed % 2) ? 3 : 5;
     p->read_only = (seed % 3 == 0) ? 1 : 0;
     p->membership = (seed % 5) >= 2;
+    p->spares = (p->membership && seed % 7 == 0) ? 1 : 0;
     if (seed % 4 == 0)
         p->eps_max_us = 250000; /* wide clocks: a quarter of the lease */
     p->test_flags = test_flags;
