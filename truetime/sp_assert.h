@@ -30,8 +30,8 @@ typedef void (*sp_assert_handler_fn)(int result, const char *expr, const char *f
  * against concurrent assertion failures; install it before starting threads. */
 void sp_assert_set_handler(sp_assert_handler_fn fn);
 
-/* Called on failure; does not return unless a test handler longjmps out. */
-void sp__assert_fail(const char *expr, const char *file, int line);
+/* Called on failure; never returns (a test handler leaves by longjmp). */
+_Noreturn void sp__assert_fail(const char *expr, const char *file, int line);
 
 #define SP_ASSERT(cond) ((cond) ? (void) 0 : sp__assert_fail(#cond, __FILE__, __LINE__))
 

@@ -227,7 +227,7 @@ static int lock_keys(struct txn_node *n, struct txn__group *g, struct txn__rw *t
                      const struct txn_key *keys, const struct txn_write *writes, uint32_t k,
                      enum txn_lock_mode mode)
 {
-    txn_id wounded[WOUNDED_MAX];
+    txn_id wounded[WOUNDED_MAX] = {0}; /* zeroed: gcc -O2 cannot see wounded_n guards it */
     uint32_t wounded_n = 0;
     struct txn_lock_owner owner = {t->id, t->start_ts};
     int rc = 0;
