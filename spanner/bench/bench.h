@@ -11,7 +11,10 @@
  *
  * A run: `clients` threads, each in a closed loop (issue the next operation
  * when the previous one answered), for `seconds` or until `ops_total`
- * operations, whichever first; a run never outlives `seconds_max`. Keys are
+ * operations, whichever first; a run never outlives `seconds_max`. With
+ * `async`, one thread keeps `clients` operations in flight through the
+ * target's start/next instead (no thread per client: what a client
+ * multiplexing many requests on one connection sees). Keys are
  * drawn uniformly from the key space; every thread has its own PRNG seeded
  * from cfg->seed, so a run's key sequence is reproducible.
  */
@@ -65,6 +68,18 @@ struct sp_bench_target {
     int (*op)(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
               const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err);
     void (*close)(void *conn);
+    /*
+     * Optional asynchronous interface (both NULL when absent; --async needs
+     * it). start begins one operation and returns at once: 0, or an SP_E*
+     * code when it could not start. next waits up to timeout_ms for any
+     * started operation to finish: returns 1 with *tag (as given to start)
+     * and *code (what op would have returned; err set when not 0), or 0
+     * on timeout. Every started operation finishes within cfg->timeout_ms.
+     * One thread calls start and next on a connection.
+     */
+    int (*start)(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                 const uint8_t *value, size_t value_len, void *tag, struct sp_err *err);
+    int (*next)(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err);
 };
 
 /* Returns the built target called name, or NULL (unknown, or not built:
@@ -92,7 +107,8 @@ unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable);
 struct sp_bench_config {
     enum sp_bench_workload workload;
     int serializable;   /* YCSB reads serializable instead of linearizable */
-    int clients;        /* 1..SP_BENCH_CLIENTS_MAX */
+    int clients;        /* 1..SP_BENCH_CLIENTS_MAX: threads, or the window when async */
+    int async;          /* one thread keeps `clients` operations in flight */
     int seconds;        /* run length; 0 with ops_total > 0: until ops_total */
     uint64_t ops_total; /* 0: no count limit */
     int seconds_max;    /* hard bound on any run, including preloads */

@@ -53,6 +53,7 @@ int sp_bench__echo_start(int threads, struct sp_rpc_server **out, char *addr, si
 struct echo_conn {
     struct sp_rpc_server *server;
     grpc_channel *ch;
+    grpc_completion_queue *cq; /* asynchronous calls */
     int timeout_ms;
 };
 
@@ -72,9 +73,25 @@ static int echo_connect(const char *endpoints, const struct sp_bench_config *cfg
         return rc;
     }
     c->ch = sp_rpc_channel(addr);
+    c->cq = grpc_completion_queue_create_for_next(NULL);
     c->timeout_ms = cfg->timeout_ms;
     *conn = c;
     return 0;
+}
+
+/* A put carries key and value, a get only the key, as a store's would.
+ * Returns the request length; buf holds SP_BENCH_KEY_MAX + 4096 bytes
+ * (larger values are cut: the echo measures the transport, not copies). */
+static size_t echo_request(uint8_t *buf, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                           const uint8_t *value, size_t value_len)
+{
+    size_t vl = kind == SP_BENCH_PUT ? value_len : 0;
+    if (vl > 4096)
+        vl = 4096;
+    memcpy(buf, key, key_len);
+    if (vl)
+        memcpy(buf + key_len, value, vl);
+    return key_len + vl;
 }
 
 static int echo_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
@@ -82,28 +99,43 @@ static int echo_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t
 {
     struct echo_conn *c = conn;
     (void) retries;
-    /* A put carries key and value, a get only the key, as a store's would. */
-    uint8_t buf[SP_BENCH_KEY_MAX + 4096];
-    size_t vl = kind == SP_BENCH_PUT ? value_len : 0;
-    if (vl > sizeof buf - key_len)
-        vl = sizeof buf - key_len;
-    memcpy(buf, key, key_len);
-    if (vl)
-        memcpy(buf + key_len, value, vl);
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
-    int rc = sp_rpc_call(c->ch, SP_BENCH_ECHO_PATH, buf, key_len + vl, c->timeout_ms, &resp,
-                         &resp_len, err);
-    if (rc == 0 && resp_len != key_len + vl)
-        rc = sp_err_set(err, SP_ESP_PROTOCOL, "echo: %zu bytes back for %zu", resp_len,
-                        key_len + vl);
+    uint8_t buf[SP_BENCH_KEY_MAX + 4096], *resp = NULL;
+    size_t len = echo_request(buf, kind, key, key_len, value, value_len), resp_len = 0;
+    int rc = sp_rpc_call(c->ch, SP_BENCH_ECHO_PATH, buf, len, c->timeout_ms, &resp, &resp_len, err);
+    if (rc == 0 && resp_len != len)
+        rc = sp_err_set(err, SP_ESP_PROTOCOL, "echo: %zu bytes back for %zu", resp_len, len);
     free(resp);
     return rc;
+}
+
+static int echo_start(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                      const uint8_t *value, size_t value_len, void *tag, struct sp_err *err)
+{
+    struct echo_conn *c = conn;
+    uint8_t buf[SP_BENCH_KEY_MAX + 4096];
+    size_t len = echo_request(buf, kind, key, key_len, value, value_len);
+    return sp_bench__acall_start(c->cq, c->ch, SP_BENCH_ECHO_PATH, buf, len, c->timeout_ms,
+                                 (int) len, tag, err);
+}
+
+static int echo_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+{
+    struct echo_conn *c = conn;
+    struct sp_bench_acall_done d;
+    if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
+        return 0;
+    *tag = d.user;
+    *code = d.code;
+    if (d.code == 0 && d.resp_len != (size_t) d.aux)
+        *code = sp_err_set(err, SP_ESP_PROTOCOL, "echo: %zu bytes back for %d", d.resp_len, d.aux);
+    free(d.resp);
+    return 1;
 }
 
 static void echo_close(void *conn)
 {
     struct echo_conn *c = conn;
+    sp_bench__acall_drain(c->cq);
     grpc_channel_destroy(c->ch);
     sp_rpc_server_destroy(c->server);
     sp_rpc_shutdown();
@@ -118,4 +150,6 @@ const struct sp_bench_target sp_bench__target_echo = {
     .connect = echo_connect,
     .op = echo_op,
     .close = echo_close,
+    .start = echo_start,
+    .next = echo_next,
 };

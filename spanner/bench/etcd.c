@@ -30,6 +30,7 @@
 
 struct etcd_conn {
     grpc_channel *ch;
+    grpc_completion_queue *cq; /* asynchronous calls */
     char addr[128];
     int timeout_ms;
 };
@@ -101,23 +102,47 @@ static int etcd_connect(const char *endpoints, const struct sp_bench_config *cfg
     }
     snprintf(c->addr, sizeof c->addr, "%s", addrs[chosen]);
     c->ch = sp_rpc_channel(c->addr);
+    c->cq = grpc_completion_queue_create_for_next(NULL);
     c->timeout_ms = cfg->timeout_ms;
     *conn = c;
     return 0;
 }
 
-static int etcd_call(struct etcd_conn *c, const char *path, const uint8_t *req, size_t len,
-                     const ProtobufCMessageDescriptor *reply, struct sp_err *err)
+/* Encodes the request for kind into malloc'd memory; NULL when out of
+ * memory. *path and *reply say where it goes and what comes back. */
+static uint8_t *encode(enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                       const uint8_t *value, size_t value_len, size_t *len, const char **path,
+                       const ProtobufCMessageDescriptor **reply)
 {
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
-    int rc = sp_rpc_call(c->ch, path, req, len, c->timeout_ms, &resp, &resp_len, err);
-    if (rc)
-        return sp_err_wrap(err, "etcd %s", c->addr);
-    /* Decode the answer, as a real client would, so etcd and our targets
-     * pay the same client-side costs. */
+    uint8_t *buf;
+    if (kind == SP_BENCH_PUT) {
+        Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
+        req.key = (ProtobufCBinaryData){key_len, (uint8_t *) key};
+        req.value = (ProtobufCBinaryData){value_len, (uint8_t *) value};
+        *len = etcdserverpb__put_request__get_packed_size(&req);
+        if ((buf = malloc(*len)))
+            etcdserverpb__put_request__pack(&req, buf);
+        *path = ETCD_PUT_PATH;
+        *reply = &etcdserverpb__put_response__descriptor;
+    } else {
+        Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
+        req.key = (ProtobufCBinaryData){key_len, (uint8_t *) key};
+        req.serializable = kind == SP_BENCH_GET_SERIAL;
+        *len = etcdserverpb__range_request__get_packed_size(&req);
+        if ((buf = malloc(*len)))
+            etcdserverpb__range_request__pack(&req, buf);
+        *path = ETCD_RANGE_PATH;
+        *reply = &etcdserverpb__range_response__descriptor;
+    }
+    return buf;
+}
+
+/* Decodes the answer, as a real client would, so etcd and our targets pay
+ * the same client-side costs. */
+static int decode(const struct etcd_conn *c, const ProtobufCMessageDescriptor *reply,
+                  const uint8_t *resp, size_t resp_len, struct sp_err *err)
+{
     ProtobufCMessage *m = protobuf_c_message_unpack(reply, NULL, resp_len, resp);
-    free(resp);
     if (!m)
         return SP_CORRUPT(err, "etcd %s: malformed %s", c->addr, reply->name);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -129,36 +154,61 @@ static int etcd_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t
 {
     struct etcd_conn *c = conn;
     (void) retries; /* no internal retries: the runner retries UNAVAILABLE */
-    uint8_t stack[SP_BENCH_KEY_MAX + 512], *buf = stack;
-    size_t len;
-    int rc;
-    if (kind == SP_BENCH_PUT) {
-        Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
-        req.key = (ProtobufCBinaryData){key_len, (uint8_t *) key};
-        req.value = (ProtobufCBinaryData){value_len, (uint8_t *) value};
-        len = etcdserverpb__put_request__get_packed_size(&req);
-        if (len > sizeof stack && !(buf = malloc(len)))
-            return sp_err_set(err, SP_ENOMEM, "etcd: out of memory");
-        etcdserverpb__put_request__pack(&req, buf);
-        rc = etcd_call(c, ETCD_PUT_PATH, buf, len, &etcdserverpb__put_response__descriptor, err);
-    } else {
-        Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
-        req.key = (ProtobufCBinaryData){key_len, (uint8_t *) key};
-        req.serializable = kind == SP_BENCH_GET_SERIAL;
-        len = etcdserverpb__range_request__get_packed_size(&req);
-        SP_ASSERT(len <= sizeof stack);
-        etcdserverpb__range_request__pack(&req, buf);
-        rc =
-            etcd_call(c, ETCD_RANGE_PATH, buf, len, &etcdserverpb__range_response__descriptor, err);
-    }
-    if (buf != stack)
-        free(buf);
+    size_t len, resp_len = 0;
+    const char *path;
+    const ProtobufCMessageDescriptor *reply;
+    uint8_t *req = encode(kind, key, key_len, value, value_len, &len, &path, &reply), *resp = NULL;
+    if (!req)
+        return sp_err_set(err, SP_ENOMEM, "etcd: out of memory");
+    int rc = sp_rpc_call(c->ch, path, req, len, c->timeout_ms, &resp, &resp_len, err);
+    free(req);
+    if (rc)
+        return sp_err_wrap(err, "etcd %s", c->addr);
+    rc = decode(c, reply, resp, resp_len, err);
+    free(resp);
     return rc;
+}
+
+static int etcd_start(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                      const uint8_t *value, size_t value_len, void *tag, struct sp_err *err)
+{
+    struct etcd_conn *c = conn;
+    size_t len;
+    const char *path;
+    const ProtobufCMessageDescriptor *reply;
+    uint8_t *req = encode(kind, key, key_len, value, value_len, &len, &path, &reply);
+    if (!req)
+        return sp_err_set(err, SP_ENOMEM, "etcd: out of memory");
+    int rc =
+        sp_bench__acall_start(c->cq, c->ch, path, req, len, c->timeout_ms, (int) kind, tag, err);
+    free(req);
+    return rc;
+}
+
+static int etcd_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+{
+    struct etcd_conn *c = conn;
+    struct sp_bench_acall_done d;
+    if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
+        return 0;
+    *tag = d.user;
+    *code = d.code;
+    if (d.code == 0) {
+        const ProtobufCMessageDescriptor *reply = d.aux == SP_BENCH_PUT
+                                                      ? &etcdserverpb__put_response__descriptor
+                                                      : &etcdserverpb__range_response__descriptor;
+        *code = decode(c, reply, d.resp, d.resp_len, err);
+    } else {
+        sp_err_wrap(err, "etcd %s", c->addr);
+    }
+    free(d.resp);
+    return 1;
 }
 
 static void etcd_close(void *conn)
 {
     struct etcd_conn *c = conn;
+    sp_bench__acall_drain(c->cq);
     grpc_channel_destroy(c->ch);
     sp_rpc_shutdown();
     free(c);
@@ -173,4 +223,6 @@ const struct sp_bench_target sp_bench__target_etcd = {
     .connect = etcd_connect,
     .op = etcd_op,
     .close = etcd_close,
+    .start = etcd_start,
+    .next = etcd_next,
 };

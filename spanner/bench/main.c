@@ -3,7 +3,7 @@
  *
  *   spanner-bench [--target NAME [--endpoints LIST]]... [--workload put,get,...]
  *                 [--clients 1,64] [--seconds S | --ops N] [--rounds R] [--keys N]
- *                 [--key-size B] [--value-size B] [--serializable] [--no-preload]
+ *                 [--key-size B] [--value-size B] [--serializable] [--no-preload] [--async]
  *                 [--timeout-ms MS] [--seconds-max S] [--seed N] [--dir DIR]
  *                 [--limits] [--json]
  *   spanner-bench --limits [--dir DIR] [--json]
@@ -49,6 +49,7 @@ static void usage(FILE *f)
         "  --workload LIST     put, get (linearizable), get-serializable, a (50/50),\n"
         "                      b (95/5), c (reads only) [put]\n"
         "  --clients LIST      closed-loop client threads, 1..%d [1]\n"
+        "  --async             one thread keeps --clients operations in flight instead\n"
         "  --seconds S         per run [5]; --ops N stops a run after N operations\n"
         "  --rounds R          runs per target and cell, alternating targets [1]\n"
         "  --keys N            key-space size [1000]; --key-size B [8]; --value-size B [256]\n"
@@ -172,6 +173,9 @@ static int apply(struct opts *o, int c, const char *arg)
     case 'S':
         o->cfg.serializable = 1;
         return 0;
+    case 'A':
+        o->cfg.async = 1;
+        return 0;
     case 'P':
         o->preload = 0;
         return 0;
@@ -201,17 +205,29 @@ static int apply(struct opts *o, int c, const char *arg)
 /* Returns 0 to go on, 1 to exit 0 at once (--list, --help), 2 on error. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {{"target", 1, 0, 't'},       {"endpoints", 1, 0, 'e'},
-                                       {"workload", 1, 0, 'w'},     {"clients", 1, 0, 'c'},
-                                       {"seconds", 1, 0, 's'},      {"ops", 1, 0, 'o'},
-                                       {"rounds", 1, 0, 'r'},       {"keys", 1, 0, 'k'},
-                                       {"key-size", 1, 0, 'K'},     {"value-size", 1, 0, 'V'},
-                                       {"serializable", 0, 0, 'S'}, {"no-preload", 0, 0, 'P'},
-                                       {"timeout-ms", 1, 0, 'T'},   {"seconds-max", 1, 0, 'M'},
-                                       {"seed", 1, 0, 'x'},         {"dir", 1, 0, 'd'},
-                                       {"limits", 0, 0, 'l'},       {"json", 0, 0, 'j'},
-                                       {"list", 0, 0, 'L'},         {"free-port", 0, 0, 'F'},
-                                       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {{"target", 1, 0, 't'},
+                                       {"endpoints", 1, 0, 'e'},
+                                       {"workload", 1, 0, 'w'},
+                                       {"clients", 1, 0, 'c'},
+                                       {"seconds", 1, 0, 's'},
+                                       {"ops", 1, 0, 'o'},
+                                       {"rounds", 1, 0, 'r'},
+                                       {"keys", 1, 0, 'k'},
+                                       {"key-size", 1, 0, 'K'},
+                                       {"value-size", 1, 0, 'V'},
+                                       {"serializable", 0, 0, 'S'},
+                                       {"async", 0, 0, 'A'},
+                                       {"no-preload", 0, 0, 'P'},
+                                       {"timeout-ms", 1, 0, 'T'},
+                                       {"seconds-max", 1, 0, 'M'},
+                                       {"seed", 1, 0, 'x'},
+                                       {"dir", 1, 0, 'd'},
+                                       {"limits", 0, 0, 'l'},
+                                       {"json", 0, 0, 'j'},
+                                       {"list", 0, 0, 'L'},
+                                       {"free-port", 0, 0, 'F'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int rc = 0;
     for (int c; rc == 0 && (c = getopt_long(argc, argv, "", lo, NULL)) != -1;)
         rc = apply(o, c, optarg);

@@ -11,8 +11,10 @@
  * free loopback ports with data under cfg->dir, stopped by close (and
  * killed with the tool if it dies: sp_proc_spawn sets the death signal).
  *
- * plog_propose follows the leader itself; those internal attempts are not
- * visible, so this target reports no retries of its own.
+ * Closed loop: plog_propose follows the leader itself; those internal
+ * attempts are not visible, so the table shows no retries for it. Async:
+ * proposals go to the believed leader directly and a refusal is a retry
+ * the runner counts.
  */
 #include "internal.h"
 #include "plog_client.h"
@@ -29,9 +31,11 @@
 #define PLOG_GROUP          1
 #define PLOG_REPLICAS       3
 #define PLOG_LEADER_WAIT_MS 20000
+#define PLOG_PROPOSE_PATH   "/spanner.paxoslog.Log/Propose"
 
 struct plog_conn {
     struct plog_client client;
+    grpc_completion_queue *cq; /* asynchronous proposals */
     int timeout_ms;
     int local; /* we started the replicas */
     pid_t pids[PLOG_REPLICAS];
@@ -155,6 +159,7 @@ static int plog_connect(const char *endpoints, const struct sp_bench_config *cfg
         free(c);
         return rc;
     }
+    c->cq = grpc_completion_queue_create_for_next(NULL);
     c->timeout_ms = cfg->timeout_ms;
     *conn = c;
     return 0;
@@ -180,9 +185,92 @@ static int plog_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t
     return rc;
 }
 
+/*
+ * Asynchronous proposals go straight to the node believed to lead (the
+ * client's shared guess). A refusal moves the guess to the hinted leader
+ * or the next node, as plog_propose does, and comes back as
+ * SP_EPAXOS_NOT_LEADER, which the runner retries (counted as a retry).
+ */
+static void move_leader(struct plog_conn *c, uint32_t i, uint32_t hint_id)
+{
+    struct plog_client *pc = &c->client;
+    uint32_t next = (i + 1) % pc->n;
+    for (uint32_t j = 0; j < pc->n; j++)
+        if (hint_id != 0 && pc->ids[j] == hint_id && j != i)
+            next = j;
+    atomic_compare_exchange_strong(&pc->leader, &i, next);
+}
+
+static int plog_start(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                      const uint8_t *value, size_t value_len, void *tag, struct sp_err *err)
+{
+    struct plog_conn *c = conn;
+    if (kind != SP_BENCH_PUT)
+        return sp_err_set(err, SP_EINVAL, "paxos-log: only put is supported");
+    Spanner__Paxoslog__ProposeRequest req = SPANNER__PAXOSLOG__PROPOSE_REQUEST__INIT;
+    req.group = PLOG_GROUP;
+    req.data.len = key_len + value_len;
+    req.data.data = malloc(req.data.len);
+    size_t len = spanner__paxoslog__propose_request__get_packed_size(&req);
+    uint8_t *buf = malloc(len);
+    int rc = SP_ENOMEM;
+    if (req.data.data && buf) {
+        memcpy(req.data.data, key, key_len);
+        memcpy(req.data.data + key_len, value, value_len);
+        spanner__paxoslog__propose_request__pack(&req, buf);
+        uint32_t i = atomic_load(&c->client.leader) % c->client.n;
+        rc = sp_bench__acall_start(c->cq, c->client.ch[i], PLOG_PROPOSE_PATH, buf, len,
+                                   c->timeout_ms, (int) i, tag, err);
+    } else {
+        sp_err_set(err, rc, "paxos-log: out of memory");
+    }
+    free(req.data.data);
+    free(buf);
+    return rc;
+}
+
+static int propose_reply(struct plog_conn *c, uint32_t i, const uint8_t *resp, size_t len,
+                         struct sp_err *err)
+{
+    Spanner__Paxoslog__ProposeReply *rep =
+        spanner__paxoslog__propose_reply__unpack(NULL, len, resp);
+    if (!rep)
+        return SP_CORRUPT(err, "paxos-log: malformed ProposeReply");
+    int rc = 0;
+    if (!rep->ok && rep->retryable) {
+        move_leader(c, i, rep->leader_hint);
+        rc = sp_err_set(err, SP_EPAXOS_NOT_LEADER, "node %u: %s", c->client.ids[i], rep->error);
+    } else if (!rep->ok) {
+        rc = sp_err_set(err, strstr(rep->error, "unknown") ? SP_ETXN_UNKNOWN : SP_EINVAL,
+                        "node %u: %s", c->client.ids[i], rep->error);
+    }
+    spanner__paxoslog__propose_reply__free_unpacked(rep, NULL);
+    return rc;
+}
+
+static int plog_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+{
+    struct plog_conn *c = conn;
+    struct sp_bench_acall_done d;
+    if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
+        return 0;
+    SP_ASSERT(d.aux >= 0 && (uint32_t) d.aux < c->client.n);
+    *tag = d.user;
+    if (d.code) {
+        if (d.code == SP_ESP_UNAVAILABLE) /* that node is down: try the next */
+            move_leader(c, (uint32_t) d.aux, 0);
+        *code = sp_err_wrap(err, "paxos-log node %u", c->client.ids[d.aux]);
+    } else {
+        *code = propose_reply(c, (uint32_t) d.aux, d.resp, d.resp_len, err);
+    }
+    free(d.resp);
+    return 1;
+}
+
 static void plog_target_close(void *conn)
 {
     struct plog_conn *c = conn;
+    sp_bench__acall_drain(c->cq);
     plog_close(&c->client);
     stop_local(c);
     free(c);
@@ -196,4 +284,6 @@ const struct sp_bench_target sp_bench__target_paxos_log = {
     .connect = plog_connect,
     .op = plog_op,
     .close = plog_target_close,
+    .start = plog_start,
+    .next = plog_next,
 };

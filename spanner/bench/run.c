@@ -89,6 +89,37 @@ static enum sp_bench_op read_kind(const struct sp_bench_config *cfg)
     return cfg->serializable ? SP_BENCH_GET_SERIAL : SP_BENCH_GET;
 }
 
+/* Counts one finished operation (retries included in its latency). */
+static void record(struct sp_bench_result *res, enum sp_bench_op kind, int rc, long long latency_ns,
+                   const struct sp_err *err)
+{
+    if (rc == 0) {
+        sp_bench_hist_record(&res->hist[kind], (uint64_t) latency_ns);
+        res->ops[kind]++;
+        return;
+    }
+    res->errors[kind]++;
+    if (!res->first_error[0])
+        snprintf(res->first_error, sizeof res->first_error, "%s: %.200s", sp_errname(rc),
+                 err->msg[0] ? err->msg : sp_strerror(rc));
+}
+
+/* Chooses operation n's kind and key. */
+static enum sp_bench_op pick(const struct shared *sh, uint64_t n, uint64_t *rng, uint8_t *key)
+{
+    const struct sp_bench_config *cfg = sh->cfg;
+    enum sp_bench_op kind = SP_BENCH_PUT;
+    uint64_t k = n;
+    if (!sh->preload) {
+        uint64_t r = next_rand(rng);
+        k = r % cfg->keys;
+        if ((r >> 32) % 100 < read_percent(cfg->workload))
+            kind = read_kind(cfg);
+    }
+    sp_bench_key(k, key, cfg->key_size);
+    return kind;
+}
+
 /* One operation, retries included. Returns its final code. */
 static int one_op(struct client *c, enum sp_bench_op kind, const uint8_t *key)
 {
@@ -105,17 +136,8 @@ static int one_op(struct client *c, enum sp_bench_op kind, const uint8_t *key)
             break;
         retries++;
     }
-    long long latency_ns = mono_ns() - t0;
     c->res->retries += retries;
-    if (rc == 0) {
-        sp_bench_hist_record(&c->res->hist[kind], (uint64_t) latency_ns);
-        c->res->ops[kind]++;
-    } else {
-        c->res->errors[kind]++;
-        if (!c->res->first_error[0])
-            snprintf(c->res->first_error, sizeof c->res->first_error, "%s: %.200s", sp_errname(rc),
-                     err.msg[0] ? err.msg : sp_strerror(rc));
-    }
+    record(c->res, kind, rc, mono_ns() - t0, &err);
     return rc;
 }
 
@@ -123,22 +145,12 @@ static void *client_main(void *arg)
 {
     struct client *c = arg;
     struct shared *sh = c->sh;
-    const struct sp_bench_config *cfg = sh->cfg;
     uint8_t key[SP_BENCH_KEY_MAX];
-    unsigned reads = read_percent(cfg->workload);
-    enum sp_bench_op rkind = read_kind(cfg);
     while (mono_ns() < atomic_load_explicit(&sh->deadline_ns, memory_order_relaxed)) {
         uint64_t n = atomic_fetch_add_explicit(&sh->claimed, 1, memory_order_relaxed);
         if (n >= sh->limit)
             break;
-        enum sp_bench_op kind = SP_BENCH_PUT;
-        uint64_t k = n;
-        if (!sh->preload) {
-            uint64_t r = next_rand(&c->rng);
-            k = r % cfg->keys;
-            kind = (r >> 32) % 100 < reads ? rkind : SP_BENCH_PUT;
-        }
-        sp_bench_key(k, key, cfg->key_size);
+        enum sp_bench_op kind = pick(sh, n, &c->rng, key);
         one_op(c, kind, key);
         atomic_fetch_add_explicit(&c->completed, 1, memory_order_relaxed);
     }
@@ -147,15 +159,20 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+static void print_progress(const struct sp_bench_config *cfg, uint64_t done, long long start_ns)
+{
+    double secs = (double) (mono_ns() - start_ns) / 1e9;
+    printf("\r\033[K%s  %5.1f s  %9llu ops  %9.0f ops/s", cfg->label ? cfg->label : "", secs,
+           (unsigned long long) done, secs > 0 ? (double) done / secs : 0.0);
+    fflush(stdout);
+}
+
 static void progress_line(const struct shared *sh, struct client *cl, int n, long long start_ns)
 {
     uint64_t done = 0;
     for (int i = 0; i < n; i++)
         done += atomic_load_explicit(&cl[i].completed, memory_order_relaxed);
-    double secs = (double) (mono_ns() - start_ns) / 1e9;
-    printf("\r\033[K%s  %5.1f s  %9llu ops  %9.0f ops/s", sh->cfg->label ? sh->cfg->label : "",
-           secs, (unsigned long long) done, secs > 0 ? (double) done / secs : 0.0);
-    fflush(stdout);
+    print_progress(sh->cfg, done, start_ns);
 }
 
 /* Waits for the n started clients, drawing the progress line meanwhile.
@@ -248,6 +265,112 @@ static int run_clients(struct shared *sh, struct sp_bench_result *res, struct sp
     return rc;
 }
 
+/* The asynchronous runner: one thread, `clients` operations in flight. */
+struct aslot {
+    enum sp_bench_op kind;
+    int attempts;
+    long long t0_ns;
+    uint8_t key[SP_BENCH_KEY_MAX];
+};
+
+struct async_run {
+    struct shared *sh;
+    struct sp_bench_result *res;
+    uint8_t *value;
+    uint64_t rng;
+    int in_flight;
+    uint64_t completed;
+};
+
+static void async_send(struct async_run *a, struct aslot *s)
+{
+    const struct sp_bench_config *cfg = a->sh->cfg;
+    struct sp_err err = {0};
+    int rc = a->sh->t->start(a->sh->conn, s->kind, s->key, cfg->key_size, a->value, cfg->value_size,
+                             s, &err);
+    if (rc == 0) {
+        a->in_flight++;
+        SP_ASSERT(a->in_flight <= cfg->clients);
+        return;
+    }
+    record(a->res, s->kind, rc, mono_ns() - s->t0_ns, &err); /* could not start: the slot idles */
+    a->completed++;
+}
+
+/* Starts the next operation in slot s, unless the run is over. */
+static void async_issue(struct async_run *a, struct aslot *s)
+{
+    struct shared *sh = a->sh;
+    if (mono_ns() >= atomic_load(&sh->deadline_ns))
+        return;
+    uint64_t n = atomic_fetch_add(&sh->claimed, 1);
+    if (n >= sh->limit)
+        return;
+    s->kind = pick(sh, n, &a->rng, s->key);
+    s->attempts = 0;
+    s->t0_ns = mono_ns();
+    async_send(a, s);
+}
+
+static void async_complete(struct async_run *a, struct aslot *s, int code, const struct sp_err *err)
+{
+    SP_ASSERT(a->in_flight > 0);
+    a->in_flight--;
+    if (code != 0 && retryable(code) && s->attempts < SP_BENCH_RETRIES_MAX) {
+        s->attempts++;
+        a->res->retries++;
+        async_send(a, s);
+        return;
+    }
+    record(a->res, s->kind, code, mono_ns() - s->t0_ns, err);
+    a->completed++;
+    async_issue(a, s);
+}
+
+static int run_async(struct shared *sh, struct sp_bench_result *res, struct sp_err *err)
+{
+    const struct sp_bench_config *cfg = sh->cfg;
+    struct async_run a = {.sh = sh, .res = res, .rng = cfg->seed * 1000003u};
+    struct aslot *slots = calloc((size_t) cfg->clients, sizeof *slots);
+    a.value = malloc(cfg->value_size ? cfg->value_size : 1);
+    if (!slots || !a.value) {
+        free(slots);
+        free(a.value);
+        return sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+    }
+    for (size_t b = 0; b < cfg->value_size; b++)
+        a.value[b] = (uint8_t) next_rand(&a.rng);
+    long long start_ns = mono_ns(), progress_ns = start_ns;
+    long long hard_ns = atomic_load(&sh->deadline_ns) +
+                        (long long) (SP_BENCH_RETRIES_MAX + 2) * cfg->timeout_ms * 1000000LL;
+    for (int i = 0; i < cfg->clients; i++)
+        async_issue(&a, &slots[i]);
+    while (a.in_flight > 0 && mono_ns() < hard_ns) {
+        void *tag = NULL;
+        int code = 0;
+        struct sp_err e = {0};
+        if (sh->t->next(sh->conn, PROGRESS_EVERY_MS, &tag, &code, &e) == 1)
+            async_complete(&a, tag, code, &e);
+        if (cfg->progress && mono_ns() >= progress_ns) {
+            print_progress(cfg, a.completed, start_ns);
+            progress_ns += PROGRESS_EVERY_MS * 1000000LL;
+        }
+    }
+    res->elapsed_s = (double) (mono_ns() - start_ns) / 1e9;
+    if (cfg->progress) {
+        printf("\r\033[K");
+        fflush(stdout);
+    }
+    /* Only a target that ignores its timeout leaves calls behind; its
+     * close() must reap them. Say so rather than hang. */
+    if (a.in_flight > 0 && !res->first_error[0])
+        snprintf(res->first_error, sizeof res->first_error,
+                 "%d operations still in flight at the run's bound", a.in_flight);
+    free(slots);
+    free(a.value);
+    return 0;
+}
+
 int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
                  struct sp_bench_result *res, struct sp_err *err)
 {
@@ -267,7 +390,9 @@ int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_be
                         .preload = 0,
                         .limit = cfg->ops_total ? cfg->ops_total : UINT64_MAX,
                         .deadline_ns = mono_ns() + secs * 1000000000LL};
-    return run_clients(&sh, res, err);
+    if (cfg->async && (!t->start || !t->next))
+        return sp_err_set(err, SP_EINVAL, "target %s has no asynchronous interface", t->name);
+    return cfg->async ? run_async(&sh, res, err) : run_clients(&sh, res, err);
 }
 
 int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
