@@ -198,8 +198,7 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
         SP_DEBUG("txn node %u: group %llu: promise? outstanding %u, applied slot %llu, last slot "
                  "%llu, commit %llu",
                  n->cfg.self, (unsigned long long) g->id, g->outstanding,
-                 (unsigned long long) g->applied_slot,
-                 (unsigned long long) paxos_last_slot(g->r),
+                 (unsigned long long) g->applied_slot, (unsigned long long) paxos_last_slot(g->r),
                  (unsigned long long) paxos_commit_index(g->r));
         /* R2: only with nothing assigned and unapplied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
@@ -218,8 +217,7 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
             if (rc == 0) {
                 SP_ASSERT(mn > b.last_assigned && mn < b.lease_end);
                 /* "Applied through slot n"; with nothing applied, through nothing. */
-                uint64_t index =
-                    g->applied_slot ? TXN__POS(g->applied_slot, TXN__POS_K_MAX) : 0;
+                uint64_t index = g->applied_slot ? TXN__POS(g->applied_slot, TXN__POS_K_MAX) : 0;
                 struct txn_msg m = {.type = TXN_MSG_PROMISE, .ts = mn, .index = index};
                 m.from_group = g->id;
                 txn__send_group(n, g->id, &m);

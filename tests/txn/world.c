@@ -87,6 +87,7 @@ enum op_kind { OP_TRANSFER = 1, OP_READ = 2 };
 struct w_op {
     enum op_kind kind;
     bool done, scripted, is_2pc;
+    bool snapshot; /* a read at a chosen past timestamp (stale or exact) */
     int status;
     tt_micros invoke, complete, ts;
     uint32_t a, b;
@@ -113,6 +114,7 @@ struct w_client {
     uint32_t ro_group; /* next group of a read-only op */
     tt_micros s_read;
     enum txn_read_mode ro_mode;
+    tt_micros fixed_ts; /* read-all at an exact timestamp, 0: strong or stale */
 };
 
 struct w_world {
@@ -132,6 +134,8 @@ struct w_world {
     struct w_stats stats;
     void (*hook)(struct w_world *, uint32_t, void *);
     void *hook_ctx;
+    bool (*req_hook)(struct w_world *, uint32_t, const struct txn_request *, void *);
+    void *req_hook_ctx;
     char violation[512];
 };
 
@@ -856,9 +860,15 @@ static void tr_fail(struct w_world *w, struct w_client *c, int status)
 {
     struct w_op *op = &w->ops[c->op];
     txn_group_id gs[2] = {w_account_group(w, op->a), w_account_group(w, op->b)};
+    /* To every replica: whichever leads releases the locks, the rest answer
+     * NOT_LEADER (ignored: the replies are stale by then). */
     for (int k = 0; k < 2; k++) {
-        struct txn_request q = {.type = TXN_REQ_ABORT, .group = gs[k], .id = c->txn};
-        client_send(w, c, c->leader[gs[k]], &q);
+        uint32_t r[W_REPLICAS];
+        w_world_replicas(w, gs[k], r);
+        for (uint32_t j = 0; j < W_REPLICAS; j++) {
+            struct txn_request q = {.type = TXN_REQ_ABORT, .group = gs[k], .id = c->txn};
+            client_send(w, c, r[j], &q);
+        }
     }
     c->req_lo = w->req_seq + 1;
     if (c->attempts >= ATTEMPTS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
@@ -936,6 +946,11 @@ static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_rep
     if (r->status == SP_EPAXOS_NOT_LEADER)
         reroute(w, c, r->req_id == c->req_lo || ga == gb ? ga : gb, r->leader_hint);
     if (c->phase == C_COMMIT) {
+        /* Commit wait, seen from outside: the acknowledgement of a commit at
+         * s arrives only once s has passed in true time. */
+        if (r->status == 0 && !w->p.commit_wait_off && r->ts >= w->now)
+            violate(w, "commit at %lld acknowledged at true time %lld", (long long) r->ts,
+                    (long long) w->now);
         if (r->status == 0 || r->status == SP_ETXN_UNKNOWN)
             op_done(w, c, r->status, r->ts);
         else
@@ -987,14 +1002,16 @@ static void ro_attempt(struct w_world *w, struct w_client *c)
     c->req_lo = w->req_seq + 1;
     c->phase = C_RO;
     c->ro_group = 1;
-    c->s_read = 0;
-    if (w->p.groups == 1)
+    c->s_read = c->fixed_ts;
+    if (c->fixed_ts)
+        c->ro_mode = TXN_READ_EXACT;
+    else if (w->p.groups == 1)
         c->ro_mode = TXN_READ_STRONG_SINGLE;
     else if (c->workload && rnd_below(w, 100) < w->p.stale_pct)
         c->ro_mode = TXN_READ_STALE;
     else
         c->ro_mode = TXN_READ_STRONG;
-    w->ops[c->op].is_2pc = c->ro_mode == TXN_READ_STALE; /* marks stale reads */
+    w->ops[c->op].snapshot = c->ro_mode == TXN_READ_STALE || c->ro_mode == TXN_READ_EXACT;
     ro_send(w, c);
     client_timer(w, c, w->now + RO_TIMEOUT);
 }
@@ -1006,6 +1023,7 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
         if (r->status == SP_EPAXOS_NOT_LEADER)
             reroute(w, c, c->ro_group, r->leader_hint);
         if (c->attempts >= ATTEMPTS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
+            c->fixed_ts = 0;
             op_done(w, c, r->status, 0);
             return;
         }
@@ -1025,6 +1043,7 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
             j++;
         }
     if (++c->ro_group > w->p.groups) {
+        c->fixed_ts = 0;
         op_done(w, c, 0, c->s_read);
         return;
     }
@@ -1130,6 +1149,25 @@ int w_world_read_all(struct w_world *w)
     return op;
 }
 
+int w_world_read_all_at(struct w_world *w, tt_micros ts)
+{
+    SP_ASSERT(ts >= 1);
+    int op = new_op(w, OP_READ, true);
+    struct w_client *c = scripted_client(w);
+    c->fixed_ts = ts;
+    start_op(w, c, op);
+    return op;
+}
+
+void w_world_set_request_hook(struct w_world *w,
+                              bool (*fn)(struct w_world *, uint32_t, const struct txn_request *,
+                                         void *),
+                              void *ctx)
+{
+    w->req_hook = fn;
+    w->req_hook_ctx = ctx;
+}
+
 bool w_world_op_done(const struct w_world *w, int op)
 {
     return w->ops[op].done;
@@ -1181,7 +1219,7 @@ int w_world_check(struct w_world *w)
             const struct w_op *t2 = &w->ops[j];
             if (!t2->done || t2->status != 0 || t1->complete >= t2->invoke)
                 continue;
-            bool stale = t2->kind == OP_READ && t2->is_2pc;
+            bool stale = t2->kind == OP_READ && t2->snapshot;
             if (t2->kind == OP_TRANSFER && t1->ts >= t2->ts)
                 violate(w,
                         "external consistency: txn op %u (ts %lld) replied at %lld before op "
@@ -1260,6 +1298,14 @@ static void deliver(struct w_world *w, struct w_event *e)
         return;
     }
     struct txn_node_event ev = {0};
+    if (e->kind == W_REQUEST && w->req_hook && !w->req_hook(w, e->node, e->ptr, w->req_hook_ctx)) {
+        free_event(e);
+        return;
+    }
+    if (!nd->up) { /* the hook may have crashed it */
+        free_event(e);
+        return;
+    }
     if (e->kind == W_REQUEST) {
         ev.type = TXN_NODE_EV_CLIENT;
         ev.req = e->ptr;
@@ -1416,10 +1462,9 @@ int w_world_settle(struct w_world *w, tt_micros max_us)
         for (uint32_t i = 0; i < w->n && len < 200; i++)
             for (txn_group_id g = 1; g <= w->p.groups && len < 200; g++)
                 if (hosts(w, i, g) && txn_node_prepared_n(w->nodes[i].tn, g))
-                    len += (size_t) snprintf(what + len, sizeof what - len,
-                                             " node %u group %llu: %u prepared", i + 1,
-                                             (unsigned long long) g,
-                                             txn_node_prepared_n(w->nodes[i].tn, g));
+                    len += (size_t) snprintf(
+                        what + len, sizeof what - len, " node %u group %llu: %u prepared", i + 1,
+                        (unsigned long long) g, txn_node_prepared_n(w->nodes[i].tn, g));
         violate(w, "not settled after %lld us:%s", (long long) max_us, what);
     }
     /* A final strong read must see the constant total (checked in op_done). */

@@ -128,6 +128,15 @@ int w_world_transfer(struct w_world *w, uint32_t a, uint32_t b, int64_t amount);
 /* A scripted read-only transaction over all accounts: strong (mode
  * TXN_READ_STRONG, or TXN_READ_STRONG_SINGLE when groups == 1). */
 int w_world_read_all(struct w_world *w);
+/* A read-only transaction over all accounts at exact timestamp ts, at
+ * random replicas. */
+int w_world_read_all_at(struct w_world *w, tt_micros ts);
+/* Called before a client request is delivered to a node; returning false
+ * drops it (a test crashes the node there, for instance). */
+void w_world_set_request_hook(struct w_world *w,
+                              bool (*fn)(struct w_world *, uint32_t node,
+                                         const struct txn_request *, void *),
+                              void *ctx);
 bool w_world_op_done(const struct w_world *w, int op);
 int w_world_op_status(const struct w_world *w, int op);
 /* Values read by a finished read-all op (balance of account k). */
