@@ -229,8 +229,13 @@ static void queue_update(struct server *s, const struct txn_node_update *up)
 static void send_round(struct server *s, int status)
 {
     for (uint32_t i = 0; i < s->n_msgs; i++) {
-        if (status == 0) /* persist before send */
+        if (status == 0 && s->msgs[i].to == s->self) {
+            /* A group here talks to another group here (a vote to a
+             * coordinator on the same node): loop back through the inbox. */
+            sp_inbox_push(&s->inbox, IT_ENVELOPE, NULL, s->msgs[i].data, s->msgs[i].len);
+        } else if (status == 0) { /* persist before send */
             sp_transport_send(s->tr, s->msgs[i].to, s->msgs[i].data, s->msgs[i].len);
+        }
         free(s->msgs[i].data);
     }
     for (uint32_t i = 0; i < s->n_replies; i++) {
@@ -322,6 +327,13 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
     if (s->n_pending == PENDING_MAX) {
         sp_request_decoded_free(&d);
         reply_error(it->call, SP_EFULL, "too many requests in flight at this node");
+        return;
+    }
+    if (d.req.type == TXN_REQ_PREPARE && !txn_node_is_leader(s->node, d.req.group)) {
+        /* The core answers PREPARE only through the coordinator, so a
+         * PREPARE at a non-leader would vanish: send the client on. */
+        sp_request_decoded_free(&d);
+        reply_error(it->call, SP_EPAXOS_NOT_LEADER, "not the leader of this group");
         return;
     }
     d.req.client = s->self;

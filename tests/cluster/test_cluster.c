@@ -1,0 +1,295 @@
+/*
+ * test_cluster.c - a 3-zone cluster of spannerd processes on loopback
+ * (issue 5): a transaction across groups commits and strong reads from
+ * every zone see it; stale reads respect their bound; a read-write conflict
+ * wounds the younger transaction; kill -9 of a leader: a new leader serves
+ * within the lease plus an election and no acknowledged write is lost; the
+ * restarted node catches up; malformed client input gives clear errors and
+ * changes nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "client_int.h"
+#include "procs.h"
+#include "sp_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LEASE_MS 1000
+
+struct fx {
+    char dir[64], conf[96];
+    pid_t super;
+    struct sp_client *c[3]; /* clients in zones us, eu, asia */
+};
+
+static const char *const ZONES[] = {"us", "eu", "asia"};
+
+static sp_micros realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (sp_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The node leading group gidx, as the nodes report it; 0 if none. */
+static uint32_t leader_of(struct sp_client *c, uint32_t gidx)
+{
+    const struct sp_cluster_conf *conf = sp__client_conf(c);
+    uint32_t leader = 0;
+    for (uint32_t i = 0; i < conf->n_nodes; i++) {
+        Spanner__Txn__StatusReply *st;
+        if (sp__client_status(c, i, &st, NULL) != 0)
+            continue;
+        for (size_t g = 0; g < st->n_groups; g++)
+            if (st->groups[g]->group == conf->groups[gidx].id && st->groups[g]->is_leader)
+                leader = st->node;
+        spanner__txn__status_reply__free_unpacked(st, NULL);
+    }
+    return leader;
+}
+
+static int setup(void **state)
+{
+    static struct fx f;
+    snprintf(f.dir, sizeof f.dir, "/tmp/cluster-test-XXXXXX");
+    if (!mkdtemp(f.dir))
+        return -1;
+    char log[128];
+    snprintf(log, sizeof log, "%s/up.log", f.dir);
+    snprintf(f.conf, sizeof f.conf, "%s/cluster.conf", f.dir);
+    char *argv[] = {SPANNER_BIN, "cluster", "up", "--foreground", "--dir", f.dir, "--zones", "3",
+                    "--groups", "2", "--lease-ms", "1000", "--latency", "none", NULL};
+    f.super = sp_proc_spawn(argv, log);
+    for (int i = 0; i < 300 && access(f.conf, R_OK) != 0; i++)
+        usleep(100000);
+    for (int z = 0; z < 3; z++) {
+        struct sp_client_options o = {.config_path = f.conf, .zone = ZONES[z]};
+        struct sp_err err = {0};
+        if (sp_client_open(&o, &f.c[z], &err) != 0) {
+            fprintf(stderr, "client: %s\n", err.msg);
+            return -1;
+        }
+    }
+    for (int i = 0; i < 600; i++) { /* 60 s for chronyd to sync and both leaders */
+        if (leader_of(f.c[0], 0) && leader_of(f.c[0], 1))
+            break;
+        usleep(100000);
+    }
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    for (int z = 0; z < 3; z++)
+        sp_client_close(f->c[z]);
+    sp_proc_stop(f->super, SIGTERM, 20000);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int put2(struct sp_client *c, const char *k1, const char *v1, const char *k2,
+                const char *v2, struct sp_commit_info *info, struct sp_err *err)
+{
+    struct sp_txn *t;
+    int rc = sp_txn_begin(c, &t, err);
+    if (rc == 0)
+        rc = sp_txn_write(t, k1, strlen(k1), v1, strlen(v1), err);
+    if (rc == 0 && k2)
+        rc = sp_txn_write(t, k2, strlen(k2), v2, strlen(v2), err);
+    if (rc == 0)
+        return sp_txn_commit(t, info, err);
+    sp_txn_abort(t);
+    return rc;
+}
+
+static void check_read(struct sp_client *c, const struct sp_ro_options *ro, const char *key,
+                         const char *want, sp_micros *read_ts)
+{
+    struct sp_txn *t;
+    struct sp_err err = {0};
+    struct sp_value v = {0};
+    assert_int_equal(sp_ro_begin(c, ro, &t, &err), 0);
+    int rc = sp_txn_read(t, key, strlen(key), &v, &err);
+    struct sp_commit_info info;
+    sp_txn_commit(t, &info, NULL);
+    if (rc)
+        fail_msg("read %s: %s", key, err.msg);
+    if (!want)
+        assert_false(v.found);
+    else if (!v.found || v.len != strlen(want) || memcmp(v.data, want, v.len))
+        fail_msg("read %s: got %.*s, want %s", key, (int) v.len, v.found ? (char *) v.data : "NULL",
+                 want);
+    if (read_ts)
+        *read_ts = info.ts;
+    sp_value_clear(&v);
+}
+
+/* "A-..." keys live in group 1, "z-..." keys in group 2 (split at 'U'). */
+static void test_cross_group_commit_visible_everywhere(void **state)
+{
+    struct fx *f = *state;
+    struct sp_commit_info info;
+    struct sp_err err = {0};
+    int rc = put2(f->c[0], "A-alice", "90", "z-zoe", "110", &info, &err);
+    if (rc)
+        fail_msg("commit: %s", err.msg);
+    assert_int_equal(info.groups, 2);
+    assert_true(info.ts > 0);
+    for (int z = 0; z < 3; z++) {
+        sp_micros read_ts;
+        check_read(f->c[z], NULL, "A-alice", "90", &read_ts);
+        assert_true(read_ts >= info.ts); /* strong: at or after the commit */
+        check_read(f->c[z], NULL, "z-zoe", "110", NULL);
+    }
+}
+
+static void test_stale_read_bound(void **state)
+{
+    struct fx *f = *state;
+    struct sp_commit_info info;
+    struct sp_err err = {0};
+    assert_int_equal(put2(f->c[1], "B-stale", "v1", NULL, NULL, &info, &err), 0);
+    usleep(300000);
+    sp_micros before = realtime_us();
+    struct sp_ro_options ro = {.max_staleness_us = 200000};
+    sp_micros read_ts;
+    check_read(f->c[2], &ro, "B-stale", "v1", &read_ts);
+    /* within the bound (the node's clock may lag the client's by eps) */
+    assert_true(read_ts >= before - 200000 - 50000);
+    /* an exact-timestamp read before the write sees nothing */
+    struct sp_ro_options at = {.read_ts = info.ts - 1};
+    check_read(f->c[2], &at, "B-stale", NULL, NULL);
+}
+
+static void test_conflict_wounds_younger(void **state)
+{
+    struct fx *f = *state;
+    struct sp_err err = {0};
+    struct sp_txn *older, *younger;
+    struct sp_value v = {0};
+    assert_int_equal(sp_txn_begin(f->c[0], &older, &err), 0);
+    usleep(2000);
+    assert_int_equal(sp_txn_begin(f->c[0], &younger, &err), 0);
+    assert_int_equal(sp_txn_read(younger, "C-k", 3, &v, &err), 0); /* shared lock */
+    sp_value_clear(&v);
+    assert_int_equal(sp_txn_write(older, "C-k", 3, "old", 3, &err), 0);
+    struct sp_commit_info info;
+    int rc = sp_txn_commit(older, &info, &err); /* needs X: wounds the younger */
+    if (rc)
+        fail_msg("older commit: %s", err.msg);
+    assert_int_equal(sp_txn_write(younger, "C-k", 3, "young", 5, &err), 0);
+    rc = sp_txn_commit(younger, &info, &err);
+    assert_true(rc == SP_ETXN_WOUNDED || rc == SP_ETXN_ABORTED);
+    check_read(f->c[0], NULL, "C-k", "old", NULL);
+}
+
+static void test_kill_leader_and_restart(void **state)
+{
+    struct fx *f = *state;
+    struct sp_err err = {0};
+    struct sp_commit_info info;
+    char key[32], val[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "D-%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        assert_int_equal(put2(f->c[0], key, val, NULL, NULL, &info, &err), 0);
+    }
+    uint32_t leader = leader_of(f->c[0], 0);
+    assert_true(leader > 0);
+    char pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/n%u.pid", f->dir, leader);
+    FILE *pf = fopen(pidfile, "r");
+    int pid = 0;
+    assert_non_null(pf);
+    assert_int_equal(fscanf(pf, "%d", &pid), 1);
+    fclose(pf);
+    kill(pid, SIGKILL);
+    long long t0 = sp_mono_ms();
+    int rc = SP_ESP_UNAVAILABLE;
+    for (int i = 0; i < 50 && rc; i++) /* retried writes until a new leader serves */
+        rc = put2(f->c[0], "D-after", "x", NULL, NULL, &info, &err);
+    long long took = sp_mono_ms() - t0;
+    if (rc)
+        fail_msg("no write after the kill: %s", err.msg);
+    print_message("group 1 served a write %lld ms after kill -9 of leader %u\n", took, leader);
+    assert_true(took < 10 * LEASE_MS);
+    for (int i = 0; i < 20; i++) { /* no acknowledged write lost */
+        snprintf(key, sizeof key, "D-%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        check_read(f->c[1], NULL, key, val, NULL);
+    }
+    /* restart the node; reading at the last commit timestamp from its zone
+     * works once it has caught up */
+    char id[16], log[128];
+    snprintf(id, sizeof id, "%u", leader);
+    snprintf(log, sizeof log, "%s/n%u.restart.log", f->dir, leader);
+    char *argv[] = {SPANNERD_BIN, "--config", f->conf, "--node", id, NULL};
+    pid_t np = sp_proc_spawn(argv, log);
+    struct sp_ro_options at = {.read_ts = info.ts};
+    const struct sp_node_conf *n = sp_conf_node(sp__client_conf(f->c[0]), leader);
+    check_read(f->c[n->zone], &at, "D-after", "x", NULL);
+    sp_proc_stop(np, SIGTERM, 10000);
+}
+
+static void test_malformed_input(void **state)
+{
+    struct fx *f = *state;
+    char cmd[512], out[128];
+    snprintf(out, sizeof out, "%s/shell.out", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "printf '%%s\\n' 'garbage' '{\"op\":\"fly\"}' '{\"op\":\"read\",\"key\":\"A-alice\"}' "
+             "'{\"op\":\"begin\",\"mode\":\"rw\"}' '{\"op\":\"write\",\"key\":5}' "
+             "'{\"op\":\"abort\"}' | %s shell --json --cluster %s > %s",
+             SPANNER_BIN, f->dir, out);
+    assert_int_equal(system(cmd), 0); /* the shell never dies on input */
+    FILE *o = fopen(out, "r");
+    assert_non_null(o);
+    char line[512];
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof line, o)) {
+        n++;
+        bad += strstr(line, "\"ok\":false") != NULL;
+    }
+    fclose(o);
+    assert_int_equal(n, 6);
+    assert_int_equal(bad, 4); /* garbage, unknown op, read outside txn, bad key */
+    check_read(f->c[0], NULL, "A-alice", "90", NULL); /* nothing changed */
+    /* a bad config never starts a node */
+    char bad_conf[128];
+    snprintf(bad_conf, sizeof bad_conf, "%s/bad.conf", f->dir);
+    FILE *b = fopen(bad_conf, "w");
+    fputs("{\"zones\": [\"us\"], \"nodes\": [{\"id\": 1, \"zone\": \"mars\", \"addr\": "
+          "\"127.0.0.1:1\", \"data\": \"x\"}]}",
+          b);
+    fclose(b);
+    snprintf(cmd, sizeof cmd, "%s --config %s --node 1 2>&1 | grep -q 'nodes\\[0\\]: zone \"mars\"'",
+             SPANNERD_BIN, bad_conf);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    sp_test_route_asserts();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cross_group_commit_visible_everywhere),
+        cmocka_unit_test(test_stale_read_bound),
+        cmocka_unit_test(test_conflict_wounds_younger),
+        cmocka_unit_test(test_kill_leader_and_restart),
+        cmocka_unit_test(test_malformed_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
