@@ -93,3 +93,17 @@ void sp_inbox_stop(struct sp_inbox *ib)
     pthread_cond_broadcast(&ib->cv);
     pthread_mutex_unlock(&ib->mu);
 }
+
+void sp_inbox_rpc_handler(void *route, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    const struct sp_inbox_route *r = route;
+    if (!sp_inbox_push(r->ib, r->kind, call, req, len))
+        sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
+}
+
+void sp_inbox_envelope_handler(void *route, uint32_t from, const uint8_t *env, size_t len)
+{
+    (void) from;
+    const struct sp_inbox_route *r = route;
+    sp_inbox_push(r->ib, r->kind, NULL, env, len); /* dropped if full: peers resend */
+}

@@ -45,4 +45,18 @@ void sp_inbox_free(struct sp_inbox_item *it);
 
 void sp_inbox_stop(struct sp_inbox *ib);
 
+/*
+ * Ready-made handlers that only push: register an RPC method with
+ * sp_inbox_rpc_handler, or the transport's envelope callback with
+ * sp_inbox_envelope_handler, passing a route (which inbox, which kind) as
+ * ctx; the route must outlive the server. A call that cannot be queued is
+ * answered UNAVAILABLE at once.
+ */
+struct sp_inbox_route {
+    struct sp_inbox *ib;
+    int kind;
+};
+void sp_inbox_rpc_handler(void *route, struct sp_rpc_call *call, const uint8_t *req, size_t len);
+void sp_inbox_envelope_handler(void *route, uint32_t from, const uint8_t *env, size_t len);
+
 #endif

@@ -159,39 +159,10 @@ struct node {
     uint64_t next_proposal;
 
     struct sp_inbox inbox;
+    struct sp_inbox_route routes[4]; /* one per item kind */
 };
 
 static struct node *g_node;
-
-/* ---- inbox (any thread) ------------------------------------------------- */
-
-static void enqueue(struct node *n, enum item_kind kind, struct sp_rpc_call *call,
-                    const uint8_t *data, size_t len)
-{
-    if (!sp_inbox_push(&n->inbox, kind, call, data, len) && call)
-        sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
-}
-
-static void on_envelope(void *ctx, uint32_t from, const uint8_t *env, size_t len)
-{
-    (void) from;
-    enqueue(ctx, IT_ENVELOPE, NULL, env, len);
-}
-
-static void on_propose(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    enqueue(ctx, IT_PROPOSE, call, req, len);
-}
-
-static void on_status(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    enqueue(ctx, IT_STATUS, call, req, len);
-}
-
-static void on_read(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    enqueue(ctx, IT_READ, call, req, len);
-}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -961,17 +932,22 @@ static int start_net(struct node *n, struct sp_err *err)
     struct sp_transport_config tc;
     sp_transport_config_init(&tc);
     tc.self = n->a.id;
-    tc.on_envelope = on_envelope;
-    tc.ctx = n;
+    for (int k = 0; k < 4; k++)
+        n->routes[k] = (struct sp_inbox_route){&n->inbox, k};
+    tc.on_envelope = sp_inbox_envelope_handler;
+    tc.ctx = &n->routes[IT_ENVELOPE];
     for (uint32_t i = 0; i < n->a.n_peers; i++) {
         tc.peers[tc.n_peers].node = n->a.peers[i].id;
         snprintf(tc.peers[tc.n_peers].addr, sizeof tc.peers[0].addr, "%s", n->a.peers[i].addr);
         tc.peers[tc.n_peers++].delay_us = n->a.peers[i].delay_us;
     }
     if ((rc = sp_transport_create(&tc, n->srv, &n->tr, err)) ||
-        (rc = sp_rpc_server_add_method(n->srv, PROPOSE_PATH, on_propose, n)) ||
-        (rc = sp_rpc_server_add_method(n->srv, STATUS_PATH, on_status, n)) ||
-        (rc = sp_rpc_server_add_method(n->srv, READ_PATH, on_read, n)))
+        (rc = sp_rpc_server_add_method(n->srv, PROPOSE_PATH, sp_inbox_rpc_handler,
+                                       &n->routes[IT_PROPOSE])) ||
+        (rc = sp_rpc_server_add_method(n->srv, STATUS_PATH, sp_inbox_rpc_handler,
+                                       &n->routes[IT_STATUS])) ||
+        (rc = sp_rpc_server_add_method(n->srv, READ_PATH, sp_inbox_rpc_handler,
+                                       &n->routes[IT_READ])))
         return rc;
     return sp_rpc_server_start(n->srv, 2, err);
 }

@@ -87,6 +87,7 @@ struct server {
     struct sp_rpc_server *rpc;
     struct sp_transport *tr;
     struct sp_inbox inbox;
+    struct sp_inbox_route routes[4]; /* one per item kind */
     tt_micros wake_us;
 
     struct pending *pending;
@@ -111,35 +112,6 @@ static tt_micros mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (tt_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- gRPC workers: push only -------------------------------------------- */
-
-static void push(struct server *s, int kind, struct sp_rpc_call *call, const uint8_t *d, size_t n)
-{
-    if (!sp_inbox_push(&s->inbox, kind, call, d, n) && call)
-        sp_rpc_reply(call, GRPC_STATUS_UNAVAILABLE, NULL, 0, "node stopping or overloaded");
-}
-
-static void on_envelope(void *ctx, uint32_t from, const uint8_t *env, size_t len)
-{
-    (void) from;
-    push(ctx, IT_ENVELOPE, NULL, env, len);
-}
-
-static void on_request(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    push(ctx, IT_REQUEST, call, req, len);
-}
-
-static void on_directory(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    push(ctx, IT_DIRECTORY, call, req, len);
-}
-
-static void on_status(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
-{
-    push(ctx, IT_STATUS, call, req, len);
 }
 
 /* ---- pending client calls ------------------------------------------------- */
@@ -557,8 +529,10 @@ static int start_net(struct server *s, struct sp_err *err)
     struct sp_transport_config tc;
     sp_transport_config_init(&tc);
     tc.self = s->self;
-    tc.on_envelope = on_envelope;
-    tc.ctx = s;
+    for (int k = 0; k < 4; k++)
+        s->routes[k] = (struct sp_inbox_route){&s->inbox, k};
+    tc.on_envelope = sp_inbox_envelope_handler;
+    tc.ctx = &s->routes[IT_ENVELOPE];
     for (uint32_t i = 0; i < s->conf->n_nodes; i++) {
         const struct sp_node_conf *p = &s->conf->nodes[i];
         if (p->id == s->self)
@@ -568,9 +542,12 @@ static int start_net(struct server *s, struct sp_err *err)
         tc.peers[tc.n_peers++].delay_us = sp_conf_latency(s->conf, s->self, p->id);
     }
     if ((rc = sp_transport_create(&tc, s->rpc, &s->tr, err)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, on_request, s)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, on_directory, s)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, on_status, s)))
+        (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, sp_inbox_rpc_handler,
+                                       &s->routes[IT_REQUEST])) ||
+        (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, sp_inbox_rpc_handler,
+                                       &s->routes[IT_DIRECTORY])) ||
+        (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, sp_inbox_rpc_handler,
+                                       &s->routes[IT_STATUS])))
         return rc;
     return sp_rpc_server_start(s->rpc, 2, err);
 }
