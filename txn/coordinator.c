@@ -309,5 +309,6 @@ void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn
     w->reply.ts = s;
     w->has_client = t->has_client;
     w->parts_n = t->role == TXN__ROLE_COORD ? t->parts_n : 0;
-    memcpy(w->parts, t->parts, sizeof t->parts[0] * w->parts_n);
+    if (w->parts_n)
+        memcpy(w->parts, t->parts, sizeof t->parts[0] * w->parts_n);
 }

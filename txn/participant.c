@@ -440,6 +440,8 @@ static void log_with_ts(struct txn_node *n, struct txn__group *g, struct txn__rw
     }
     if (rc == 0 || !t->used || t->id != id)
         return;
+    SP_DEBUG("txn node %u: group %llu: txn %llu cannot log: %s", n->cfg.self,
+             (unsigned long long) g->id, (unsigned long long) id, sp_errname(rc));
     if (!single) {
         struct txn_msg v = {.type = TXN_MSG_VOTE, .id = t->id, .status = SP_ETXN_ABORTED};
         v.from_group = g->id;

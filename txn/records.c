@@ -153,7 +153,8 @@ size_t txn__rec_encode(const struct txn__rec *r, uint8_t *buf, size_t cap)
         SP_ASSERT(w->key_len <= UINT32_MAX && vlen <= UINT32_MAX);
         *p++ = (uint8_t) w->kind;
         p = put_u32(p, (uint32_t) w->key_len);
-        memcpy(p, w->key, w->key_len);
+        if (w->key_len)
+            memcpy(p, w->key, w->key_len);
         p += w->key_len;
         p = put_u32(p, (uint32_t) vlen);
         if (vlen)

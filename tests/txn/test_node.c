@@ -18,9 +18,19 @@
 #include "node_int.h"
 #include "world.h"
 
+#include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
+
+static void *xdup_bytes(const void *p, size_t n)
+{
+    void *q = malloc(n ? n : 1);
+    assert_non_null(q);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}
 
 static bool env_seed(uint64_t *seed)
 {
@@ -344,23 +354,33 @@ static void test_coordinator_crash_after_commit(void **state)
 struct block_ctx {
     bool crashed;
     uint32_t node;
-    tt_micros prepared_at, resolved_at;
+    bool had[8];
+    tt_micros prepared_at, resolved_at; /* resolved: first replica to apply the outcome */
 };
 
 /* Keeps the transfer prepared: once group 2 prepared, the coordinator
  * group's leader dies before deciding (if it was the same node, the
- * participant leader too). Records when group 2 resolves it. */
+ * participant leader too). Records when a replica of group 2 resolves it. */
 static void block_hook(struct w_world *w, uint32_t node, void *arg)
 {
     struct block_ctx *b = arg;
-    uint32_t prepared = prepared_anywhere(w, 2);
+    struct txn_node *tn = w_world_node(w, node);
+    uint32_t r[3], n = w_world_replicas(w, 2, r);
+    bool replica = false;
+    for (uint32_t j = 0; j < n; j++)
+        replica |= r[j] == node;
+    if (tn == NULL || !replica)
+        return;
+    uint32_t prepared = txn_node_prepared_n(tn, 2);
+    if (prepared > 0)
+        b->had[node] = true;
     if (!b->crashed && prepared > 0) {
         int coord = w_world_leader(w, 1);
         b->crashed = true;
         b->prepared_at = w_world_now(w);
         b->node = coord >= 0 ? (uint32_t) coord : node;
         w_world_crash(w, b->node);
-    } else if (b->crashed && b->resolved_at == 0 && prepared == 0) {
+    } else if (b->crashed && b->resolved_at == 0 && prepared == 0 && b->had[node]) {
         b->resolved_at = w_world_now(w);
     }
 }
@@ -384,8 +404,14 @@ static void test_strong_read_blocked_by_prepared(void **state)
     run_until_done(w, op, 3 * 1000 * 1000);
     assert_int_equal(w_world_op_status(w, rd), 0);
     assert_true(b.resolved_at > 0);
-    /* The read was served only after the prepared transaction resolved. */
-    assert_true(b.resolved_at <= w_world_now(w));
+    /* Started while the transaction was prepared, served only after it
+     * resolved. */
+    tt_micros invoke, complete;
+    w_world_op_times(w, rd, &invoke, &complete);
+    fprintf(stderr, "  read invoked %lld, completed %lld; prepared at %lld, resolved at %lld\n",
+            (long long) invoke, (long long) complete, (long long) b.prepared_at,
+            (long long) b.resolved_at);
+    assert_true(invoke < b.resolved_at && complete > b.resolved_at);
     fprintf(stderr, "  prepared at %lld, resolved %lld us later\n", (long long) b.prepared_at,
             (long long) (b.resolved_at - b.prepared_at));
     w_world_set_hook(w, NULL, NULL);
@@ -432,12 +458,529 @@ static void test_reads_at_ts_stable(void **state)
     w_world_destroy(w);
 }
 
+/* ---- unit tests: the record codec --------------------------------------- */
+
+static void test_record_roundtrip(void **state)
+{
+    (void) state;
+    int level = sp_log_level;
+    sp_log_level = -1; /* the corruption lines below are expected */
+    struct txn_write ws[3] = {
+        {TXN_WRITE_PUT, "alpha", 5, "one", 3},
+        {TXN_WRITE_DELETE, "beta", 4, NULL, 0},
+        {TXN_WRITE_PUT, "\0\xff", 2, "", 0},
+    };
+    for (uint8_t type = TXN__REC_COMMIT; type <= TXN__REC_DECISION; type++) {
+        struct txn__rec r = {.type = type, .tag = 77, .id = 0x0102030405060708ull, .ts = 123456};
+        r.coord = 9;
+        r.parts_n = type == TXN__REC_DECISION ? 2 : 0;
+        r.parts[0] = 4;
+        r.parts[1] = 5;
+        r.writes_n = type == TXN__REC_OUTCOME ? 0 : 3;
+        r.writes = ws;
+        uint8_t buf[256];
+        size_t len = txn__rec_encode(&r, buf, sizeof buf);
+        assert_int_equal(len, txn__rec_size(&r));
+        struct txn__rec d;
+        struct txn_write dw[4];
+        assert_int_equal(txn__rec_decode(buf, len, &d, dw, 4, NULL), 0);
+        assert_int_equal(d.type, type);
+        assert_int_equal(d.tag, 77);
+        assert_int_equal(d.id, r.id);
+        assert_int_equal(d.ts, 123456);
+        assert_int_equal(d.coord, 9);
+        assert_int_equal(d.parts_n, r.parts_n);
+        assert_int_equal(d.writes_n, r.writes_n);
+        for (uint32_t i = 0; i < d.writes_n; i++) {
+            assert_int_equal(d.writes[i].kind, ws[i].kind);
+            assert_int_equal(d.writes[i].key_len, ws[i].key_len);
+            assert_memory_equal(d.writes[i].key, ws[i].key, ws[i].key_len);
+            assert_int_equal(d.writes[i].value_len, ws[i].value_len);
+        }
+        /* Every truncation and every trailing byte is refused. */
+        for (size_t cut = 0; cut < len; cut++)
+            assert_int_equal(txn__rec_decode(buf, cut, &d, dw, 4, NULL), SP_ECORRUPT);
+        buf[len] = 0;
+        assert_int_equal(txn__rec_decode(buf, len + 1, &d, dw, 4, NULL), SP_ECORRUPT);
+        /* More writes than the caller's array: refused, not overrun. */
+        if (r.writes_n)
+            assert_int_equal(txn__rec_decode(buf, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    }
+    sp_log_level = level;
+}
+
+static void test_record_corrupt(void **state)
+{
+    (void) state;
+    int level = sp_log_level;
+    sp_log_level = -1;
+    struct txn_write w = {TXN_WRITE_PUT, "k", 1, "v", 1};
+    struct txn__rec r = {.type = TXN__REC_COMMIT, .id = 1, .ts = 5, .writes_n = 1, .writes = &w};
+    uint8_t buf[128];
+    size_t len = txn__rec_encode(&r, buf, sizeof buf);
+    struct txn__rec d;
+    struct txn_write dw[2];
+    uint8_t bad[128];
+    memcpy(bad, buf, len);
+    bad[0] ^= 1; /* magic */
+    assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    memcpy(bad, buf, len);
+    bad[1] = 9; /* type */
+    assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    memcpy(bad, buf, len);
+    bad[TXN__REC_HEADER_BYTES] = 7; /* write kind */
+    assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    memcpy(bad, buf, len);
+    bad[34] = 200; /* participants beyond the limit */
+    assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    memcpy(bad, buf, len);
+    bad[TXN__REC_HEADER_BYTES + 1] = 0xff; /* key length past the end */
+    assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    assert_int_equal(txn__rec_decode(NULL, 0, &d, dw, 2, NULL), SP_ECORRUPT);
+    sp_log_level = level;
+}
+
+/* ---- unit tests: three nodes, driven by hand -------------------------------- */
+
+/*
+ * Three nodes hosting groups 1 and 2 (three voters each), with a driver so
+ * small that every rule can be stepped exactly: persists complete at once,
+ * messages arrive instantly in FIFO order, every clock reads true time
+ * +- eps, and time moves only when the test says.
+ */
+#define SOLO_NODES  3
+#define SOLO_SLOTS  4096
+#define SOLO_QUEUE  8192
+#define SOLO_EPS_US 1000
+
+struct solo_log {
+    struct paxos_hard_state hs;
+    bool present[SOLO_SLOTS];
+    struct paxos_entry e[SOLO_SLOTS];
+};
+
+struct solo_node {
+    rocksdb_env_t *env;
+    struct txn_store *store;
+    struct txn_node *n; /* NULL while down */
+    struct txn_node_config cfg;
+    struct solo_log log[3];
+    tt_micros wake_us;
+};
+
+struct solo {
+    struct solo_node nodes[SOLO_NODES];
+    tt_micros now;
+    struct txn_node_msg *queue[SOLO_QUEUE];
+    uint32_t queue_n;
+    struct txn_reply replies[64];
+    uint32_t replies_n;
+};
+
+static struct tt_interval solo_tt(const struct solo *s)
+{
+    return (struct tt_interval){s->now - SOLO_EPS_US, s->now + SOLO_EPS_US};
+}
+
+static void solo_persist(struct solo_node *sn, const struct txn_node_persist *p)
+{
+    struct solo_log *l = &sn->log[p->group];
+    assert_int_equal(p->pu.n_msgs, 0);
+    if (p->pu.hs_changed)
+        l->hs = p->pu.hs;
+    for (uint32_t k = 0; k < p->pu.n_entries; k++) {
+        struct paxos_entry e = p->pu.entries[k];
+        assert_true(e.slot < SOLO_SLOTS);
+        if (l->present[e.slot])
+            free((void *) l->e[e.slot].data);
+        e.data = xdup_bytes(e.data, e.len);
+        l->e[e.slot] = e;
+        l->present[e.slot] = true;
+    }
+}
+
+static void solo_take(struct solo *s, struct solo_node *sn, const struct txn_node_update *up)
+{
+    for (uint32_t i = 0; i < up->persists_n; i++)
+        solo_persist(sn, &up->persists[i]);
+    for (uint32_t i = 0; i < up->msgs_n; i++) {
+        assert_true(s->queue_n < SOLO_QUEUE);
+        struct txn_node_msg *m = xdup_bytes(&up->msgs[i], sizeof up->msgs[i]);
+        if (m->is_paxos) {
+            struct paxos_entry *es = xdup_bytes(m->paxos.entries, sizeof *es * m->paxos.n_entries);
+            for (uint32_t k = 0; k < m->paxos.n_entries; k++)
+                es[k].data = xdup_bytes(es[k].data, es[k].len);
+            m->paxos.entries = es;
+        }
+        s->queue[s->queue_n++] = m;
+    }
+    for (uint32_t i = 0; i < up->replies_n && s->replies_n < 64; i++) {
+        s->replies[s->replies_n] = up->replies[i];
+        s->replies[s->replies_n].values = NULL; /* values die with the step */
+        s->replies_n++;
+    }
+    sn->wake_us = up->wake_us;
+}
+
+static void solo_free_msg(struct txn_node_msg *m)
+{
+    if (m->is_paxos) {
+        for (uint32_t k = 0; k < m->paxos.n_entries; k++)
+            free((void *) m->paxos.entries[k].data);
+        free((void *) m->paxos.entries);
+    }
+    free(m);
+}
+
+/* Steps one event at node i, then its persist completions. */
+static void solo_step(struct solo *s, uint32_t i, struct txn_node_event *ev)
+{
+    struct solo_node *sn = &s->nodes[i];
+    if (sn->n == NULL)
+        return;
+    ev->now = solo_tt(s);
+    struct txn_node_update up;
+    assert_int_equal(txn_node_step(sn->n, ev, &up), 0);
+    uint64_t seqs[16];
+    txn_group_id groups[16];
+    uint32_t k = up.persists_n;
+    assert_true(k <= 16);
+    for (uint32_t j = 0; j < k; j++) {
+        seqs[j] = up.persists[j].pu.persist_seq;
+        groups[j] = up.persists[j].group;
+    }
+    solo_take(s, sn, &up);
+    for (uint32_t j = 0; j < k; j++) {
+        struct txn_node_event p = {.type = TXN_NODE_EV_PERSISTED, .group = groups[j]};
+        p.persisted.seq = seqs[j];
+        solo_step(s, i, &p);
+    }
+}
+
+static void solo_drain(struct solo *s)
+{
+    for (uint32_t rounds = 0; s->queue_n > 0; rounds++) {
+        assert_true(rounds < 1000000);
+        struct txn_node_msg *m = s->queue[0];
+        memmove(s->queue, s->queue + 1, sizeof *s->queue * --s->queue_n);
+        struct txn_node_event ev = {.type = m->is_paxos ? TXN_NODE_EV_PAXOS : TXN_NODE_EV_TXN};
+        ev.group = m->group;
+        if (m->is_paxos)
+            ev.paxos = &m->paxos;
+        else
+            ev.txn = &m->txn;
+        solo_step(s, m->to - 1, &ev);
+        solo_free_msg(m);
+    }
+}
+
+/* Advances true time by us, ticking every node at its wake-ups on the way. */
+static void solo_advance(struct solo *s, tt_micros us)
+{
+    tt_micros end = s->now + us;
+    for (uint32_t rounds = 0;; rounds++) {
+        assert_true(rounds < 1000000);
+        tt_micros next = end;
+        for (uint32_t i = 0; i < SOLO_NODES; i++) {
+            struct txn_node_event ev = {.type = TXN_NODE_EV_TICK};
+            solo_step(s, i, &ev);
+            solo_drain(s);
+            tt_micros at = s->nodes[i].wake_us + SOLO_EPS_US; /* now.earliest >= wake */
+            if (s->nodes[i].n != NULL && at < next)
+                next = at;
+        }
+        if (s->now >= end)
+            break;
+        s->now = next > s->now ? next : s->now + 1;
+    }
+}
+
+static void solo_open(struct solo *s, uint32_t i, bool restart)
+{
+    struct solo_node *sn = &s->nodes[i];
+    struct txn_store_config sc;
+    txn_store_config_init(&sc);
+    sc.env = sn->env;
+    sc.sync = false;
+    assert_int_equal(txn_store_open("/solo", &sc, &sn->store, NULL), 0);
+    struct paxos_durable_state ds[2];
+    const struct paxos_durable_state *loaded[2] = {NULL, NULL};
+    struct paxos_entry *ents[2] = {NULL, NULL};
+    for (uint32_t g = 1; restart && g <= 2; g++) {
+        struct solo_log *l = &sn->log[g];
+        ents[g - 1] = calloc(SOLO_SLOTS, sizeof **ents);
+        ds[g - 1] = (struct paxos_durable_state){.hs = l->hs, .entries = ents[g - 1]};
+        for (uint32_t slot = 1; slot < SOLO_SLOTS; slot++)
+            if (l->present[slot])
+                ents[g - 1][ds[g - 1].n_entries++] = l->e[slot];
+        loaded[g - 1] = &ds[g - 1];
+    }
+    assert_int_equal(txn_node_create(&sn->cfg, sn->store, loaded, &sn->n, NULL), 0);
+    free(ents[0]);
+    free(ents[1]);
+    sn->wake_us = 0;
+}
+
+static void solo_crash(struct solo *s, uint32_t i)
+{
+    struct solo_node *sn = &s->nodes[i];
+    txn_node_destroy(sn->n);
+    txn_store_close(sn->store);
+    sn->n = NULL;
+    sn->store = NULL;
+}
+
+static struct solo *solo_create(void)
+{
+    struct solo *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->now = 2000000000;
+    struct paxos_membership m = {.n = SOLO_NODES};
+    for (uint32_t i = 0; i < SOLO_NODES; i++)
+        m.m[i] = (struct paxos_member){i + 1, PAXOS_VOTER};
+    for (uint32_t i = 0; i < SOLO_NODES; i++) {
+        struct solo_node *sn = &s->nodes[i];
+        sn->env = rocksdb_create_mem_env();
+        struct txn_node_config *cfg = &sn->cfg;
+        txn_node_config_init(cfg);
+        cfg->self = i + 1;
+        cfg->vote_timeout_us = 50 * 1000;
+        cfg->query_period_us = 10 * 1000;
+        for (txn_group_id g = 1; g <= 2; g++) {
+            struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
+            gc->group = g;
+            paxos_config_init(&gc->paxos);
+            gc->paxos.self = i + 1;
+            gc->paxos.members = m;
+            gc->paxos.lease_us = 2 * 1000 * 1000;
+            gc->paxos.heartbeat_us = 200 * 1000;
+            /* Node 1 times out first (the others much later): it leads both. */
+            gc->paxos.election_timeout_us = i == 0 ? 50 * 1000 : 5 * 1000 * 1000;
+            gc->paxos.seed = i + 1;
+            cfg->directory[cfg->directory_n++] = (struct txn_directory_entry){g, m};
+        }
+        solo_open(s, i, false);
+    }
+    solo_advance(s, 500 * 1000);
+    assert_true(txn_node_is_leader(s->nodes[0].n, 1) && txn_node_is_leader(s->nodes[0].n, 2));
+    return s;
+}
+
+static void solo_destroy(struct solo *s)
+{
+    while (s->queue_n > 0)
+        solo_free_msg(s->queue[--s->queue_n]);
+    for (uint32_t i = 0; i < SOLO_NODES; i++) {
+        struct solo_node *sn = &s->nodes[i];
+        if (sn->n != NULL)
+            solo_crash(s, i);
+        for (int g = 0; g < 3; g++)
+            for (uint32_t slot = 0; slot < SOLO_SLOTS; slot++)
+                if (sn->log[g].present[slot])
+                    free((void *) sn->log[g].e[slot].data);
+        rocksdb_env_destroy(sn->env);
+    }
+    free(s);
+}
+
+/* Sends a client request to node 1 (the leader of both groups). */
+static void solo_request(struct solo *s, struct txn_request *q)
+{
+    static uint64_t req;
+    q->req_id = ++req;
+    struct txn_node_event ev = {.type = TXN_NODE_EV_CLIENT, .req = q};
+    solo_step(s, 0, &ev);
+    solo_drain(s);
+}
+
+static const struct txn_reply *solo_reply(struct solo *s, uint64_t req_id)
+{
+    for (uint32_t i = 0; i < s->replies_n; i++)
+        if (s->replies[i].req_id == req_id)
+            return &s->replies[i];
+    return NULL;
+}
+
+#define LEADER(s) ((s)->nodes[0].n)
+
+static struct txn_write put(const char *k, const char *v)
+{
+    return (struct txn_write){TXN_WRITE_PUT, k, strlen(k), v, strlen(v)};
+}
+
+/* From §4.1.2: the commit timestamp s >= TT.now().latest at the commit, > every
+ * earlier one; and no reply before TT.after(s), however fast Paxos is. */
+static void test_solo_commit_wait(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w = put("k", "v1");
+    struct tt_interval at = solo_tt(s);
+    struct txn_request q = {.type = TXN_REQ_COMMIT, .group = 1, .id = 1, .start_ts = s->now};
+    q.writes = &w;
+    q.writes_n = 1;
+    solo_request(s, &q);
+    while (txn_node_last_ts(LEADER(s), 1) == 0) { /* Paxos chooses and applies it */
+        assert_null(solo_reply(s, q.req_id));
+        solo_advance(s, 10);
+    }
+    tt_micros commit_ts = txn_node_last_ts(LEADER(s), 1);
+    assert_true(commit_ts >= at.latest);
+    while (solo_reply(s, q.req_id) == NULL) {
+        assert_false(solo_tt(s).earliest > commit_ts); /* not yet after(s) */
+        solo_advance(s, 100);
+    }
+    const struct txn_reply *r = solo_reply(s, q.req_id);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->ts, commit_ts);
+    assert_true(solo_tt(s).earliest > commit_ts);         /* TT.after(s) */
+    assert_true(s->now - at.earliest >= 2 * SOLO_EPS_US); /* waited about 2 eps */
+    /* A second commit: strictly above the first, and above s_max. */
+    struct txn_write w2 = put("k", "v2");
+    struct txn_request q2 = q;
+    q2.id = 2;
+    q2.writes = &w2;
+    tt_micros smax = txn_node_s_max(LEADER(s), 1);
+    solo_request(s, &q2);
+    assert_true(txn_node_last_ts(LEADER(s), 1) > commit_ts);
+    assert_true(txn_node_last_ts(LEADER(s), 1) > smax - 1);
+    solo_destroy(s);
+}
+
+/* MinNextTS (§4.2.4): an idle group's t_safe follows the promises, and the
+ * leader honours them: the next commit is at or above the last promise. */
+static void test_solo_min_next_ts(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    tt_micros before = txn_node_safe_time(LEADER(s), 2);
+    solo_advance(s, 50 * 1000);
+    tt_micros safe = txn_node_safe_time(LEADER(s), 2);
+    assert_true(safe > before);
+    assert_true(safe >= s->now - 20 * 1000);           /* within about one period of now */
+    assert_true(txn_node_s_max(LEADER(s), 2) >= safe); /* recorded as assigned */
+    struct txn_write w = put("x", "1");
+    struct txn_request q = {.type = TXN_REQ_COMMIT, .group = 2, .id = 9, .start_ts = s->now};
+    q.writes = &w;
+    q.writes_n = 1;
+    solo_request(s, &q);
+    assert_true(txn_node_last_ts(LEADER(s), 2) > safe);
+    solo_destroy(s);
+}
+
+/* Reads: a strong single-group read is at LastTS(); a read above t_safe
+ * waits and, past read_timeout_us, fails with SP_ETXN_NOT_SAFE. */
+static void test_solo_reads(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w = put("k", "v");
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 3, .start_ts = s->now};
+    c.writes = &w;
+    c.writes_n = 1;
+    solo_request(s, &c);
+    solo_advance(s, 10 * 1000);
+    assert_non_null(solo_reply(s, c.req_id));
+    struct txn_key k = {"k", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &r);
+    const struct txn_reply *rep = solo_reply(s, r.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    assert_int_equal(rep->ts, txn_node_last_ts(LEADER(s), 1)); /* s_read = LastTS() */
+    assert_int_equal(rep->values_n, 1);
+    /* Far in the future: held, then refused. */
+    struct txn_request f = r;
+    f.mode = TXN_READ_EXACT;
+    f.read_ts = s->now + 60 * 1000 * 1000;
+    solo_request(s, &f);
+    assert_null(solo_reply(s, f.req_id));
+    solo_advance(s, s->nodes[0].cfg.read_timeout_us + 20 * 1000);
+    rep = solo_reply(s, f.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, SP_ETXN_NOT_SAFE);
+    /* Bounded staleness: served at once, at most the bound behind. */
+    struct txn_request b = r;
+    b.mode = TXN_READ_STALE;
+    b.staleness_us = 100 * 1000;
+    solo_request(s, &b);
+    rep = solo_reply(s, b.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    assert_true(rep->ts >= solo_tt(s).latest - 100 * 1000 && rep->ts <= solo_tt(s).latest);
+    solo_destroy(s);
+}
+
+/* 2PC on one node: the coordinator's s >= the prepare ts and > now.latest at
+ * the commit's arrival; the participant applies at s; both groups agree. A
+ * participant prepared without a commit survives a restart (state record)
+ * and is aborted by the coordinator's presumed abort. */
+static void test_solo_two_phase(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write wa = put("a", "1"), wb = put("b", "2");
+    txn_group_id part = 2;
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 5, .start_ts = s->now};
+    p.writes = &wb;
+    p.writes_n = 1;
+    p.coord_group = 1;
+    solo_request(s, &p);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1);
+    tt_micros prepare_ts = txn_node_safe_time(LEADER(s), 2) + 1; /* t_TM_safe = prepare ts - 1 */
+    struct tt_interval arrival = solo_tt(s);
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 5, .start_ts = s->now};
+    c.writes = &wa;
+    c.writes_n = 1;
+    c.participants = &part;
+    c.participants_n = 1;
+    solo_request(s, &c);
+    while (solo_reply(s, c.req_id) == NULL)
+        solo_advance(s, 200);
+    const struct txn_reply *r = solo_reply(s, c.req_id);
+    assert_int_equal(r->status, 0);
+    assert_true(r->ts >= prepare_ts && r->ts > arrival.latest);
+    solo_advance(s, 20 * 1000);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0);
+    assert_int_equal(txn_node_last_ts(LEADER(s), 2), r->ts); /* applied at s */
+    assert_int_equal(txn_node_last_ts(LEADER(s), 1), r->ts);
+
+    /* A prepare whose commit never comes, across a restart. */
+    struct txn_request p2 = p;
+    p2.id = 6;
+    solo_request(s, &p2);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1);
+    solo_crash(s, 0);
+    solo_advance(s, 1000);
+    solo_open(s, 0, true);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1); /* from its state record */
+    solo_advance(s, 4 * 1000 * 1000); /* old lease grants expire; node 1 leads again */
+    assert_true(txn_node_is_leader(LEADER(s), 1) && txn_node_is_leader(LEADER(s), 2));
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0); /* presumed abort */
+    struct txn_key kb = {"b", 1};
+    struct txn_request rd = {.type = TXN_REQ_RO_READ, .group = 2, .keys = &kb, .keys_n = 1};
+    rd.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &rd);
+    assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, rd.req_id)->ts, r->ts); /* the aborted one wrote nothing */
+    solo_destroy(s);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
+    if (verbose())
+        sp_log_level = SP_LOG_DEBUG;
     if (getenv("TXN_TEST") != NULL) /* run one test: TXN_TEST=<name pattern> */
         cmocka_set_test_filter(getenv("TXN_TEST"));
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_roundtrip),
+        cmocka_unit_test(test_record_corrupt),
+        cmocka_unit_test(test_solo_commit_wait),
+        cmocka_unit_test(test_solo_min_next_ts),
+        cmocka_unit_test(test_solo_reads),
+        cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
         cmocka_unit_test(test_control_commit_wait_off),

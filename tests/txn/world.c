@@ -373,7 +373,8 @@ static struct txn_request *copy_request(const struct txn_request *q)
             q->writes[i].value_len ? memcpy(p, q->writes[i].value, q->writes[i].value_len) : NULL;
         p += q->writes[i].value_len;
     }
-    memcpy(parts, q->participants, sizeof *parts * q->participants_n);
+    if (q->participants_n)
+        memcpy(parts, q->participants, sizeof *parts * q->participants_n);
     c->keys = keys;
     c->writes = ws;
     c->participants = parts;
@@ -606,7 +607,8 @@ static void disk_done(struct w_world *w, uint32_t i)
     uint32_t np = b->persists_n;
     struct txn_node_persist done[TXN_NODE_GROUPS_MAX * 8];
     SP_ASSERT(np <= sizeof done / sizeof done[0]);
-    memcpy(done, b->persists, sizeof *done * np);
+    if (np)
+        memcpy(done, b->persists, sizeof *done * np);
     for (uint32_t k = 0; k < np; k++)
         done[k].pu.entries = NULL;
     send_batch(w, i, b);
@@ -754,7 +756,8 @@ static int64_t parse_balance(const struct w_world *w, const struct txn_value *v)
         return w->p.balance; /* never written: the initial balance */
     char buf[32];
     size_t n = v->value_len < sizeof buf - 1 ? v->value_len : sizeof buf - 1;
-    memcpy(buf, v->value, n);
+    if (n)
+        memcpy(buf, v->value, n);
     buf[n] = '\0';
     return strtoll(buf, NULL, 10);
 }
@@ -1186,6 +1189,12 @@ int64_t w_world_op_balance(const struct w_world *w, int op, uint32_t account)
 tt_micros w_world_op_ts(const struct w_world *w, int op)
 {
     return w->ops[op].ts;
+}
+
+void w_world_op_times(const struct w_world *w, int op, tt_micros *invoke, tt_micros *complete)
+{
+    *invoke = w->ops[op].invoke;
+    *complete = w->ops[op].complete;
 }
 
 int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micros t)

@@ -142,6 +142,8 @@ int w_world_op_status(const struct w_world *w, int op);
 /* Values read by a finished read-all op (balance of account k). */
 int64_t w_world_op_balance(const struct w_world *w, int op, uint32_t account);
 tt_micros w_world_op_ts(const struct w_world *w, int op);
+/* True times at which the op was invoked and completed. */
+void w_world_op_times(const struct w_world *w, int op, tt_micros *invoke, tt_micros *complete);
 /* Reads account k's newest committed version at a node's store directly. */
 int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micros t);
 
