@@ -41,7 +41,9 @@
  *      later ones change nothing. Decisions are state records, so queries
  *      are answered the same after a restart or a leader change.
  *   C3 No reply carrying s leaves before tt_after(s) at a step's now
- *      (unless the test-only commit_wait_off is set).
+ *      (the test-only commit_wait_off releases only the client's reply early;
+ *      participants still hear of s after tt_after(s), so the negative
+ *      control breaks exactly one rule).
  *
  * Transition -> function:
  *   COMMIT with participants  -> txn__on_commit() (participant.c) ->
@@ -77,7 +79,7 @@ static void send_decision(struct txn_node *n, struct txn__group *g, txn_group_id
                           tt_micros ts)
 {
     /* C3: participants too learn s only after commit wait. */
-    SP_ASSERT(ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, ts));
+    SP_ASSERT(ts == 0 || txn_ts_commit_wait_over(n->now, ts));
     struct txn_msg m = {.type = TXN_MSG_DECISION, .id = id, .ts = ts};
     m.from_group = g->id;
     txn__send_group(n, to, &m);
@@ -163,7 +165,7 @@ void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg
 {
     const struct txn__decision *d = txn__decision_find(g, m->id);
     if (d != NULL) {
-        if (d->ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, d->ts))
+        if (d->ts == 0 || txn_ts_commit_wait_over(n->now, d->ts))
             send_decision(n, g, m->from_group, m->id, d->ts);
         return;
     }
@@ -212,7 +214,7 @@ void txn__on_query(struct txn_node *n, struct txn__group *g, const struct txn_ms
 {
     const struct txn__decision *d = txn__decision_find(g, m->id);
     if (d != NULL) {
-        if (d->ts == 0 || n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, d->ts))
+        if (d->ts == 0 || txn_ts_commit_wait_over(n->now, d->ts))
             send_decision(n, g, m->from_group, m->id, d->ts);
         return;
     }
@@ -251,22 +253,24 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
         txn_safetime_apply_commit(g->st, pos, rec->ts);
     else
         txn_safetime_apply_other(g->st, pos);
-    if (!first)
-        return 0;
-    rc = txn__decision_add(g, rec->id, rec->ts);
-    SP_ASSERT(rc == 0);
+    if (first) {
+        rc = txn__decision_add(g, rec->id, rec->ts);
+        SP_ASSERT(rc == 0);
+    }
+    /* C2: the outcome is the first decision, whichever record this is. */
+    tt_micros outcome = txn__decision_find(g, rec->id)->ts;
+    if (outcome == 0 && g->leader) /* aborts need no commit wait */
+        for (uint32_t i = 0; i < rec->parts_n; i++)
+            send_decision(n, g, rec->parts[i], rec->id, 0);
     struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;
     if (t == NULL)
         return 0;
     txn__release(n, g, t);
-    if (rec->ts > 0) {
-        txn__hold_commit_reply(n, g, t, rec->ts); /* participants are told with the reply */
-    } else {
-        for (uint32_t i = 0; i < rec->parts_n; i++)
-            send_decision(n, g, rec->parts[i], rec->id, 0);
-        if (t->has_client)
-            txn__reply_status(n, t->client, t->req_id, t->id, SP_ETXN_ABORTED, 0);
-    }
+    if (outcome > 0 && t->state == TXN__RW_LOGGING)
+        txn__hold_commit_reply(n, g, t, outcome); /* participants are told with the reply */
+    else if (t->has_client)
+        txn__reply_status(n, t->client, t->req_id, t->id,
+                          outcome > 0 ? SP_ETXN_UNKNOWN : SP_ETXN_ABORTED, 0);
     txn__rw_free(n, g, t);
     return 0;
 }
@@ -308,6 +312,10 @@ void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn
     w->reply = (struct txn_reply){.client = t->client, .req_id = t->req_id, .id = t->id};
     w->reply.ts = s;
     w->has_client = t->has_client;
+    if (n->cfg.commit_wait_off && w->has_client) { /* TEST ONLY: the broken rule */
+        txn__reply(n, &w->reply);
+        w->has_client = false;
+    }
     w->parts_n = t->role == TXN__ROLE_COORD ? t->parts_n : 0;
     if (w->parts_n)
         memcpy(w->parts, t->parts, sizeof t->parts[0] * w->parts_n);

@@ -28,6 +28,12 @@
  *   N4 Every timestamp a leader hands out (commit, prepare, MinNextTS) is
  *      recorded with paxos_note_assigned_ts() before anything carries it, so
  *      it is inside the lease and the next one is above it (s_max).
+ *   N5 From Spanner §4.1.2: "within each Paxos group, Spanner assigns
+ *      timestamps to Paxos writes in monotonically increasing order, even
+ *      across leaders". Every replica asserts it on what it applies: the
+ *      timestamps leaders assign (COMMIT, PREPARE, DECISION to commit)
+ *      strictly increase in log order. (An OUTCOME carries the coordinator's
+ *      s, not this group's; prepared-transaction safe time covers it.)
  *
  * Transition -> function:
  *   paxos message / persisted / tick   -> step_paxos()   -> txn__absorb()
@@ -466,6 +472,12 @@ static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, 
     if (g->leader && rec.tag == g->lead_ballot && rec.ts > 0 && g->outstanding > 0 &&
         rec.type != TXN__REC_OUTCOME)
         g->outstanding--;
+    bool assigned = rec.type == TXN__REC_COMMIT || rec.type == TXN__REC_PREPARE ||
+                    (rec.type == TXN__REC_DECISION && rec.ts > 0);
+    if (assigned) {
+        SP_ASSERT(rec.ts > g->log_ts_max); /* N5: monotonic across leaders */
+        g->log_ts_max = rec.ts;
+    }
     switch (rec.type) {
     case TXN__REC_COMMIT:
         return txn__apply_commit(n, g, pos, &rec);

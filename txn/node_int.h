@@ -170,6 +170,7 @@ struct txn__group {
     uint64_t applied;     /* position of the last record applied */
     paxos_slot applied_slot;
     uint32_t outstanding; /* own timestamped proposals not yet applied */
+    tt_micros log_ts_max; /* highest leader-assigned ts applied since start (N5) */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
     bool failed;

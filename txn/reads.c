@@ -29,7 +29,8 @@
  *      applied (no outstanding proposal, applied through its last slot); the
  *      promise is recorded as assigned (paxos_note_assigned_ts) so later
  *      timestamps stay above it, and it is inside the lease.
- *   R3 (C3) A held commit reply leaves only once tt_after(s).
+ *   R3 (C3) A held commit reply leaves only once tt_after(s) (the client's
+ *      part leaves early under the test-only commit_wait_off).
  *
  * Transition -> function:
  *   RO_READ request          -> txn__on_ro_read()
@@ -142,7 +143,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
 static void release_commit(struct txn_node *n, struct txn__wait *w)
 {
     /* C3: no reply before tt_after(s). */
-    SP_ASSERT(n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, w->ts));
+    SP_ASSERT(txn_ts_commit_wait_over(n->now, w->ts));
     if (w->has_client)
         txn__reply(n, &w->reply);
     struct txn_msg m = {.type = TXN_MSG_DECISION, .id = w->reply.id, .ts = w->ts};
@@ -159,7 +160,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
         if (!w->used)
             continue;
         if (!w->is_read) {
-            if (n->cfg.commit_wait_off || txn_ts_commit_wait_over(n->now, w->ts))
+            if (txn_ts_commit_wait_over(n->now, w->ts))
                 release_commit(n, w);
             else if (w->ts + 1 < *wake)
                 *wake = w->ts + 1; /* now.earliest >= s + 1 means tt_after(s) */

@@ -114,6 +114,27 @@ static void make_chaos(struct w_params *p, uint64_t seed)
     p->run_us = 3000 * 1000;
 }
 
+/* Five nodes in three zones, four groups, WAN latency, more loss, wider
+ * clocks, more clients. */
+static void make_chaos_wide(struct w_params *p, uint64_t seed)
+{
+    make_chaos(p, seed);
+    p->nodes = 5;
+    p->groups = 4;
+    p->accounts = 12;
+    p->clients = 8;
+    p->eps_us = 5000;
+    p->lat_wan_us = 5000;
+    p->jitter_us = 2000;
+    p->drop_pct = 10;
+}
+
+static void test_bank_chaos_wide(void **state)
+{
+    (void) state;
+    run_seeds(make_chaos_wide, 1000, 4);
+}
+
 static void test_bank_chaos(void **state)
 {
     (void) state;
@@ -983,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
+        cmocka_unit_test(test_bank_chaos_wide),
         cmocka_unit_test(test_control_commit_wait_off),
         cmocka_unit_test(test_control_commit_wait_on),
         cmocka_unit_test(test_participant_crash_before_prepare),
