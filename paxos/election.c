@@ -126,9 +126,14 @@ bool paxos__grant_lease(struct paxos_replica *r, paxos_ballot b)
     SP_ASSERT(b >= r->hs.promised || (r->cfg.test_flags & PAXOS_TEST_ACCEPT_ANY_BALLOT));
     if (grant_blocks(r, b))
         return false;
+    tt_micros expiry = r->now.latest + r->cfg.lease_us;
+    /* A renewal never shortens the grant, even if our eps shrank since. */
+    if (r->hs.grant_ballot == b && r->hs.grant_expiry_us > expiry)
+        expiry = r->hs.grant_expiry_us;
     r->hs.grant_ballot = b;
-    r->hs.grant_expiry_us = r->now.latest + r->cfg.lease_us;
+    r->hs.grant_expiry_us = expiry;
     paxos__hs_changed(r, true);
+    SP_ASSERT(r->hs.grant_expiry_us > r->now.latest);
     return true;
 }
 
