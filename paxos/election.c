@@ -476,7 +476,6 @@ void paxos__follow(struct paxos_replica *r, paxos_ballot b)
     if (r->state != PAXOS__FOLLOWER && !(r->state == PAXOS__LEADER && r->leader_ballot == b))
         paxos__step_down(r, b);
     r->leader_ballot = b;
-    r->leader_seen_us = r->now.earliest;
     paxos__reset_election_timer(r);
 }
 

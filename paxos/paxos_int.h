@@ -25,14 +25,13 @@ struct paxos__slot {
     uint8_t *data;      /* owned, malloc'ed; NULL when len == 0 */
     uint64_t self_seq;  /* persist_seq that makes our accept durable */
     uint32_t acks;      /* leader: peer-index bits of voters that accepted */
-    tt_micros sent_us;  /* leader: when ACCEPT was last sent */
     uint64_t dirty_gen; /* == r->gen when written in the current step */
 };
 
 /* Peers are every node ever seen in a configuration; indexes are stable. */
 struct paxos__peer {
     paxos_node_id id;
-    paxos_slot match;          /* leader: highest slot known accepted there */
+    paxos_slot match;          /* leader: highest slot it acknowledged (progress) */
     tt_micros catchup_sent_us; /* last catch-up we sent it / asked it for */
 };
 
@@ -106,7 +105,6 @@ struct paxos_replica {
     /* Leadership as seen from here. */
     paxos_ballot leader_ballot; /* ballot of the leader we follow or are */
     paxos_ballot seen_ballot;   /* highest ballot seen anywhere */
-    tt_micros leader_seen_us;   /* now.earliest when we last heard it */
     tt_micros election_due_us;  /* campaign once now.earliest passes this */
     struct paxos__campaign camp;
 
