@@ -81,14 +81,15 @@ static void run_seeds(void (*make)(struct w_params *, uint64_t), uint64_t first,
         total.commits_unknown += st.commits_unknown;
         total.aborts += st.aborts;
         total.ro_ok += st.ro_ok;
+        total.reads_at_read_only += st.reads_at_read_only;
         total.crashes += st.crashes;
         total.steps += st.steps;
     }
     fprintf(stderr,
-            "  %u seeds: %u commits (%u 2PC), %u unknown, %u given up, %u read-only, %u crashes, "
-            "%llu steps\n",
+            "  %u seeds: %u commits (%u 2PC), %u unknown, %u given up, %u read-only (%u group "
+            "reads at read-only replicas), %u crashes, %llu steps\n",
             n, total.commits_ok, total.commits_2pc_ok, total.commits_unknown, total.aborts,
-            total.ro_ok, total.crashes, (unsigned long long) total.steps);
+            total.ro_ok, total.reads_at_read_only, total.crashes, (unsigned long long) total.steps);
     assert_true(total.commits_ok > 0);
 }
 
@@ -127,6 +128,7 @@ static void make_chaos_wide(struct w_params *p, uint64_t seed)
     p->lat_wan_us = 5000;
     p->jitter_us = 2000;
     p->drop_pct = 10;
+    p->read_only = true;
 }
 
 static void test_bank_chaos_wide(void **state)
@@ -228,7 +230,7 @@ static void run_until_done(struct w_world *w, int op, tt_micros max_us)
 
 static uint32_t prepared_anywhere(struct w_world *w, txn_group_id g)
 {
-    uint32_t r[3], n = w_world_replicas(w, g, r), total = 0;
+    uint32_t r[W_REPLICAS_MAX], n = w_world_replicas(w, g, r), total = 0;
     for (uint32_t j = 0; j < n; j++)
         if (w_world_up(w, r[j]))
             total += txn_node_prepared_n(w_world_node(w, r[j]), g);
@@ -386,7 +388,7 @@ static void block_hook(struct w_world *w, uint32_t node, void *arg)
 {
     struct block_ctx *b = arg;
     struct txn_node *tn = w_world_node(w, node);
-    uint32_t r[3], n = w_world_replicas(w, 2, r);
+    uint32_t r[W_REPLICAS_MAX], n = w_world_replicas(w, 2, r);
     bool replica = false;
     for (uint32_t j = 0; j < n; j++)
         replica |= r[j] == node;

@@ -22,7 +22,7 @@
 #define W_OPS_MAX      (1u << 16)
 #define W_SCRIPTED     16
 #define W_SLOTS_CLIENT (W_CLIENTS_MAX + W_SCRIPTED)
-#define W_REPLICAS     3
+#define W_VOTERS       3 /* voters per group; a read-only replica may follow */
 #define READ_TIMEOUT   (300 * 1000)
 #define RO_TIMEOUT     (1500 * 1000)
 #define COMMIT_TIMEOUT (1500 * 1000)
@@ -115,6 +115,7 @@ struct w_client {
     tt_micros s_read;
     enum txn_read_mode ro_mode;
     tt_micros fixed_ts; /* read-all at an exact timestamp, 0: strong or stale */
+    uint32_t ro_node;   /* where the current group read went */
 };
 
 struct w_world {
@@ -432,16 +433,18 @@ static void plog_free(struct w_plog *l)
 uint32_t w_world_replicas(const struct w_world *w, txn_group_id g, uint32_t *nodes)
 {
     SP_ASSERT(g >= 1 && g <= w->p.groups);
-    for (uint32_t j = 0; j < W_REPLICAS; j++)
+    uint32_t k = W_VOTERS + (w->p.read_only ? 1 : 0);
+    SP_ASSERT(k <= W_REPLICAS_MAX && k <= w->n);
+    for (uint32_t j = 0; j < k; j++)
         nodes[j] = (uint32_t) ((g - 1 + j) % w->n);
-    return W_REPLICAS;
+    return k;
 }
 
 static bool hosts(const struct w_world *w, uint32_t node, txn_group_id g)
 {
-    uint32_t r[W_REPLICAS];
-    w_world_replicas(w, g, r);
-    for (uint32_t j = 0; j < W_REPLICAS; j++)
+    uint32_t r[W_REPLICAS_MAX];
+    uint32_t k = w_world_replicas(w, g, r);
+    for (uint32_t j = 0; j < k; j++)
         if (r[j] == node)
             return true;
     return false;
@@ -460,12 +463,13 @@ static void node_config(const struct w_world *w, uint32_t i, struct txn_node_con
     cfg->idle_timeout_us = 1000 * 1000;
     for (txn_group_id g = 1; g <= w->p.groups; g++) {
         struct txn_directory_entry *d = &cfg->directory[cfg->directory_n++];
-        uint32_t r[W_REPLICAS];
-        w_world_replicas(w, g, r);
+        uint32_t r[W_REPLICAS_MAX];
+        uint32_t k = w_world_replicas(w, g, r);
         d->group = g;
-        d->members.n = W_REPLICAS;
-        for (uint32_t j = 0; j < W_REPLICAS; j++)
-            d->members.m[j] = (struct paxos_member){w->nodes[r[j]].id, PAXOS_VOTER};
+        d->members.n = k;
+        for (uint32_t j = 0; j < k; j++)
+            d->members.m[j] = (struct paxos_member){w->nodes[r[j]].id,
+                                                    j < W_VOTERS ? PAXOS_VOTER : PAXOS_READ_ONLY};
         if (!hosts(w, i, g))
             continue;
         struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
@@ -708,9 +712,9 @@ struct txn_node *w_world_node(struct w_world *w, uint32_t i)
 
 int w_world_leader(struct w_world *w, txn_group_id g)
 {
-    uint32_t r[W_REPLICAS];
+    uint32_t r[W_REPLICAS_MAX];
     w_world_replicas(w, g, r);
-    for (uint32_t j = 0; j < W_REPLICAS; j++)
+    for (uint32_t j = 0; j < W_VOTERS; j++)
         if (w->nodes[r[j]].up && txn_node_is_leader(w->nodes[r[j]].tn, g))
             return (int) r[j];
     return -1;
@@ -796,9 +800,9 @@ static uint64_t client_send(struct w_world *w, struct w_client *c, uint32_t node
 
 static uint32_t random_replica(struct w_world *w, txn_group_id g)
 {
-    uint32_t r[W_REPLICAS];
-    w_world_replicas(w, g, r);
-    return r[rnd_below(w, W_REPLICAS)];
+    uint32_t r[W_REPLICAS_MAX];
+    uint32_t k = w_world_replicas(w, g, r);
+    return r[rnd_below(w, k)]; /* voting or read-only */
 }
 
 /* After NOT_LEADER or a timeout: follow the hint, else try the next replica. */
@@ -808,12 +812,12 @@ static void reroute(struct w_world *w, struct w_client *c, txn_group_id g, txn_n
         c->leader[g] = hint - 1;
         return;
     }
-    uint32_t r[W_REPLICAS];
+    uint32_t r[W_REPLICAS_MAX];
     w_world_replicas(w, g, r);
     uint32_t j = 0;
-    while (j < W_REPLICAS && r[j] != c->leader[g])
+    while (j < W_VOTERS && r[j] != c->leader[g])
         j++;
-    c->leader[g] = r[(j + 1) % W_REPLICAS];
+    c->leader[g] = r[(j + 1) % W_VOTERS]; /* only voters lead */
 }
 
 static void client_next(struct w_world *w, struct w_client *c);
@@ -866,9 +870,9 @@ static void tr_fail(struct w_world *w, struct w_client *c, int status)
     /* To every replica: whichever leads releases the locks, the rest answer
      * NOT_LEADER (ignored: the replies are stale by then). */
     for (int k = 0; k < 2; k++) {
-        uint32_t r[W_REPLICAS];
-        w_world_replicas(w, gs[k], r);
-        for (uint32_t j = 0; j < W_REPLICAS; j++) {
+        uint32_t r[W_REPLICAS_MAX];
+        uint32_t nr = w_world_replicas(w, gs[k], r);
+        for (uint32_t j = 0; j < nr; j++) {
             struct txn_request q = {.type = TXN_REQ_ABORT, .group = gs[k], .id = c->txn};
             client_send(w, c, r[j], &q);
         }
@@ -995,6 +999,7 @@ static void ro_send(struct w_world *w, struct w_client *c)
     q.read_ts = c->s_read;
     q.staleness_us = 50 * 1000;
     uint32_t node = q.mode == TXN_READ_STRONG_SINGLE ? c->leader[g] : random_replica(w, g);
+    c->ro_node = node;
     client_send(w, c, node, &q);
     c->pending = 1;
 }
@@ -1034,6 +1039,9 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
         client_timer(w, c, w->now + 1000 + (tt_micros) rnd_below(w, 4000));
         return;
     }
+    uint32_t reps[W_REPLICAS_MAX];
+    if (w_world_replicas(w, c->ro_group, reps) > W_VOTERS && reps[W_VOTERS] == c->ro_node)
+        w->stats.reads_at_read_only++;
     if (c->ro_group == 1)
         c->s_read = r->ts;
     SP_ASSERT(r->ts == c->s_read);
@@ -1383,7 +1391,7 @@ int w_world_run_until(struct w_world *w, tt_micros t)
 
 struct w_world *w_world_create(const struct w_params *p)
 {
-    SP_ASSERT(p->nodes >= W_REPLICAS && p->nodes <= W_NODES_MAX);
+    SP_ASSERT(p->nodes >= W_VOTERS + (p->read_only ? 1 : 0) && p->nodes <= W_NODES_MAX);
     SP_ASSERT(p->groups >= 1 && p->groups <= W_GROUPS_MAX && p->clients <= W_CLIENTS_MAX);
     SP_ASSERT(p->accounts >= 2 && p->accounts <= W_ACCOUNTS_MAX);
     struct w_world *w = calloc(1, sizeof *w);

@@ -48,10 +48,13 @@
 #define W_GROUPS_MAX   8
 #define W_CLIENTS_MAX  16
 #define W_ACCOUNTS_MAX 32
+#define W_REPLICAS_MAX 4 /* per group: 3 voters and, with read_only, one more */
 
 struct w_params {
     uint64_t seed;
     uint32_t nodes;   /* 3..W_NODES_MAX; every group has 3 voters */
+    bool read_only;   /* every group also has a read-only replica (nodes >= 4);
+                       * snapshot and strong reads go to any replica */
     uint32_t zones;   /* nodes are spread round-robin over zones */
     uint32_t groups;  /* 1..W_GROUPS_MAX */
     uint32_t clients; /* 0..W_CLIENTS_MAX */
@@ -80,6 +83,7 @@ struct w_stats {
     uint64_t events, steps;
     uint32_t commits_ok, commits_2pc_ok, commits_unknown, aborts;
     uint32_t ro_ok, ro_failed;
+    uint32_t reads_at_read_only; /* group reads served by a read-only replica */
     uint32_t crashes;
     uint64_t msgs_sent, msgs_dropped;
     tt_micros end_us;
@@ -114,7 +118,8 @@ void w_world_heal(struct w_world *w);
 struct txn_node *w_world_node(struct w_world *w, uint32_t node);
 /* Index of an up node leading group g (caught up), or -1. */
 int w_world_leader(struct w_world *w, txn_group_id g);
-/* Nodes holding a replica of g (count; ids 0-based into nodes). */
+/* Nodes holding a replica of g (count, <= W_REPLICAS_MAX; 0-based node
+ * indexes; the first 3 are voters, a 4th is read-only). */
 uint32_t w_world_replicas(const struct w_world *w, txn_group_id g, uint32_t *nodes);
 /* Called after every node step (tests inject faults at exact points). */
 void w_world_set_hook(struct w_world *w, void (*fn)(struct w_world *, uint32_t node, void *),
