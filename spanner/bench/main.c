@@ -277,7 +277,7 @@ static int connect_targets(const struct opts *o, const struct sp_bench_target **
     for (int i = 0; i < o->n_targets; i++) {
         struct sp_err err = {0};
         if (t[i]->connect(o->endpoints[i] ? o->endpoints[i] : "", &o->cfg, &conns[i], &err)) {
-            fprintf(stderr, "spanner-bench: %s: %s\n", t[i]->name, err.msg);
+            fprintf(stderr, "spanner-bench: %s\n", err.msg); /* err names the target */
             for (int j = 0; j < i; j++)
                 t[j]->close(conns[j]);
             return 1;
@@ -341,35 +341,49 @@ static int run_one(const struct opts *o, struct sp_bench_cell *c, int round, int
     return rc;
 }
 
+/* Runs one cell on every target that supports it, rounds alternating
+ * targets. preloaded[i]: 0 not yet, 1 done, -1 failed (target i then
+ * skips read workloads, with the reason in its result). */
+static int run_cell(const struct opts *o, const struct sp_bench_target **t, void **conns,
+                    struct sp_bench_cell *c, int *preloaded)
+{
+    unsigned need = sp_bench_workload_ops(c->workload, o->cfg.serializable);
+    int reads = need != SP_BENCH_BIT(SP_BENCH_PUT);
+    for (int i = 0; i < o->n_targets; i++) {
+        if ((t[i]->ops_supported & need) != need)
+            continue;
+        c->res[i] = malloc(sizeof *c->res[i]);
+        if (!c->res[i])
+            return SP_ENOMEM;
+        sp_bench_result_init(c->res[i]);
+        if (o->preload && reads && preloaded[i] == 0)
+            preloaded[i] = preload(o, t[i], conns[i]) == 0 ? 1 : -1;
+        if (o->preload && reads && preloaded[i] < 0)
+            snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error,
+                     "not run: the preload of the key space failed");
+    }
+    for (int r = 0; r < o->rounds; r++)
+        for (int i = 0; i < o->n_targets; i++) {
+            if (!c->res[i] || (o->preload && reads && preloaded[i] < 0))
+                continue;
+            int rc = run_one(o, c, r, i, t[i], conns[i]);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
 static int run_cells(const struct opts *o, const struct sp_bench_target **t, void **conns,
                      struct sp_bench_report *rep)
 {
-    int preloaded[SP_BENCH_TARGETS_MAX] = {0}, rc = 0;
+    int preloaded[SP_BENCH_TARGETS_MAX] = {0};
     for (int w = 0; w < o->n_workloads; w++)
         for (int n = 0; n < o->n_clients; n++) {
+            SP_ASSERT(rep->n_cells < SP_BENCH_CELLS_MAX);
             struct sp_bench_cell *c = &rep->cells[rep->n_cells++];
             c->workload = o->workloads[w];
             c->clients = o->clients[n];
-            unsigned need = sp_bench_workload_ops(c->workload, o->cfg.serializable);
-            for (int i = 0; i < o->n_targets; i++) {
-                if ((t[i]->ops_supported & need) != need)
-                    continue;
-                c->res[i] = malloc(sizeof *c->res[i]);
-                if (!c->res[i])
-                    return SP_ENOMEM;
-                sp_bench_result_init(c->res[i]);
-            }
-            for (int r = 0; r < o->rounds && rc == 0; r++)
-                for (int i = 0; i < o->n_targets && rc == 0; i++) {
-                    if (!c->res[i])
-                        continue;
-                    if (o->preload && need != SP_BENCH_BIT(SP_BENCH_PUT) && !preloaded[i]) {
-                        rc = preload(o, t[i], conns[i]);
-                        preloaded[i] = 1;
-                    }
-                    if (rc == 0)
-                        rc = run_one(o, c, r, i, t[i], conns[i]);
-                }
+            int rc = run_cell(o, t, conns, c, preloaded);
             if (rc)
                 return rc;
         }

@@ -147,8 +147,8 @@ static int plog_connect(const char *endpoints, const struct sp_bench_config *cfg
         rc = start_local(c, cfg, local_eps, sizeof local_eps, err);
         endpoints = local_eps;
     }
-    if (rc == 0)
-        rc = plog_open(endpoints, &c->client, err);
+    if (rc == 0 && (rc = plog_open(endpoints, &c->client, err)) != 0)
+        sp_err_wrap(err, "paxos-log");
     if (rc == 0) {
         rc = wait_leader(c, err);
         if (rc)

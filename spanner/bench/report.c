@@ -90,7 +90,9 @@ void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
                     fprintf(f, "%-17s %7d %-8s %-12s %10s\n", sp_bench_workload_name(c->workload),
                             c->clients, sp_bench_op_name(k), r->targets[t], "n/a");
             }
-            if (r->n_targets >= 2 && c->res[0] && c->res[1])
+            /* A ratio needs both figures: no row when either side has none. */
+            if (r->n_targets >= 2 && c->res[0] && c->res[1] && c->res[0]->ops[k] &&
+                c->res[1]->ops[k])
                 ratio_row(f, r, c, k);
         }
     }

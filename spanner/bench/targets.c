@@ -15,6 +15,12 @@ extern const struct sp_bench_target sp_bench__target_etcd;
 #else
 #define ETCD_TARGET NULL
 #endif
+#ifdef SP_BENCH_HAVE_SPANNER
+extern const struct sp_bench_target sp_bench__target_spanner;
+#define SPANNER_TARGET (&sp_bench__target_spanner)
+#else
+#define SPANNER_TARGET NULL
+#endif
 
 static const struct {
     const char *name;
@@ -26,8 +32,8 @@ static const struct {
     {"etcd", "etcd v3 over its gRPC API", ETCD_TARGET,
      "etcd target not built (golang-etcd-server-dev was not installed when the build was "
      "configured; scripts/bench-vs-etcd installs it)"},
-    {"spanner", "the transactional store (spannerd via libspanner)", NULL,
-     "spanner target not built yet (libspanner does not exist yet)"},
+    {"spanner", "the transactional store (spannerd via libspanner)", SPANNER_TARGET,
+     "spanner target not built (libspanner, target spanner_client, is not part of this build)"},
     {"echo", NULL, &sp_bench__target_echo, NULL},
 };
 
