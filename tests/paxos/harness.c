@@ -1266,7 +1266,7 @@ void h_params_init(struct h_params *p, uint64_t seed)
 /* After the heal: propose the markers until all are committed everywhere. */
 static int liveness(struct h_world *w, struct h_result *res)
 {
-    tt_micros deadline = w->now + w->p.heal_us;
+    tt_micros healed = w->now, deadline = w->now + w->p.heal_us;
     for (uint32_t i = 0; i < w->n; i++)
         h_world_restart(w, i);
     while (w->now < deadline) {
@@ -1278,8 +1278,10 @@ static int liveness(struct h_world *w, struct h_result *res)
         if (h_world_run_until(w, w->now + 50000) != 0)
             return SP_ESIM_VIOLATION;
         if (w->markers_seen == (1u << H_MARKERS) - 1 &&
-            h_world_min_applied(w) >= w->marker_slot_max)
+            h_world_min_applied(w) >= w->marker_slot_max) {
+            w->stats.recover_us = w->now - healed;
             return 0;
+        }
     }
     for (uint32_t i = 0; i < w->n && w->p.verbose; i++) {
         const struct h_node *nd = &w->nodes[i];

@@ -80,6 +80,7 @@ struct h_result {
     /* Coverage: how often each fault and recovery path ran. */
     uint32_t crashes, partitions, snapshots_installed, abdications, changes;
     uint64_t msgs_sent, msgs_dropped, msgs_duplicated;
+    tt_micros recover_us; /* heal to all markers applied everywhere */
 };
 
 /* Runs one seed: chaos, heal, liveness. Returns 0 or SP_ESIM_VIOLATION. */

@@ -65,6 +65,13 @@ static void params_for_seed(struct h_params *p, uint64_t seed, uint32_t test_fla
 
 static struct h_result total; /* summed over a sweep */
 
+static tt_micros params_heal_us(void)
+{
+    struct h_params p;
+    h_params_init(&p, 1);
+    return p.heal_us;
+}
+
 static void add_stats(const struct h_result *r)
 {
     total.events += r->events;
@@ -78,6 +85,8 @@ static void add_stats(const struct h_result *r)
     total.msgs_sent += r->msgs_sent;
     total.msgs_dropped += r->msgs_dropped;
     total.msgs_duplicated += r->msgs_duplicated;
+    if (r->recover_us > total.recover_us)
+        total.recover_us = r->recover_us; /* the worst seed */
 }
 
 /* Runs one seed; on a violation prints how to replay it. */
@@ -208,6 +217,8 @@ static int sweep(const char *range)
            total.events, total.committed, total.leaders, total.crashes, total.partitions,
            total.snapshots_installed, total.abdications, total.changes, total.msgs_sent,
            total.msgs_dropped, total.msgs_duplicated);
+    printf("slowest recovery after the heal: %.2f s of virtual time (limit %.2f s)\n",
+           (double) total.recover_us / 1e6, (double) params_heal_us() / 1e6);
     return failed ? 1 : 0;
 }
 
