@@ -213,7 +213,7 @@ static void status_table(const struct sp_cluster_conf *conf, const struct view *
            "replicas (node: safe-time lag ms, prepared)");
     for (uint32_t k = 0; k < conf->n_groups; k++) {
         const struct sp_node_conf *ln = sp_conf_node(conf, v->leader[k]);
-        char range[40];
+        char range[2 * SP_KEY_MAX + 8];
         snprintf(range, sizeof range, "[%s,%s)", conf->groups[k].start,
                  conf->groups[k].end[0] ? conf->groups[k].end : "inf");
         char leader[16] = "none";
