@@ -181,6 +181,7 @@ int txn_node_create(const struct txn_node_config *cfg, struct txn_store *store,
     if (n == NULL)
         return sp_err_set(err, SP_ENOMEM, "txn node %u", cfg->self);
     n->cfg = *cfg;
+    n->cfg.locks.idle_timeout_us = cfg->idle_timeout_us; /* one knob for idle expiry */
     n->store = store;
     n->rng = cfg->seed ? cfg->seed : 1;
     n->waits = calloc(TXN_NODE_WAITS_MAX, sizeof *n->waits);

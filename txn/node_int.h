@@ -92,7 +92,7 @@ enum txn__rw_state {
     TXN__RW_VOTES,
     TXN__RW_LOGGING,
     TXN__RW_PREPARED,
-    TXN__RW_WOUNDED,
+    TXN__RW_WOUNDED, /* ended before logging (wound, expiry, abort): a tombstone */
 };
 
 enum txn__rw_role {
@@ -116,6 +116,7 @@ struct txn__rw {
     enum txn__rw_role role;
     uint32_t waits;      /* lock requests still queued */
     tt_micros expire_us; /* tombstones are forgotten after this */
+    int abort_status;    /* tombstones: why it ended (answered to later requests) */
     /* The client request being served (READ or COMMIT), 0 if none. */
     bool has_client;
     uint32_t client;

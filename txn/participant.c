@@ -130,6 +130,7 @@ void txn__rw_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, 
         txn__reply_status(n, t->client, t->req_id, t->id, status, 0);
     t->has_client = false;
     t->state = TXN__RW_WOUNDED;
+    t->abort_status = status;
     t->expire_us = n->now.earliest + n->cfg.idle_timeout_us;
     free(t->blob);
     t->blob = NULL;
@@ -306,7 +307,7 @@ static struct txn__rw *begin(struct txn_node *n, struct txn__group *g,
     if (t == NULL)
         status = SP_EFULL;
     else if (t->state == TXN__RW_WOUNDED)
-        status = SP_ETXN_WOUNDED;
+        status = t->abort_status == SP_ETXN_WOUNDED ? SP_ETXN_WOUNDED : SP_ETXN_ABORTED;
     else if (t->state != TXN__RW_ACTIVE || t->has_client)
         status = SP_EINVAL;
     else if (txn__rw_copy_request(t, req))

@@ -21,6 +21,10 @@
  *                  §4.2.4). Pure.
  *   txn_ts_*       the leader's timestamp rules for commits, prepares,
  *                  coordinator commits and MinNextTS (§4.1.2, §4.2.1). Pure.
+ *   txn_node       the node core (last section): hosts the Paxos replicas of
+ *                  many groups, applies their logs to the store, runs both
+ *                  sides of 2PC and serves reads, as one I/O-free step
+ *                  function that the server and the simulator drive.
  *
  * Conventions, for every function below:
  *   - return 0 on success or one SP_E* code from sp_error.h; where an
@@ -632,13 +636,17 @@ struct txn_node_config {
     tt_micros read_timeout_us;     /* a read waiting for t_safe gives up; default 1 s */
     tt_micros vote_timeout_us;     /* coordinator gives up on missing votes; default 1 s */
     tt_micros query_period_us;     /* prepared participant asks the coordinator; 200 ms */
-    tt_micros idle_timeout_us;     /* idle read-write transactions expire; default 10 s */
+    tt_micros idle_timeout_us;     /* idle read-write transactions expire; default 10 s;
+                                    * replaces locks.idle_timeout_us */
     struct txn_locks_config locks; /* per group leader */
-    uint64_t (*random)(void *ctx); /* NULL: a PRNG seeded with seed */
+    /* Randomness, for future jitter (retries, promise phases); the current
+     * core makes no random choice. NULL: a PRNG seeded with seed. */
+    uint64_t (*random)(void *ctx);
     void *random_ctx;
     uint64_t seed;
-    /* TEST ONLY: reply to commits without waiting for tt_after(s). Exists so
-     * the harness can prove its checker notices the missing commit wait. */
+    /* TEST ONLY: reply to clients' commits without waiting for tt_after(s)
+     * (participants still learn s only after it). Exists so the harness can
+     * prove its checker notices the missing commit wait. */
     bool commit_wait_off;
 };
 

@@ -769,6 +769,7 @@ static struct solo *solo_create(void)
         cfg->self = i + 1;
         cfg->vote_timeout_us = 50 * 1000;
         cfg->query_period_us = 10 * 1000;
+        cfg->idle_timeout_us = 300 * 1000;
         for (txn_group_id g = 1; g <= 2; g++) {
             struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
             gc->group = g;
@@ -990,6 +991,55 @@ static void test_solo_two_phase(void **state)
     solo_destroy(s);
 }
 
+/* From §4.2.1: wound-wait by start timestamp. An older transaction's write
+ * wounds a younger reader (it aborts with a retryable error, and says so on
+ * its next request); a younger writer waits for an older reader, until that
+ * one commits, aborts or, idle, expires. */
+static void test_solo_wound_wait_and_expiry(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_key k = {"k", 1};
+    struct txn_write w = put("k", "x");
+    tt_micros t0 = s->now;
+    /* Younger reader, older writer: the reader is wounded. */
+    struct txn_request young = {.type = TXN_REQ_READ, .group = 1, .id = 20, .start_ts = t0 + 5};
+    young.keys = &k;
+    young.keys_n = 1;
+    solo_request(s, &young);
+    assert_int_equal(solo_reply(s, young.req_id)->status, 0);
+    struct txn_request old = {.type = TXN_REQ_COMMIT, .group = 1, .id = 21, .start_ts = t0};
+    old.writes = &w;
+    old.writes_n = 1;
+    solo_request(s, &old);
+    solo_advance(s, 20 * 1000);
+    assert_int_equal(solo_reply(s, old.req_id)->status, 0);
+    struct txn_request again = young;
+    solo_request(s, &again);
+    assert_int_equal(solo_reply(s, again.req_id)->status, SP_ETXN_WOUNDED);
+
+    /* Older reader, younger writer: the writer waits until the idle reader
+     * expires (idle_timeout_us), then commits. */
+    struct txn_request reader = {.type = TXN_REQ_READ, .group = 1, .id = 30, .start_ts = t0 + 10};
+    reader.keys = &k;
+    reader.keys_n = 1;
+    solo_request(s, &reader);
+    assert_int_equal(solo_reply(s, reader.req_id)->status, 0);
+    struct txn_request writer = old;
+    writer.id = 31;
+    writer.start_ts = t0 + 20;
+    solo_request(s, &writer);
+    solo_advance(s, 100 * 1000);
+    assert_null(solo_reply(s, writer.req_id)); /* waits: younger than the holder */
+    solo_advance(s, s->nodes[0].cfg.idle_timeout_us);
+    assert_non_null(solo_reply(s, writer.req_id));
+    assert_int_equal(solo_reply(s, writer.req_id)->status, 0);
+    struct txn_request late = reader;
+    solo_request(s, &late);
+    assert_int_equal(solo_reply(s, late.req_id)->status, SP_ETXN_ABORTED); /* expired */
+    solo_destroy(s);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
@@ -1004,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_solo_min_next_ts),
         cmocka_unit_test(test_solo_reads),
         cmocka_unit_test(test_solo_two_phase),
+        cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
         cmocka_unit_test(test_bank_chaos_wide),
