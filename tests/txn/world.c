@@ -67,6 +67,12 @@ struct w_batch {
     struct txn_reply **replies;
 };
 
+struct w_unsynced {
+    struct w_unsynced *next;
+    txn_group_id group;
+    struct paxos_update pu; /* entries owned */
+};
+
 struct w_node {
     txn_node_id id;
     uint32_t zone;
@@ -78,6 +84,10 @@ struct w_node {
     struct txn_node *tn;
     struct w_plog plog[W_GROUPS_MAX + 1]; /* by group id */
     struct w_batch *queue, *queue_tail;
+    /* Written but not synced (paxos_update.sync == false): folded into plog
+     * by the next synced write; a crash keeps only a random prefix. */
+    struct w_unsynced *unsynced, *unsynced_tail;
+    uint32_t unsynced_n;
     tt_micros disk_free_at;
     tt_micros tick_at;
 };
@@ -597,6 +607,45 @@ static void send_batch(struct w_world *w, uint32_t i, struct w_batch *b)
     free_batch(b, true);
 }
 
+/* Folds the first `keep` unsynced writes into the durable log, drops the rest. */
+static void fold_unsynced(struct w_node *nd, uint32_t keep)
+{
+    SP_ASSERT(keep <= nd->unsynced_n);
+    for (uint32_t k = 0; nd->unsynced != NULL; k++) {
+        struct w_unsynced *u = nd->unsynced;
+        nd->unsynced = u->next;
+        if (k < keep)
+            plog_apply(&nd->plog[u->group], &u->pu);
+        free_entries((struct paxos_entry *) u->pu.entries, u->pu.n_entries);
+        free(u);
+    }
+    nd->unsynced_tail = NULL;
+    nd->unsynced_n = 0;
+}
+
+/* One persist batch is written: synced ones make every earlier write durable
+ * too (the disk writes in order); unsynced ones wait. Takes the entries. */
+static void persist_one(struct w_node *nd, struct txn_node_persist *p)
+{
+    if (p->pu.sync) {
+        fold_unsynced(nd, nd->unsynced_n);
+        plog_apply(&nd->plog[p->group], &p->pu);
+        return;
+    }
+    struct w_unsynced *u = calloc(1, sizeof *u);
+    SP_ASSERT(u != NULL && nd->unsynced_n < W_EVENTS_MAX);
+    u->group = p->group;
+    u->pu = p->pu;
+    p->pu.entries = NULL; /* moved */
+    p->pu.n_entries = 0;
+    if (nd->unsynced_tail)
+        nd->unsynced_tail->next = u;
+    else
+        nd->unsynced = u;
+    nd->unsynced_tail = u;
+    nd->unsynced_n++;
+}
+
 static void disk_done(struct w_world *w, uint32_t i)
 {
     struct w_node *nd = &w->nodes[i];
@@ -607,7 +656,7 @@ static void disk_done(struct w_world *w, uint32_t i)
     if (nd->queue == NULL)
         nd->queue_tail = NULL;
     for (uint32_t k = 0; k < b->persists_n; k++)
-        plog_apply(&nd->plog[b->persists[k].group], &b->persists[k].pu);
+        persist_one(nd, &b->persists[k]);
     uint32_t np = b->persists_n;
     struct txn_node_persist done[TXN_NODE_GROUPS_MAX * 8];
     SP_ASSERT(np <= sizeof done / sizeof done[0]);
@@ -675,6 +724,8 @@ void w_world_crash(struct w_world *w, uint32_t i)
     }
     nd->queue_tail = NULL;
     nd->disk_free_at = 0;
+    /* SQLite test6 style: a random prefix of the unsynced writes survived. */
+    fold_unsynced(nd, (uint32_t) rnd_below(w, nd->unsynced_n + 1));
     txn_node_destroy(nd->tn);
     nd->tn = NULL;
     txn_store_close(nd->store);

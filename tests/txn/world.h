@@ -17,8 +17,9 @@
  *   disk     every update's persist batches complete after a latency, in
  *            order; then its messages and replies leave (persist before
  *            send) and the node gets TXN_NODE_EV_PERSISTED. A crash loses
- *            queued batches; the store (in-memory RocksDB env kept across
- *            the crash) keeps what it applied.
+ *            queued batches and a random suffix of the written but unsynced
+ *            ones (paxos_update.sync == false); the store (in-memory RocksDB
+ *            env kept across the crash) keeps what it applied.
  *   clients  bank transfers between accounts spread over groups (single
  *            group commits and 2PC), and read-only transactions reading all
  *            accounts at one timestamp (strong, or bounded staleness).
