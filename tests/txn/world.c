@@ -851,9 +851,14 @@ static uint64_t client_send(struct w_world *w, struct w_client *c, uint32_t node
 
 static uint32_t random_replica(struct w_world *w, txn_group_id g)
 {
-    uint32_t r[W_REPLICAS_MAX];
+    uint32_t r[W_REPLICAS_MAX], up[W_REPLICAS_MAX], n_up = 0;
     uint32_t k = w_world_replicas(w, g, r);
-    return r[rnd_below(w, k)]; /* voting or read-only */
+    for (uint32_t j = 0; j < k; j++)
+        if (w->nodes[r[j]].up)
+            up[n_up++] = r[j];
+    /* Voting or read-only; clients route around nodes known to be down, as
+     * a real client's failure detector would after its first timeout. */
+    return n_up ? up[rnd_below(w, n_up)] : r[rnd_below(w, k)];
 }
 
 /* After NOT_LEADER or a timeout: follow the hint, else try the next replica. */
