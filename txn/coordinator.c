@@ -304,8 +304,9 @@ void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn
                             tt_micros s)
 {
     SP_ASSERT(s >= 1 && t->used);
-    struct txn__wait *w = txn__wait_alloc(n);
-    SP_ASSERT(w != NULL); /* bounded by TXN_NODE_WAITS_MAX */
+    struct txn__wait *w = txn__wait_alloc(n, false);
+    /* Bounded: commits in commit wait <= TXN_NODE_WAITS_MAX / 2 per node. */
+    SP_ASSERT(w != NULL);
     w->is_read = false;
     w->group = g->id;
     w->ts = s;

@@ -285,6 +285,6 @@ void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, 
 void txn__waits_tick(struct txn_node *n, tt_micros *wake);
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
-struct txn__wait *txn__wait_alloc(struct txn_node *n);
+struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read);
 
 #endif /* TXN_NODE_INT_H */

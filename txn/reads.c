@@ -41,17 +41,26 @@
  */
 #include "node_int.h"
 
-struct txn__wait *txn__wait_alloc(struct txn_node *n)
+/* Held reads may fill only half of the table, so a commit reply that must
+ * wait for commit wait always finds a slot (it cannot be refused: the
+ * commit is already logged). */
+struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read)
 {
+    uint32_t reads = 0;
+    struct txn__wait *free_slot = NULL;
     for (uint32_t i = 0; i < TXN_NODE_WAITS_MAX; i++) {
         struct txn__wait *w = &n->waits[i];
-        if (!w->used) {
-            memset(w, 0, sizeof *w);
-            w->used = true;
-            return w;
-        }
+        if (w->used)
+            reads += w->is_read;
+        else if (free_slot == NULL)
+            free_slot = w;
     }
-    return NULL;
+    if (free_slot == NULL || (is_read && reads >= TXN_NODE_WAITS_MAX / 2))
+        return NULL;
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->used = true;
+    free_slot->is_read = is_read;
+    return free_slot;
 }
 
 static void wait_free(struct txn__wait *w)
@@ -121,7 +130,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
         txn__serve_read(n, g, req->client, req->req_id, req->id, req->keys, req->keys_n, t);
         return;
     }
-    struct txn__wait *w = txn__wait_alloc(n);
+    struct txn__wait *w = txn__wait_alloc(n, true);
     struct txn__rw tmp = {0};
     if (w == NULL || txn__rw_copy_request(&tmp, req)) {
         if (w != NULL)

@@ -101,7 +101,7 @@ static void make_calm(struct w_params *p, uint64_t seed)
 static void test_bank_calm(void **state)
 {
     (void) state;
-    run_seeds(make_calm, 1, 3);
+    run_seeds(make_calm, 1, 2);
 }
 
 /* Lossy network, crashes and restarts, clocks anywhere inside eps. */
@@ -137,10 +137,26 @@ static void test_bank_chaos_wide(void **state)
     run_seeds(make_chaos_wide, 1000, 4);
 }
 
+/* One group: every transfer is a single-group commit and every strong read
+ * is at LastTS() at the leader (§4.2.2), checked against real time. */
+static void make_single_group(struct w_params *p, uint64_t seed)
+{
+    make_chaos(p, seed);
+    p->groups = 1;
+    p->accounts = 4;
+    p->ro_pct = 40;
+}
+
+static void test_bank_single_group(void **state)
+{
+    (void) state;
+    run_seeds(make_single_group, 500, 3);
+}
+
 static void test_bank_chaos(void **state)
 {
     (void) state;
-    run_seeds(make_chaos, 100, 10);
+    run_seeds(make_chaos, 100, 6); /* CI; explore with TXN_SEEDS=300 */
 }
 
 /*
@@ -1058,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
         cmocka_unit_test(test_bank_chaos_wide),
+        cmocka_unit_test(test_bank_single_group),
         cmocka_unit_test(test_control_commit_wait_off),
         cmocka_unit_test(test_control_commit_wait_on),
         cmocka_unit_test(test_participant_crash_before_prepare),

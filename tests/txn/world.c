@@ -1540,7 +1540,9 @@ int w_world_settle(struct w_world *w, tt_micros max_us)
                         (unsigned long long) g, txn_node_prepared_n(w->nodes[i].tn, g));
         violate(w, "not settled after %lld us:%s", (long long) max_us, what);
     }
-    /* A final strong read must see the constant total (checked in op_done). */
+    /* A final strong read must see the constant total (checked in op_done);
+     * it may retry for GIVE_UP_US from here. */
+    w->p.run_us = w->now;
     int op = w_world_read_all(w);
     while (!w->ops[op].done && w->now < deadline + max_us && !w->violation[0])
         w_world_run_until(w, w->now + 10 * 1000);
