@@ -83,13 +83,15 @@ static void run_seeds(void (*make)(struct w_params *, uint64_t), uint64_t first,
         total.ro_ok += st.ro_ok;
         total.reads_at_read_only += st.reads_at_read_only;
         total.crashes += st.crashes;
+        total.partitions += st.partitions;
         total.steps += st.steps;
     }
     fprintf(stderr,
             "  %u seeds: %u commits (%u 2PC), %u unknown, %u given up, %u read-only (%u group "
-            "reads at read-only replicas), %u crashes, %llu steps\n",
+            "reads at read-only replicas), %u crashes, %u partitions, %llu steps\n",
             n, total.commits_ok, total.commits_2pc_ok, total.commits_unknown, total.aborts,
-            total.ro_ok, total.reads_at_read_only, total.crashes, (unsigned long long) total.steps);
+            total.ro_ok, total.reads_at_read_only, total.crashes, total.partitions,
+            (unsigned long long) total.steps);
     assert_true(total.commits_ok > 0);
 }
 
@@ -129,6 +131,7 @@ static void make_chaos_wide(struct w_params *p, uint64_t seed)
     p->jitter_us = 2000;
     p->drop_pct = 10;
     p->read_only = true;
+    p->partitions = true;
 }
 
 static void test_bank_chaos_wide(void **state)

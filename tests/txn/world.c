@@ -37,7 +37,8 @@ enum w_kind {
     W_TICK,
     W_CLIENT_TIMER,
     W_CRASH,
-    W_RESTART
+    W_RESTART,
+    W_HEAL
 };
 
 struct w_event {
@@ -1355,10 +1356,19 @@ static void on_crash_event(struct w_world *w)
     bool all_up = true;
     for (uint32_t i = 0; i < w->n; i++)
         all_up &= w->nodes[i].up;
-    if (all_up) { /* one node down at a time keeps every group a majority */
+    /* One fault at a time keeps every group a majority: a crash, or (if
+     * partitions are on) one node cut off from all others. */
+    if (all_up && w->cut == 0) {
         uint32_t victim = (uint32_t) rnd_below(w, w->n);
-        w_world_crash(w, victim);
-        push(w, w->now + w->p.down_us, W_RESTART, victim, NULL, 0);
+        if (w->p.partitions && rnd_below(w, 2) == 0) {
+            TRACE(w, "partition node %u away", victim + 1);
+            w->cut = 1u << victim;
+            w->stats.partitions++;
+            push(w, w->now + w->p.down_us, W_HEAL, victim, NULL, 0);
+        } else {
+            w_world_crash(w, victim);
+            push(w, w->now + w->p.down_us, W_RESTART, victim, NULL, 0);
+        }
     }
     schedule_crash(w);
 }
@@ -1427,6 +1437,9 @@ static void run_event(struct w_world *w, struct w_event *e)
         break;
     case W_RESTART:
         w_world_restart(w, e->node);
+        break;
+    case W_HEAL:
+        w_world_heal(w);
         break;
     }
 }

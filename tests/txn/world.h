@@ -68,7 +68,8 @@ struct w_params {
     tt_micros jitter_us;
     tt_micros disk_us;
     uint32_t drop_pct;        /* node <-> node loss during chaos */
-    tt_micros crash_every_us; /* mean gap between crashes in chaos; 0: none */
+    tt_micros crash_every_us; /* mean gap between faults in chaos; 0: none */
+    bool partitions;          /* faults are crashes or partitions, half each */
     tt_micros down_us;        /* how long a crashed node stays down */
     tt_micros lease_us;
     tt_micros run_us;     /* clients issue operations until then */
@@ -85,7 +86,7 @@ struct w_stats {
     uint32_t commits_ok, commits_2pc_ok, commits_unknown, aborts;
     uint32_t ro_ok, ro_failed;
     uint32_t reads_at_read_only; /* group reads served by a read-only replica */
-    uint32_t crashes;
+    uint32_t crashes, partitions;
     uint64_t msgs_sent, msgs_dropped;
     tt_micros end_us;
 };
