@@ -57,22 +57,47 @@
  */
 #include "node_int.h"
 
-const struct txn__decision *txn__decision_find(const struct txn__group *g, txn_id id)
+/* Decisions live in the group's state records (written atomically with the
+ * DECISION's data, so replay and restarts see exactly what was applied);
+ * the ring of the last TXN_NODE_DECISIONS_MAX is only a cache in front. */
+static void decision_key(uint8_t key[9], txn_id id)
 {
-    for (uint32_t i = g->decisions_n; i > 0; i--)
-        if (g->decisions[i - 1].id == id)
-            return &g->decisions[i - 1];
-    return NULL;
+    key[0] = 'd';
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t) (id >> (8 * (7 - i)));
 }
 
-int txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
+void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
 {
-    if (txn__decision_find(g, id) != NULL)
-        return 0;
-    if (g->decisions_n == TXN_NODE_DECISIONS_MAX)
-        return SP_EFULL;
-    g->decisions[g->decisions_n++] = (struct txn__decision){id, ts};
-    return 0;
+    SP_ASSERT(ts >= 0 && g->decisions_next < TXN_NODE_DECISIONS_MAX);
+    g->decisions[g->decisions_next] = (struct txn__decision){id, ts};
+    g->decisions_next = (g->decisions_next + 1) % TXN_NODE_DECISIONS_MAX;
+    if (g->decisions_n < TXN_NODE_DECISIONS_MAX)
+        g->decisions_n++;
+}
+
+/* The decision for id, or NULL if none was applied. The pointer is valid
+ * until the next txn__decision_add on g. */
+const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__group *g, txn_id id)
+{
+    for (uint32_t i = 0; i < g->decisions_n; i++)
+        if (g->decisions[i].id == id)
+            return &g->decisions[i];
+    uint8_t key[9], *value = NULL;
+    size_t len = 0;
+    decision_key(key, id);
+    int rc = txn_store_state_get(n->store, g->id, key, 9, &value, &len, NULL);
+    if (rc != 0 || len != 8) {
+        SP_ASSERT(rc == SP_ENOTFOUND || rc == 0); /* an I/O error here is fatal */
+        free(value);
+        return NULL;
+    }
+    tt_micros ts;
+    memcpy(&ts, value, 8);
+    free(value);
+    uint32_t slot = g->decisions_next;
+    txn__decision_add(g, id, ts);
+    return &g->decisions[slot];
 }
 
 static void send_decision(struct txn_node *n, struct txn__group *g, txn_group_id to, txn_id id,
@@ -163,7 +188,7 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
 
 void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
 {
-    const struct txn__decision *d = txn__decision_find(g, m->id);
+    const struct txn__decision *d = txn__decision_find(n, g, m->id);
     if (d != NULL) {
         if (d->ts == 0 || txn_ts_commit_wait_over(n->now, d->ts))
             send_decision(n, g, m->from_group, m->id, d->ts);
@@ -187,7 +212,7 @@ void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg
 /* An older transaction waits for this one, prepared at m->from_group. */
 void txn__on_wound(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
 {
-    if (txn__decision_find(g, m->id) != NULL)
+    if (txn__decision_find(n, g, m->id) != NULL)
         return; /* decided: the participant learns it by its query */
     struct txn__rw *t = txn__rw_find(g, m->id);
     if (t == NULL || t->state == TXN__RW_WOUNDED) {
@@ -212,7 +237,7 @@ void txn__on_wound(struct txn_node *n, struct txn__group *g, const struct txn_ms
 
 void txn__on_query(struct txn_node *n, struct txn__group *g, const struct txn_msg *m)
 {
-    const struct txn__decision *d = txn__decision_find(g, m->id);
+    const struct txn__decision *d = txn__decision_find(n, g, m->id);
     if (d != NULL) {
         if (d->ts == 0 || txn_ts_commit_wait_over(n->now, d->ts))
             send_decision(n, g, m->from_group, m->id, d->ts);
@@ -229,11 +254,9 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
                         const struct txn__rec *rec)
 {
     SP_ASSERT(rec->type == TXN__REC_DECISION && rec->ts >= 0);
-    bool first = txn__decision_find(g, rec->id) == NULL; /* C2 */
+    bool first = txn__decision_find(n, g, rec->id) == NULL; /* C2 */
     uint8_t key[9];
-    key[0] = 'd';
-    for (int i = 0; i < 8; i++)
-        key[1 + i] = (uint8_t) (rec->id >> (8 * (7 - i)));
+    decision_key(key, rec->id);
     struct txn_state_write sw = {.key = key, .key_len = 9, .value = &rec->ts, .value_len = 8};
     struct txn_apply a = {.group = g->id, .applied_index = pos};
     if (first) {
@@ -253,12 +276,10 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
         txn_safetime_apply_commit(g->st, pos, rec->ts);
     else
         txn_safetime_apply_other(g->st, pos);
-    if (first) {
-        rc = txn__decision_add(g, rec->id, rec->ts);
-        SP_ASSERT(rc == 0);
-    }
+    if (first)
+        txn__decision_add(g, rec->id, rec->ts);
     /* C2: the outcome is the first decision, whichever record this is. */
-    tt_micros outcome = txn__decision_find(g, rec->id)->ts;
+    tt_micros outcome = txn__decision_find(n, g, rec->id)->ts;
     if (outcome == 0 && g->leader) /* aborts need no commit wait */
         for (uint32_t i = 0; i < rec->parts_n; i++)
             send_decision(n, g, rec->parts[i], rec->id, 0);

@@ -49,6 +49,9 @@
 #define APPLY_ROUNDS_MAX 1024u /* apply/propose rounds in one step */
 #define PERSISTS_MAX     (4u * TXN_NODE_GROUPS_MAX * APPLY_ROUNDS_MAX)
 #define OUT_MSGS_MAX     (1u << 20)
+/* State records one restart visits: prepared transactions and coordinator
+ * decisions (decisions are not collected yet; see txn.h). */
+#define RECOVER_RECORDS_MAX (1u << 26)
 
 void txn_node_config_init(struct txn_node_config *cfg)
 {
@@ -120,13 +123,8 @@ static int recover_one(void *ctx, const uint8_t *key, size_t key_len, const uint
     txn_id id = 0;
     for (int i = 1; i < 9; i++)
         id = (id << 8) | key[i];
-    if (key[0] == 'd' && value_len == 8) {
-        tt_micros ts = 0;
-        memcpy(&ts, value, 8);
-        return txn__decision_add(rc->g, id, ts);
-    }
     if (key[0] != 'p')
-        return 0;
+        return 0; /* decisions ('d') are read from the store when asked for */
     struct txn__rec r;
     struct txn_write *ws = malloc(sizeof *ws * TXN_REQ_WRITES_MAX);
     SP_ASSERT(ws != NULL);
@@ -164,8 +162,7 @@ static int group_init(struct txn_node *n, struct txn__group *g,
     g->applied = meta.applied_index;
     g->applied_slot = TXN__POS_SLOT(meta.applied_index);
     struct recover_ctx ctx = {g, 0};
-    rc = txn_store_state_list(n->store, g->id, recover_one, &ctx,
-                              g->preps_max + TXN_NODE_DECISIONS_MAX, err);
+    rc = txn_store_state_list(n->store, g->id, recover_one, &ctx, RECOVER_RECORDS_MAX, err);
     return rc;
 }
 

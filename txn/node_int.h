@@ -178,8 +178,8 @@ struct txn__group {
     struct txn__rw *rws; /* TXN_NODE_TXNS_MAX */
     struct txn__prep *preps;
     uint32_t preps_n, preps_max;
-    struct txn__decision *decisions;
-    uint32_t decisions_n;
+    struct txn__decision *decisions; /* a ring cache of the state records */
+    uint32_t decisions_n, decisions_next;
     struct txn__pending *apply_head, *apply_tail;
 };
 
@@ -273,8 +273,8 @@ void txn__on_wound(struct txn_node *n, struct txn__group *g, const struct txn_ms
 int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
                         const struct txn__rec *rec);
 void txn__coord_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
-const struct txn__decision *txn__decision_find(const struct txn__group *g, txn_id id);
-int txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts);
+const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__group *g, txn_id id);
+void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts);
 void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
                             tt_micros s);
 

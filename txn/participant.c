@@ -347,7 +347,7 @@ void txn__on_read(struct txn_node *n, struct txn__group *g, const struct txn_req
 
 void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
 {
-    const struct txn__decision *d = txn__decision_find(g, req->id);
+    const struct txn__decision *d = txn__decision_find(n, g, req->id);
     if (d != NULL) { /* a repeated commit: the decision stands */
         txn__reply_status(n, req->client, req->req_id, req->id, d->ts ? 0 : SP_ETXN_ABORTED, 0);
         if (d->ts)

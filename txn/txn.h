@@ -604,14 +604,16 @@ bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
 
 typedef uint32_t txn_node_id; /* = paxos_node_id, 1..PAXOS_NODE_ID_MAX */
 
-#define TXN_NODE_GROUPS_MAX    16   /* groups one node hosts */
-#define TXN_DIRECTORY_MAX      64   /* groups of the cluster a node can address */
-#define TXN_PARTICIPANTS_MAX   16   /* groups in one 2PC, coordinator included */
-#define TXN_REQ_KEYS_MAX       64   /* keys in one read request */
-#define TXN_REQ_WRITES_MAX     256  /* writes one request carries for one group */
-#define TXN_NODE_TXNS_MAX      1024 /* read-write transactions active per group */
-#define TXN_NODE_WAITS_MAX     1024 /* reads and replies held per node */
-#define TXN_NODE_DECISIONS_MAX 4096 /* coordinator decisions remembered per group */
+#define TXN_NODE_GROUPS_MAX  16   /* groups one node hosts */
+#define TXN_DIRECTORY_MAX    64   /* groups of the cluster a node can address */
+#define TXN_PARTICIPANTS_MAX 16   /* groups in one 2PC, coordinator included */
+#define TXN_REQ_KEYS_MAX     64   /* keys in one read request */
+#define TXN_REQ_WRITES_MAX   256  /* writes one request carries for one group */
+#define TXN_NODE_TXNS_MAX    1024 /* read-write transactions active per group */
+#define TXN_NODE_WAITS_MAX   1024 /* reads and replies held per node */
+#define TXN_NODE_DECISIONS_MAX                                                                     \
+    4096 /* coordinator decisions cached per group (all of                                         \
+          * them stay in the store as state records) */
 
 /* Where the replicas of one group live (for groups this node does not host,
  * too: participants and coordinators address each other's groups). */

@@ -1001,6 +1001,12 @@ static void test_solo_two_phase(void **state)
     solo_advance(s, 4 * 1000 * 1000); /* old lease grants expire; node 1 leads again */
     assert_true(txn_node_is_leader(LEADER(s), 1) && txn_node_is_leader(LEADER(s), 2));
     assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0); /* presumed abort */
+    /* The first transaction's decision, asked again after the restart, comes
+     * from its state record: the same commit timestamp. */
+    struct txn_request again = c;
+    solo_request(s, &again);
+    assert_int_equal(solo_reply(s, again.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, again.req_id)->ts, r->ts);
     struct txn_key kb = {"b", 1};
     struct txn_request rd = {.type = TXN_REQ_RO_READ, .group = 2, .keys = &kb, .keys_n = 1};
     rd.mode = TXN_READ_STRONG_SINGLE;
