@@ -27,10 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SP_BENCH_CLIENTS_MAX 256
-#define SP_BENCH_KEY_MAX     1024
-#define SP_BENCH_VALUE_MAX   (1 << 20)
-#define SP_BENCH_RETRIES_MAX 3 /* runner-level retries of a retryable failure */
+#define SP_BENCH_CLIENTS_MAX   256
+#define SP_BENCH_KEY_MAX       1024
+#define SP_BENCH_VALUE_MAX     (1 << 20)
+#define SP_BENCH_RETRIES_MAX   3  /* runner-level retries of a retryable failure */
+#define SP_BENCH_PRELOAD_MAX_S 60 /* bound on writing the key space before reads */
 
 /* Operation kinds a target may support. */
 enum sp_bench_op {
@@ -137,8 +138,9 @@ void sp_bench_result_init(struct sp_bench_result *r);
 void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_result *src);
 
 /*
- * Runs cfg's workload against conn. Blocks for the run (at most
- * cfg->seconds_max plus one operation timeout). Returns 0 (the run
+ * Runs cfg's workload against conn. Blocks for the run: at most
+ * cfg->seconds_max, plus (1 + SP_BENCH_RETRIES_MAX) operation timeouts
+ * for the operations in flight at the deadline. Returns 0 (the run
  * happened; failures are counted in res), SP_EINVAL (bad config or the
  * target does not support the workload) or SP_ENOMEM (threads).
  */
@@ -147,7 +149,8 @@ int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_be
 
 /*
  * Writes every key of the key space once (keys 0..keys-1, in order across
- * the client threads), so reads find values. Bounded by cfg->seconds_max.
+ * the client threads), so reads find values. Bounded by cfg->seconds_max
+ * and SP_BENCH_PRELOAD_MAX_S, whichever is smaller.
  */
 int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
                      struct sp_bench_result *res, struct sp_err *err);

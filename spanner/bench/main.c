@@ -290,7 +290,7 @@ static int connect_targets(const struct opts *o, const struct sp_bench_target **
 static int preload(const struct opts *o, const struct sp_bench_target *t, void *conn)
 {
     struct sp_bench_config cfg = o->cfg;
-    cfg.clients = 16;
+    cfg.clients = 8; /* enough to be quick, few enough for any store */
     cfg.label = "preload";
     cfg.progress = o->cfg.progress;
     struct sp_bench_result *res = malloc(sizeof *res);

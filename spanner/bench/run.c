@@ -404,12 +404,16 @@ int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct s
         return rc;
     if (!(t->ops_supported & SP_BENCH_BIT(SP_BENCH_PUT)))
         return sp_err_set(err, SP_EINVAL, "target %s cannot write", t->name);
+    /* A preload that cannot finish in this long will not be helped by
+     * waiting: the store is too slow or failing, and the run says so. */
+    int preload_s =
+        cfg->seconds_max < SP_BENCH_PRELOAD_MAX_S ? cfg->seconds_max : SP_BENCH_PRELOAD_MAX_S;
     struct shared sh = {.t = t,
                         .conn = conn,
                         .cfg = cfg,
                         .preload = 1,
                         .limit = cfg->keys,
-                        .deadline_ns = mono_ns() + cfg->seconds_max * 1000000000LL};
+                        .deadline_ns = mono_ns() + preload_s * 1000000000LL};
     return run_clients(&sh, res, err);
 }
 
