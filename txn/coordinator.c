@@ -300,7 +300,7 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
  * the votes) ends in an abort decision. */
 void txn__coord_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
 {
-    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++) {
+    for (uint32_t i = 0; i < g->rws_hi; i++) {
         struct txn__rw *t = &g->rws[i];
         if (!t->used || t->role != TXN__ROLE_COORD)
             continue;

@@ -400,7 +400,7 @@ int txn__store_apply(struct txn_node *n, struct txn__group *g, const struct txn_
 
 static void lost_leadership(struct txn_node *n, struct txn__group *g)
 {
-    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++) {
+    for (uint32_t i = 0; i < g->rws_hi; i++) {
         struct txn__rw *t = &g->rws[i];
         if (!t->used)
             continue;
@@ -412,6 +412,7 @@ static void lost_leadership(struct txn_node *n, struct txn__group *g)
         free(t->blob);
         memset(t, 0, sizeof *t);
     }
+    g->rws_hi = 0;
     txn_locks_destroy(g->locks);
     g->locks = NULL;
     g->outstanding = 0;
@@ -647,7 +648,7 @@ static tt_micros expire_idle(struct txn_node *n, struct txn__group *g)
         else
             txn_locks_release(g->locks, ids[i], n->now.earliest, NULL, NULL);
     }
-    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++) {
+    for (uint32_t i = 0; i < g->rws_hi; i++) {
         struct txn__rw *t = &g->rws[i];
         if (t->used && t->state == TXN__RW_WOUNDED && t->expire_us <= n->now.earliest)
             txn__rw_free(n, g, t);

@@ -176,6 +176,7 @@ struct txn__group {
     tt_micros promise_due_us;
     bool failed;
     struct txn__rw *rws; /* TXN_NODE_TXNS_MAX */
+    uint32_t rws_hi;     /* every used rws[i] has i < rws_hi: scans stop there */
     struct txn__prep *preps;
     uint32_t preps_n, preps_max;
     struct txn__decision *decisions; /* a ring cache of the state records */
@@ -208,6 +209,7 @@ struct txn_node {
     uint32_t groups_n;
     struct txn__group groups[TXN_NODE_GROUPS_MAX];
     struct txn__wait *waits; /* TXN_NODE_WAITS_MAX */
+    uint32_t waits_hi;       /* every used waits[i] has i < waits_hi */
     tt_micros expire_due_us;
     /* The update being built. */
     struct txn__arena arena;

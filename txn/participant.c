@@ -61,7 +61,7 @@
 
 struct txn__rw *txn__rw_find(struct txn__group *g, txn_id id)
 {
-    for (uint32_t i = 0; i < TXN_NODE_TXNS_MAX; i++)
+    for (uint32_t i = 0; i < g->rws_hi; i++)
         if (g->rws[i].used && g->rws[i].id == id)
             return &g->rws[i];
     return NULL;
@@ -83,6 +83,8 @@ struct txn__rw *txn__rw_get(struct txn_node *n, struct txn__group *g, txn_id id,
         t->start_ts = start_ts;
         t->state = TXN__RW_ACTIVE;
         t->deadline_us = n->now.earliest + n->cfg.vote_timeout_us;
+        if (i + 1 > g->rws_hi)
+            g->rws_hi = i + 1;
         return t;
     }
     return NULL;
@@ -91,9 +93,11 @@ struct txn__rw *txn__rw_get(struct txn_node *n, struct txn__group *g, txn_id id,
 void txn__rw_free(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
 {
     (void) n;
-    SP_ASSERT(t->used && t >= g->rws && t < g->rws + TXN_NODE_TXNS_MAX);
+    SP_ASSERT(t->used && t >= g->rws && t < g->rws + g->rws_hi);
     free(t->blob);
     memset(t, 0, sizeof *t);
+    while (g->rws_hi > 0 && !g->rws[g->rws_hi - 1].used)
+        g->rws_hi--;
 }
 
 static void copy_locks(struct txn_node *n, struct txn__group *g, const struct txn_lock_grant *gr,
@@ -246,7 +250,7 @@ static int lock_keys(struct txn_node *n, struct txn__group *g, struct txn__rw *t
             wounded[wounded_n++] = res.wounded[j];
     }
     txn__handle_wounded(n, g, wounded, wounded_n);
-    if (rc == 0 && t->waits > 0 && t->used)
+    if (rc == 0 && t->waits > 0 && t->used && g->preps_n > 0)
         wound_prepared_blockers(n, g, t);
     return rc;
 }

@@ -58,16 +58,21 @@ struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read)
     if (free_slot == NULL || (is_read && reads >= TXN_NODE_WAITS_MAX / 2))
         return NULL;
     memset(free_slot, 0, sizeof *free_slot);
+    uint32_t i = (uint32_t) (free_slot - n->waits);
+    if (i + 1 > n->waits_hi)
+        n->waits_hi = i + 1;
     free_slot->used = true;
     free_slot->is_read = is_read;
     return free_slot;
 }
 
-static void wait_free(struct txn__wait *w)
+static void wait_free(struct txn_node *n, struct txn__wait *w)
 {
-    SP_ASSERT(w->used);
+    SP_ASSERT(w->used && w >= n->waits && w < n->waits + n->waits_hi);
     free(w->blob);
     memset(w, 0, sizeof *w);
+    while (n->waits_hi > 0 && !n->waits[n->waits_hi - 1].used)
+        n->waits_hi--;
 }
 
 void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, uint64_t req_id,
@@ -134,7 +139,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
     struct txn__rw tmp = {0};
     if (w == NULL || txn__rw_copy_request(&tmp, req)) {
         if (w != NULL)
-            wait_free(w);
+            wait_free(n, w);
         free(tmp.blob);
         txn__reply_status(n, req->client, req->req_id, req->id, SP_EFULL, 0);
         return;
@@ -159,12 +164,12 @@ static void release_commit(struct txn_node *n, struct txn__wait *w)
     m.from_group = w->group;
     for (uint32_t i = 0; i < w->parts_n; i++)
         txn__send_group(n, w->parts[i], &m);
-    wait_free(w);
+    wait_free(n, w);
 }
 
 void txn__waits_tick(struct txn_node *n, tt_micros *wake)
 {
-    for (uint32_t i = 0; i < TXN_NODE_WAITS_MAX; i++) {
+    for (uint32_t i = 0; i < n->waits_hi; i++) {
         struct txn__wait *w = &n->waits[i];
         if (!w->used)
             continue;
@@ -180,7 +185,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
         if (txn_safetime_check_read(g->st, w->ts, NULL) == 0) {
             txn__serve_read(n, g, w->reply.client, w->reply.req_id, w->reply.id, w->keys, w->keys_n,
                             w->ts);
-            wait_free(w);
+            wait_free(n, w);
         } else if (w->deadline_us <= n->now.earliest) {
             SP_DEBUG("txn node %u: group %llu: read at %lld timed out: t_safe %lld, paxos safe "
                      "%lld, %u prepared, applied %llu, leader %d",
@@ -191,7 +196,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
                      (int) g->leader);
             txn__reply_status(n, w->reply.client, w->reply.req_id, w->reply.id, SP_ETXN_NOT_SAFE,
                               0);
-            wait_free(w);
+            wait_free(n, w);
         } else if (w->deadline_us < *wake) {
             *wake = w->deadline_us;
         }
