@@ -148,6 +148,7 @@ static void make_single_group(struct w_params *p, uint64_t seed)
     p->groups = 1;
     p->accounts = 4;
     p->ro_pct = 40;
+    p->run_us = 1500 * 1000;
 }
 
 static void test_bank_single_group(void **state)
