@@ -28,6 +28,8 @@
  *   VOTES / WAIT_LOCKS --a "no" vote, wound, vote_timeout--> LOGGING (abort)
  *   LOGGING --DECISION applied: release locks; commit-wait, then reply and
  *            tell participants--> released
+ *   WOUND (an older transaction waits for this one, prepared elsewhere)
+ *            before the decision --> LOGGING (abort)
  *   QUERY for an unknown, finished transaction --> log DECISION(abort)
  *            ("presumed abort": no commit can be logged after it, since the
  *            first decision in log order wins)
@@ -52,6 +54,7 @@
  *   decide                    -> txn__coord_try_decide(), txn__coord_decide_abort()
  *   DECISION applied          -> txn__apply_decision()
  *   QUERY message             -> txn__on_query()
+ *   WOUND message             -> txn__on_wound()
  *   vote timeout              -> txn__coord_tick()
  *   commit wait               -> txn__hold_commit_reply(), reads.c txn__waits_tick()
  */

@@ -266,7 +266,6 @@ int txn__prep_add(struct txn__group *g, txn_id id, tt_micros ts, txn_group_id co
                   const uint8_t *raw, size_t raw_len);
 
 /* coordinator.c */
-void txn__coord_commit(struct txn_node *n, struct txn__group *g, struct txn__rw *t);
 void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn__rw *t);
 void txn__coord_decide_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t);
 void txn__on_vote(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);

@@ -26,6 +26,9 @@
  *   PREPARED --DECISION msg: log OUTCOME--> (OUTCOME applied) released
  *   WAIT_LOCKS / ACTIVE --wound, expiry, abort decision--> WOUNDED (tombstone)
  *   PREPARED, no decision heard --query_period--> QUERY (and vote again)
+ *   PREPARED, an older transaction waits on its locks --> WOUND to the
+ *            coordinator, which aborts it if undecided (wound-wait across
+ *            2PC: a prepared holder cannot be wounded here)
  *
  * Single-group commit: ACTIVE --COMMIT--> WAIT_LOCKS --granted: commit ts,
  * log COMMIT--> LOGGING --COMMIT applied: release locks, reply after
@@ -42,10 +45,12 @@
  *
  * Transition -> function:
  *   READ request              -> txn__on_read()
- *   COMMIT (single)           -> txn__on_commit() -> single_commit()
- *   PREPARE request           -> txn__on_prepare() -> part_prepare()
+ *   COMMIT (single)           -> txn__on_commit() -> log_with_ts()
+ *   PREPARE request           -> txn__on_prepare() -> log_with_ts()
  *   locks granted later       -> txn__locks_granted() -> txn__rw_continue()
  *   wounded by an older txn   -> txn__handle_wounded()
+ *   older waiter behind a
+ *   prepared younger holder   -> wound_prepared_blockers()
  *   COMMIT applied            -> txn__apply_commit()
  *   PREPARE applied           -> txn__apply_prepare()
  *   DECISION message          -> txn__on_decision_msg()
