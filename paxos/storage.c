@@ -1,15 +1,16 @@
 /*
- * storage.c - Paxos hard state and accepted entries in RocksDB; see
- * storage.h for the layout.
+ * storage.c - Paxos hard state and accepted entries in RocksDB; see the
+ * "Durable storage" section of paxos.h for the layout.
  *
  * Ordering: one update is one WriteBatch, written with sync when the update
  * asks for it, so a crash leaves either all of an update or none of it, and
  * updates are durable in the order they were persisted (RocksDB's WAL is
  * sequential). That is what paxos.h's step 1 requires.
  */
-#include "storage.h"
+#include "paxos.h"
 #include "sp_assert.h"
 
+#include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>

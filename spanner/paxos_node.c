@@ -32,10 +32,10 @@
 #include "paxoslog.pb-c.h"
 #include "inbox.h"
 #include "rpc.h"
-#include "storage.h"
 #include "transport.h"
 #include "truetime.h"
 
+#include <rocksdb/c.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>

@@ -24,12 +24,13 @@
 #include "inbox.h"
 #include "node.pb-c.h"
 #include "rpc.h"
-#include "storage.h"
+#include "paxos.h"
 #include "transport.h"
 #include "txn.h"
 #include "txn.pb-c.h"
 #include "txn_codec.h"
 
+#include <rocksdb/c.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>

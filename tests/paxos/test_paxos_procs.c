@@ -6,6 +6,7 @@
  * catches up; SIGTERM stops a node cleanly; a corrupt record makes a node
  * refuse to serve.
  */
+#include <rocksdb/c.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,7 @@
 #include "plog_client.h"
 #include "procs.h"
 #include "sp_test.h"
-#include "storage.h"
+#include "paxos.h"
 
 #include <stdio.h>
 #include <stdlib.h>

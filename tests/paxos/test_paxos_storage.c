@@ -4,6 +4,7 @@
  * groups side by side); group-committed updates behave as one; corrupt or
  * truncated records are refused with SP_ECORRUPT, never guessed at.
  */
+#include <rocksdb/c.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 #include <cmocka.h>
 
 #include "sp_test.h"
-#include "storage.h"
+#include "paxos.h"
 
 #include <stdio.h>
 #include <stdlib.h>
