@@ -62,6 +62,7 @@ void txn_node_config_init(struct txn_node_config *cfg)
     cfg->vote_timeout_us = 1000 * 1000;
     cfg->query_period_us = 200 * 1000;
     cfg->idle_timeout_us = 10 * 1000 * 1000;
+    cfg->gc_period_us = 60 * 1000 * 1000;
     txn_locks_config_init(&cfg->locks);
     cfg->seed = 1;
 }
@@ -102,7 +103,7 @@ static int validate(const struct txn_node_config *cfg, struct sp_err *err)
                               cfg->groups[i].paxos.self);
     }
     if (cfg->min_next_period_us <= 0 || cfg->read_timeout_us <= 0 || cfg->vote_timeout_us <= 0 ||
-        cfg->query_period_us <= 0 || cfg->idle_timeout_us <= 0)
+        cfg->query_period_us <= 0 || cfg->idle_timeout_us <= 0 || cfg->gc_period_us < 0)
         return sp_err_set(err, SP_ECONFIG, "txn node %u: a period is not positive", cfg->self);
     return 0;
 }
@@ -666,6 +667,7 @@ static void timers(struct txn_node *n, tt_micros *wake)
             continue;
         if (g->paxos_wake_us < *wake)
             *wake = g->paxos_wake_us;
+        txn__gc_tick(n, g, wake);
         check_caught_up(n, g);
         txn__participant_tick(n, g, wake);
         if (g->leader && g->caught_up) {

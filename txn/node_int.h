@@ -174,6 +174,7 @@ struct txn__group {
     tt_micros log_ts_max; /* highest leader-assigned ts applied since start (N5) */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
+    tt_micros gc_due_us;
     bool failed;
     struct txn__rw *rws; /* TXN_NODE_TXNS_MAX */
     uint32_t rws_hi;     /* every used rws[i] has i < rws_hi: scans stop there */
@@ -287,5 +288,6 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake);
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
 struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read);
+void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 
 #endif /* TXN_NODE_INT_H */

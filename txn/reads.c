@@ -38,6 +38,7 @@
  *   held read / reply due    -> txn__waits_tick()
  *   promise period           -> txn__promise_tick()
  *   PROMISE message          -> txn__on_promise()
+ *   GC period                -> txn__gc_tick() (below min(t_safe, held reads))
  */
 #include "node_int.h"
 
@@ -249,4 +250,44 @@ void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_
     SP_ASSERT(m->type == TXN_MSG_PROMISE);
     if (m->ts >= 1)
         txn_safetime_promise(g->st, m->index, m->ts);
+}
+
+/* ---- version GC -------------------------------------------------------------- */
+
+/* The oldest timestamp a read here may still use: held reads, and t_safe
+ * (a read may arrive at any t <= t_safe, and writes above it may still be
+ * applied). The store never collects at or above it. */
+static tt_micros oldest_read_ts(const struct txn_node *n, const struct txn__group *g)
+{
+    tt_micros oldest = txn_safetime_get(g->st);
+    for (uint32_t i = 0; i < n->waits_hi; i++) {
+        const struct txn__wait *w = &n->waits[i];
+        if (w->used && w->is_read && w->group == g->id && w->ts < oldest)
+            oldest = w->ts;
+    }
+    return oldest;
+}
+
+void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
+{
+    if (n->cfg.gc_period_us == 0)
+        return;
+    if (g->gc_due_us == 0)
+        g->gc_due_us = n->now.earliest + n->cfg.gc_period_us;
+    if (g->gc_due_us <= n->now.earliest) {
+        struct txn_gc_stats stats = {0};
+        struct sp_err err = {0};
+        int rc = txn_store_gc(n->store, g->id, n->now.earliest, oldest_read_ts(n, g), &stats, &err);
+        if (rc)
+            SP_WARN("txn node %u: group %llu: version GC: %s", n->cfg.self,
+                    (unsigned long long) g->id, err.msg);
+        SP_DEBUG("txn node %u: group %llu: GC below %lld dropped %llu of %llu versions",
+                 n->cfg.self, (unsigned long long) g->id, (long long) stats.horizon,
+                 (unsigned long long) stats.versions_dropped,
+                 (unsigned long long) stats.versions_seen);
+        bool more = rc == 0 && !stats.complete;
+        g->gc_due_us = n->now.earliest + (more ? 1000 : n->cfg.gc_period_us);
+    }
+    if (g->gc_due_us < *wake)
+        *wake = g->gc_due_us;
 }

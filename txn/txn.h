@@ -641,6 +641,10 @@ struct txn_node_config {
     tt_micros idle_timeout_us;     /* idle read-write transactions expire; default 10 s;
                                     * replaces locks.idle_timeout_us */
     struct txn_locks_config locks; /* per group leader */
+    /* Version GC of every hosted group (txn_store_gc, below the store's
+     * retention_us and never above t_safe or a held read); default 60 s,
+     * 0: off. A pass that stops at gc_versions_max resumes 1 ms later. */
+    tt_micros gc_period_us;
     /* Randomness, for future jitter (retries, promise phases); the current
      * core makes no random choice. NULL: a PRNG seeded with seed. */
     uint64_t (*random)(void *ctx);

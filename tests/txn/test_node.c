@@ -737,11 +737,15 @@ static void solo_advance(struct solo *s, tt_micros us)
     }
 }
 
+static tt_micros solo_retention_us; /* 0: the store's default */
+
 static void solo_open(struct solo *s, uint32_t i, bool restart)
 {
     struct solo_node *sn = &s->nodes[i];
     struct txn_store_config sc;
     txn_store_config_init(&sc);
+    if (solo_retention_us)
+        sc.retention_us = solo_retention_us;
     sc.env = sn->env;
     sc.sync = false;
     assert_int_equal(txn_store_open("/solo", &sc, &sn->store, NULL), 0);
@@ -789,6 +793,7 @@ static struct solo *solo_create(void)
         cfg->vote_timeout_us = 50 * 1000;
         cfg->query_period_us = 10 * 1000;
         cfg->idle_timeout_us = 300 * 1000;
+        cfg->gc_period_us = 50 * 1000;
         for (txn_group_id g = 1; g <= 2; g++) {
             struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
             gc->group = g;
@@ -1065,6 +1070,40 @@ static void test_solo_wound_wait_and_expiry(void **state)
     solo_destroy(s);
 }
 
+/* Version GC runs in the node, below the retention window and never above
+ * t_safe: a read below the horizon is a clear error, recent ones are served. */
+static void test_solo_gc(void **state)
+{
+    (void) state;
+    solo_retention_us = 200 * 1000;
+    struct solo *s = solo_create();
+    solo_retention_us = 0;
+    struct txn_write w1 = put("g", "v1"), w2 = put("g", "v2");
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 40, .start_ts = s->now};
+    c.writes = &w1;
+    c.writes_n = 1;
+    solo_request(s, &c);
+    solo_advance(s, 20 * 1000);
+    tt_micros ts1 = solo_reply(s, c.req_id)->ts;
+    struct txn_request c2 = c;
+    c2.id = 41;
+    c2.writes = &w2;
+    solo_request(s, &c2);
+    solo_advance(s, 1000 * 1000);
+    assert_int_equal(solo_reply(s, c2.req_id)->status, 0);
+    struct txn_key k = {"g", 1};
+    struct txn_request old = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    old.mode = TXN_READ_EXACT;
+    old.read_ts = ts1;
+    solo_request(s, &old);
+    assert_int_equal(solo_reply(s, old.req_id)->status, SP_ETXN_TOO_OLD);
+    struct txn_request recent = old;
+    recent.read_ts = s->now - 100 * 1000;
+    solo_request(s, &recent);
+    assert_int_equal(solo_reply(s, recent.req_id)->status, 0);
+    solo_destroy(s);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
@@ -1080,6 +1119,7 @@ int main(void)
         cmocka_unit_test(test_solo_reads),
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
+        cmocka_unit_test(test_solo_gc),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
         cmocka_unit_test(test_bank_chaos_wide),

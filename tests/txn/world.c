@@ -472,6 +472,7 @@ static void node_config(const struct w_world *w, uint32_t i, struct txn_node_con
     cfg->vote_timeout_us = 200 * 1000;
     cfg->read_timeout_us = 1000 * 1000;
     cfg->idle_timeout_us = 1000 * 1000;
+    cfg->gc_period_us = 300 * 1000;
     for (txn_group_id g = 1; g <= w->p.groups; g++) {
         struct txn_directory_entry *d = &cfg->directory[cfg->directory_n++];
         uint32_t r[W_REPLICAS_MAX];
@@ -679,7 +680,8 @@ static int node_open(struct w_world *w, uint32_t i)
     struct txn_store_config sc;
     txn_store_config_init(&sc);
     sc.env = nd->env;
-    sc.sync = false; /* the in-memory env has nothing to sync */
+    sc.sync = false;               /* the in-memory env has nothing to sync */
+    sc.retention_us = 1000 * 1000; /* GC runs during the runs (gc_period_us below) */
     struct sp_err err = {0};
     int rc = txn_store_open("/db", &sc, &nd->store, &err);
     SP_ASSERT(rc == 0);
