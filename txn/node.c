@@ -40,6 +40,7 @@
  *   committed entry                    -> apply_entry()  -> txn__apply_*()
  *   became leader / lost leadership    -> leadership()
  *   caught up as leader                -> txn__relock_prepared()
+ *   snapshot_every slots applied       -> snapshot_tick() (log truncation)
  *   client request                     -> on_client()    -> participant.c,
  *                                         coordinator.c, reads.c
  *   transaction message                -> on_txn_msg()
@@ -63,6 +64,7 @@ void txn_node_config_init(struct txn_node_config *cfg)
     cfg->query_period_us = 200 * 1000;
     cfg->idle_timeout_us = 10 * 1000 * 1000;
     cfg->gc_period_us = 60 * 1000 * 1000;
+    cfg->snapshot_every = 1024;
     txn_locks_config_init(&cfg->locks);
     cfg->seed = 1;
 }
@@ -289,6 +291,8 @@ void txn__absorb(struct txn_node *n, struct txn__group *g, const struct paxos_up
         m->paxos.entries = copy_entries(n, pu->msgs[i].entries, pu->msgs[i].n_entries);
     }
     for (uint32_t i = 0; i < pu->n_committed; i++) {
+        if (pu->committed[i].slot > g->handed_slot)
+            g->handed_slot = pu->committed[i].slot;
         struct txn__pending *q = txn__arena_alloc(&n->arena, sizeof *q);
         q->next = NULL;
         q->e = pu->committed[i];
@@ -638,6 +642,21 @@ static int dispatch(struct txn_node *n, const struct txn_node_event *ev)
     return SP_EINVAL;
 }
 
+/* Lets the replica truncate its log: everything it handed out up to
+ * handed_slot is in the store (applied now, or before a restart). */
+static void snapshot_tick(struct txn_node *n, struct txn__group *g)
+{
+    uint32_t every = n->cfg.snapshot_every;
+    if (every == 0 || g->apply_head != NULL || g->handed_slot < g->snap_reported + every)
+        return;
+    SP_ASSERT(g->handed_slot <= g->applied_slot);
+    struct paxos_event ev = {.type = PAXOS_EV_SNAPSHOT_TAKEN, .now = n->now};
+    ev.snapshot.slot = g->handed_slot;
+    int rc = step_paxos(n, g, &ev);
+    SP_ASSERT(rc == 0 || rc == SP_EPAXOS_FAILED);
+    g->snap_reported = g->handed_slot;
+}
+
 static tt_micros expire_idle(struct txn_node *n, struct txn__group *g)
 {
     txn_id ids[64];
@@ -668,6 +687,7 @@ static void timers(struct txn_node *n, tt_micros *wake)
         if (g->paxos_wake_us < *wake)
             *wake = g->paxos_wake_us;
         txn__gc_tick(n, g, wake);
+        snapshot_tick(n, g);
         check_caught_up(n, g);
         txn__participant_tick(n, g, wake);
         if (g->leader && g->caught_up) {

@@ -170,8 +170,10 @@ struct txn__group {
     paxos_slot lead_slot; /* last slot when it became leader */
     uint64_t applied;     /* position of the last record applied */
     paxos_slot applied_slot;
-    uint32_t outstanding; /* own timestamped proposals not yet applied */
-    tt_micros log_ts_max; /* highest leader-assigned ts applied since start (N5) */
+    paxos_slot handed_slot;   /* highest slot the replica handed out since start */
+    paxos_slot snap_reported; /* last PAXOS_EV_SNAPSHOT_TAKEN */
+    uint32_t outstanding;     /* own timestamped proposals not yet applied */
+    tt_micros log_ts_max;     /* highest leader-assigned ts applied since start (N5) */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
     tt_micros gc_due_us;

@@ -645,6 +645,15 @@ struct txn_node_config {
      * retention_us and never above t_safe or a held read); default 60 s,
      * 0: off. A pass that stops at gc_versions_max resumes 1 ms later. */
     tt_micros gc_period_us;
+    /* The store is each group's snapshot: once a replica has handed out and
+     * the node applied slot S (the store syncs every apply), the node reports
+     * PAXOS_EV_SNAPSHOT_TAKEN(S) every snapshot_every slots, so the replica
+     * may truncate its log below S - paxos.log_keep. Default 1024; 0: never.
+     * Not yet supported: installing a peer's snapshot (paxos_update
+     * .snapshot_needed is ignored), so a replica that falls more than
+     * log_keep slots behind a truncated log cannot catch up; keep log_keep
+     * large (thousands of slots). */
+    uint32_t snapshot_every;
     /* Randomness, for future jitter (retries, promise phases); the current
      * core makes no random choice. NULL: a PRNG seeded with seed. */
     uint64_t (*random)(void *ctx);

@@ -84,14 +84,16 @@ static void run_seeds(void (*make)(struct w_params *, uint64_t), uint64_t first,
         total.reads_at_read_only += st.reads_at_read_only;
         total.crashes += st.crashes;
         total.partitions += st.partitions;
+        total.truncations += st.truncations;
         total.steps += st.steps;
     }
     fprintf(stderr,
             "  %u seeds: %u commits (%u 2PC), %u unknown, %u given up, %u read-only (%u group "
-            "reads at read-only replicas), %u crashes, %u partitions, %llu steps\n",
+            "reads at read-only replicas), %u crashes, %u partitions, %u log truncations, %llu "
+            "steps\n",
             n, total.commits_ok, total.commits_2pc_ok, total.commits_unknown, total.aborts,
             total.ro_ok, total.reads_at_read_only, total.crashes, total.partitions,
-            (unsigned long long) total.steps);
+            total.truncations, (unsigned long long) total.steps);
     assert_true(total.commits_ok > 0);
 }
 

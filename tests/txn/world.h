@@ -87,6 +87,7 @@ struct w_stats {
     uint32_t ro_ok, ro_failed;
     uint32_t reads_at_read_only; /* group reads served by a read-only replica */
     uint32_t crashes, partitions;
+    uint32_t truncations; /* Paxos log truncations after snapshots */
     uint64_t msgs_sent, msgs_dropped;
     tt_micros end_us;
 };
