@@ -585,8 +585,13 @@ bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
  *
  * The core calls txn_store_* on the store it was given (the real RocksDB, or
  * RocksDB on an in-memory env in the simulator): applying committed entries
- * in log order and reading versions. It never calls the clock, the network
- * or a random source (randomness comes from cfg.random).
+ * in log order, reading versions, and version GC. It never calls the clock,
+ * the network or a random source.
+ *
+ * Time: commit wait happens inside the node. A commit's reply (and, for 2PC,
+ * the decision sent to participants) is held until a step's now satisfies
+ * tt_after(s); up.wake_us asks for that step. Reads wait the same way until
+ * t_safe >= their timestamp, or read_timeout_us.
  *
  * Memory: every pointer inside a txn_node_update (persist batches, messages,
  * replies and their values) is owned by the node and stays valid until the
@@ -611,9 +616,9 @@ typedef uint32_t txn_node_id; /* = paxos_node_id, 1..PAXOS_NODE_ID_MAX */
 #define TXN_REQ_WRITES_MAX   256  /* writes one request carries for one group */
 #define TXN_NODE_TXNS_MAX    1024 /* read-write transactions active per group */
 #define TXN_NODE_WAITS_MAX   1024 /* reads and replies held per node */
-#define TXN_NODE_DECISIONS_MAX                                                                     \
-    4096 /* coordinator decisions cached per group (all of                                         \
-          * them stay in the store as state records) */
+/* Coordinator decisions cached per group; all stay in the store as state
+ * records (collecting them needs participants' acknowledgements: not yet). */
+#define TXN_NODE_DECISIONS_MAX 4096
 
 /* Where the replicas of one group live (for groups this node does not host,
  * too: participants and coordinators address each other's groups). */
