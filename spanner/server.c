@@ -494,9 +494,10 @@ static int open_stores(struct server *s, const char *data, struct sp_err *err)
         return rc;
     struct txn_store_config tc;
     txn_store_config_init(&tc);
-    /* Applied versions need no fsync of their own: they are rebuilt from
-     * the synced Paxos log after a crash (txn.h, Restart). */
-    tc.sync = false;
+    /* Applied versions are synced too: the node core reports the store as
+     * each group's snapshot, after which the Paxos log below it is
+     * truncated, so the store must never be behind what it reported. */
+    tc.sync = true;
     snprintf(path, sizeof path, "%s/mvcc", data);
     return txn_store_open(path, &tc, &s->mvcc, err);
 }
