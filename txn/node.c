@@ -578,6 +578,9 @@ static int on_client(struct txn_node *n, const struct txn_request *req)
     case TXN_REQ_ABORT:
         txn__on_abort(n, g, req);
         break;
+    case TXN_REQ_KEEPALIVE:
+        txn__on_keepalive(n, g, req);
+        break;
     default:
         txn__reply_status(n, req->client, req->req_id, req->id, SP_EINVAL, 0);
         return SP_EINVAL;

@@ -249,6 +249,7 @@ void txn__on_read(struct txn_node *n, struct txn__group *g, const struct txn_req
 void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req);
 void txn__on_prepare(struct txn_node *n, struct txn__group *g, const struct txn_request *req);
 void txn__on_abort(struct txn_node *n, struct txn__group *g, const struct txn_request *req);
+void txn__on_keepalive(struct txn_node *n, struct txn__group *g, const struct txn_request *req);
 void txn__on_decision_msg(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
 void txn__locks_granted(struct txn_node *n, struct txn__group *g, const struct txn_lock_grant *gr,
                         uint32_t grants_n);

@@ -45,6 +45,7 @@
  *
  * Transition -> function:
  *   READ request              -> txn__on_read()
+ *   KEEPALIVE request         -> txn__on_keepalive()
  *   COMMIT (single)           -> txn__on_commit() -> log_with_ts()
  *   PREPARE request           -> txn__on_prepare() -> log_with_ts()
  *   locks granted later       -> txn__locks_granted() -> txn__rw_continue()
@@ -419,6 +420,20 @@ void txn__on_abort(struct txn_node *n, struct txn__group *g, const struct txn_re
         t->state != TXN__RW_WOUNDED && !(t->role == TXN__ROLE_COORD && t->commit_arrived))
         txn__rw_abort(n, g, t, SP_ETXN_ABORTED);
     txn__reply_status(n, req->client, req->req_id, req->id, 0, 0);
+}
+
+void txn__on_keepalive(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    struct txn__rw *t = txn__rw_find(g, req->id);
+    int status = 0;
+    if (t == NULL)
+        status = SP_ETXN_ABORTED; /* expired and forgotten, or never seen here */
+    else if (t->state == TXN__RW_WOUNDED)
+        status = t->abort_status == SP_ETXN_WOUNDED ? SP_ETXN_WOUNDED : SP_ETXN_ABORTED;
+    else if (txn_locks_keepalive(g->locks, req->id, n->now.earliest, NULL) == SP_ETXN_WOUNDED)
+        status = SP_ETXN_WOUNDED;
+    /* SP_ENOTFOUND from the lock table: it holds no lock yet; nothing to keep. */
+    txn__reply_status(n, req->client, req->req_id, req->id, status, 0);
 }
 
 /* ---- proceeding once locks are held ------------------------------------------------ */

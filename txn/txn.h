@@ -718,6 +718,10 @@ enum txn_req_type {
     TXN_REQ_ABORT = 4,   /* release everything the transaction holds at `group` */
     /* Lock-free reads, at any replica of `group` (STRONG_SINGLE: the leader). */
     TXN_REQ_RO_READ = 5,
+    /* Keeps an idle read-write transaction alive at `group`'s leader (it
+     * expires after idle_timeout_us otherwise). Answered 0, or the status
+     * the transaction ended with (SP_ETXN_WOUNDED, SP_ETXN_ABORTED). */
+    TXN_REQ_KEEPALIVE = 6,
 };
 
 enum txn_read_mode {

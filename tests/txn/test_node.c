@@ -1057,6 +1057,13 @@ static void test_solo_wound_wait_and_expiry(void **state)
     reader.keys_n = 1;
     solo_request(s, &reader);
     assert_int_equal(solo_reply(s, reader.req_id)->status, 0);
+    /* Keep-alives hold off the expiry. */
+    struct txn_request ka = {.type = TXN_REQ_KEEPALIVE, .group = 1, .id = 30};
+    for (int i = 0; i < 4; i++) {
+        solo_advance(s, s->nodes[0].cfg.idle_timeout_us / 2);
+        solo_request(s, &ka);
+        assert_int_equal(solo_reply(s, ka.req_id)->status, 0);
+    }
     struct txn_request writer = old;
     writer.id = 31;
     writer.start_ts = t0 + 20;
