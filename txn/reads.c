@@ -105,11 +105,22 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
                    tt_micros *t)
 {
     switch (req->mode) {
-    case TXN_READ_STRONG_SINGLE:
+    case TXN_READ_STRONG_SINGLE: {
         if (!g->leader || !g->caught_up)
             return SP_EPAXOS_NOT_LEADER;
         *t = txn_safetime_strong_read_ts(g->st, n->now);
-        return 0;
+        /* An idle group's LastTS may have fallen below the GC horizon. The
+         * data is the same at any timestamp in [LastTS, t_safe] (nothing was
+         * applied in between), and GC never passes t_safe, so read at the
+         * horizon instead of failing with SP_ETXN_TOO_OLD. (Right after a
+         * restart t_safe restarts at LastTS, below the horizon: the read then
+         * waits for the next MinNextTS promise.) */
+        struct txn_group_meta meta;
+        int rc = txn_store_meta(n->store, g->id, &meta, NULL);
+        if (rc == 0 && meta.gc_horizon > *t)
+            *t = meta.gc_horizon;
+        return rc;
+    }
     case TXN_READ_STRONG:
         *t = n->now.latest;
         return 0;
