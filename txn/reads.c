@@ -222,11 +222,6 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
     SP_ASSERT(g->leader && g->caught_up);
     if (g->promise_due_us <= n->now.earliest) {
         g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
-        SP_DEBUG("txn node %u: group %llu: promise? outstanding %u, applied slot %llu, last slot "
-                 "%llu, commit %llu",
-                 n->cfg.self, (unsigned long long) g->id, g->outstanding,
-                 (unsigned long long) g->applied_slot, (unsigned long long) paxos_last_slot(g->r),
-                 (unsigned long long) paxos_commit_index(g->r));
         /* R2: only with nothing assigned and unapplied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
             g->applied_slot == paxos_last_slot(g->r)) {
