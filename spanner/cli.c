@@ -43,7 +43,7 @@ static void usage(FILE *f)
     fputs("usage:\n"
           "  spanner cluster up --dir D [--zones N] [--nodes-per-zone N] [--groups N]\n"
           "                     [--latency none|regional|global|global-full|Z-Z=MS,...]\n"
-          "                     [--lease-ms L] [--foreground]\n"
+          "                     [--lease-ms L] [--fixed-eps-us E] [--foreground]\n"
           "  spanner cluster down --dir D\n"
           "  spanner status [--json]\n"
           "  spanner put KEY VALUE\n"
@@ -51,7 +51,8 @@ static void usage(FILE *f)
           "  spanner delete KEY\n"
           "  spanner shell [--json] [--history FILE]\n"
           "client options: --cluster DIR | --endpoints HOST:PORT,...  [--zone ZONE]\n"
-          "durations: 500ms, 5s, 2m; timestamps: microseconds since the Unix epoch\n",
+          "durations: 500ms, 5s, 2m; timestamps: microseconds since the Unix epoch\n"
+          "TrueTime: a private chronyd pair, or --fixed-eps-us E (system clock +- E us)\n",
           f);
 }
 
@@ -80,7 +81,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         {"at", 1, 0, 'a'},      {"history", 1, 0, 'H'},   {"dir", 1, 0, 'd'},
         {"zones", 1, 0, 'Z'},   {"nodes-per-zone", 1, 0, 'n'}, {"groups", 1, 0, 'g'},
         {"latency", 1, 0, 'l'}, {"lease-ms", 1, 0, 'L'},  {"help", 0, 0, 'h'},
-        {"foreground", 0, 0, 'F'},
+        {"foreground", 0, 0, 'F'}, {"fixed-eps-us", 1, 0, 'E'},
         {0, 0, 0, 0}};
     for (int o; (o = getopt_long(argc, argv, "+", opts, NULL)) != -1;) {
         char *end = NULL;
@@ -112,6 +113,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         case 'g': c->up.groups = atoi(optarg); break;
         case 'L': c->up.lease_ms = atoi(optarg); break;
         case 'F': c->up.foreground = true; break;
+        case 'E': c->up.fixed_eps_us = atoi(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }

@@ -131,8 +131,12 @@ static int write_config(const struct sp_local_opts *o, const char *chrony_sock,
         fprintf(f, "], \"leader\": \"%s\"}%s\n", ZONE_NAMES[g % o->zones],
                 g + 1 < o->groups ? "," : "");
     }
-    fprintf(f, "  ],\n  \"truetime\": {\"backend\": \"chrony\", \"chrony_socket\": \"%s\"},\n",
-            chrony_sock);
+    if (o->fixed_eps_us > 0) /* e.g. Spanner's typical 4 ms, to see commit wait at work */
+        fprintf(f, "  ],\n  \"truetime\": {\"backend\": \"fixed\", \"fixed_eps_us\": %d},\n",
+                o->fixed_eps_us);
+    else
+        fprintf(f, "  ],\n  \"truetime\": {\"backend\": \"chrony\", \"chrony_socket\": \"%s\"},\n",
+                chrony_sock);
     fprintf(f, "  \"latency_ms\": %s,\n  \"lease_ms\": %d,\n  \"min_next_ms\": 10\n}\n", lat,
             o->lease_ms);
     if (fclose(f) != 0)

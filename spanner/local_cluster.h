@@ -17,6 +17,7 @@ struct sp_local_opts {
     int groups;           /* key ranges split evenly */
     const char *latency;  /* none | regional | global | global-full | ZONE-ZONE=MS,... */
     int lease_ms;
+    int fixed_eps_us;  /* > 0: TrueTime backend fixed at this eps instead of chrony */
     bool foreground; /* supervise in this process (tests): dies with its parent */
 };
 

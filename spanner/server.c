@@ -187,10 +187,7 @@ static void queue_update(struct server *s, const struct txn_node_update *up)
         if (!p)
             continue; /* the caller gave up already */
         struct out_reply *o = &s->replies[s->n_replies];
-        /* How long the reply was held for commit wait: from the moment it
-         * could have gone (arrival) is an upper bound; the core holds it
-         * only until tt_after(ts). */
-        if (sp_reply_pack(r, NULL, 0, &o->data, &o->len) == 0) {
+        if (sp_reply_pack(r, NULL, r->commit_wait_us, &o->data, &o->len) == 0) {
             o->req_id = r->req_id;
             s->n_replies++;
         }

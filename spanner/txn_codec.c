@@ -89,7 +89,7 @@ void sp_node_decoded_free(struct sp_node_decoded *d)
 
 static int check_request(const Spanner__Txn__Request *pb, struct sp_err *err)
 {
-    if (pb->type < TXN_REQ_READ || pb->type > TXN_REQ_RO_READ)
+    if (pb->type < TXN_REQ_READ || pb->type > TXN_REQ_KEEPALIVE)
         return sp_err_set(err, SP_EINVAL, "request: type %u is not a request type", pb->type);
     if (pb->n_keys > TXN_REQ_KEYS_MAX)
         return sp_err_set(err, SP_EINVAL, "request: %zu keys, at most %d", pb->n_keys,

@@ -336,6 +336,7 @@ void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn
     w->ts = s;
     w->reply = (struct txn_reply){.client = t->client, .req_id = t->req_id, .id = t->id};
     w->reply.ts = s;
+    w->held_since_us = n->now.earliest;
     w->has_client = t->has_client;
     if (n->cfg.commit_wait_off && w->has_client) { /* TEST ONLY: the broken rule */
         txn__reply(n, &w->reply);

@@ -170,6 +170,8 @@ static void release_commit(struct txn_node *n, struct txn__wait *w)
 {
     /* C3: no reply before tt_after(s). */
     SP_ASSERT(txn_ts_commit_wait_over(n->now, w->ts));
+    tt_micros held = n->now.earliest - w->held_since_us;
+    w->reply.commit_wait_us = held > 0 ? held : 0;
     if (w->has_client)
         txn__reply(n, &w->reply);
     struct txn_msg m = {.type = TXN_MSG_DECISION, .id = w->reply.id, .ts = w->ts};

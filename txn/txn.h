@@ -786,6 +786,10 @@ struct txn_reply {
     txn_id id;
     int status;
     tt_micros ts;
+    /* COMMIT: how long the reply was held after the commit record was
+     * applied, until tt_after(ts): the part of commit wait the Paxos write
+     * did not hide (Spanner §4.1.2). 0 otherwise. */
+    tt_micros commit_wait_us;
     txn_node_id leader_hint;
     uint32_t values_n; /* READ, RO_READ: one per key, in request order */
     const struct txn_value *values;
