@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,6 +148,20 @@ static int write_config(const struct sp_local_opts *o, const char *chrony_sock,
     return rc;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+/* Removes the chronyd pair's temporary directory (configs, logs, socket). */
+static void remove_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_term(int sig)
@@ -201,6 +216,7 @@ static void supervise(const struct sp_local_opts *o, const char *chrony_dir)
     if (tt_chrony_pair_start(chrony_dir, &pair, &err) != 0 || wait_clock(&pair) != 0) {
         fprintf(stderr, "supervisor: TrueTime source not ready: %s\n", err.msg);
         tt_chrony_pair_stop(&pair);
+        remove_tree(chrony_dir);
         _exit(1);
     }
     int n = o->zones * o->nodes_per_zone;
@@ -234,6 +250,7 @@ static void supervise(const struct sp_local_opts *o, const char *chrony_dir)
     for (int i = 0; i < n; i++)
         sp_proc_stop(pids[i], SIGTERM, 10000);
     tt_chrony_pair_stop(&pair);
+    remove_tree(chrony_dir);
     unlink(path);
     fprintf(stderr, "supervisor: stopped\n");
     _exit(0);
