@@ -53,17 +53,21 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return x ^ (x >> 32);
 }
 
+/* Slots hold (hash tag << 32 | id): a probe that meets another string
+ * usually fails on the tag without touching the arena (a cache miss). */
 static int strings_rehash(struct sim_strings *s)
 {
     uint32_t n = s->nslots ? s->nslots * 2 : 1024;
-    uint32_t *slots = calloc(n, sizeof *slots);
+    uint64_t *slots = calloc(n, sizeof *slots);
     if (!slots)
         return SP_ENOMEM;
-    for (uint32_t id = 1; id <= s->n; id++) {
-        uint64_t i = hash_bytes(s->arena + s->offs[id], s->lens[id]) & (n - 1);
-        while (slots[i])
-            i = (i + 1) & (n - 1);
-        slots[i] = id;
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        if (!s->slots[i])
+            continue;
+        uint64_t hv = s->hashes[(uint32_t) s->slots[i]], j = hv & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = s->slots[i];
     }
     free(s->slots);
     s->slots = slots;
@@ -71,33 +75,43 @@ static int strings_rehash(struct sim_strings *s)
     return 0;
 }
 
-/* Returns the id of bytes s[0..n) (adding them if new), or 0 on ENOMEM. */
-static uint32_t intern(struct sim_strings *s, const char *p, size_t n)
+static int strings_add(struct sim_strings *s, const char *p, size_t n, uint64_t hv)
 {
-    if ((uint64_t) (s->n + 1) * 2 >= s->nslots && strings_rehash(s))
-        return 0;
-    uint64_t i = hash_bytes(p, n) & (s->nslots - 1);
-    for (uint32_t probes = 0; probes < s->nslots; probes++, i = (i + 1) & (s->nslots - 1)) {
-        uint32_t id = s->slots[i];
-        if (!id)
-            break;
-        if (s->lens[id] == n && memcmp(s->arena + s->offs[id], p, n) == 0)
-            return id;
-    }
-    SP_ASSERT(!s->slots[i]);
-    size_t c = s->cap;
+    size_t c = s->cap, c2 = s->cap;
     if (grow((void **) &s->offs, &c, s->n + 2, sizeof *s->offs) ||
+        grow((void **) &s->hashes, &c2, s->n + 2, sizeof *s->hashes) ||
         grow((void **) &s->lens, &s->cap, s->n + 2, sizeof *s->lens))
-        return 0;
+        return SP_ENOMEM;
     if (grow((void **) &s->arena, &s->arena_cap, s->arena_len + n + 1, 1))
-        return 0;
+        return SP_ENOMEM;
     memcpy(s->arena + s->arena_len, p, n);
     s->arena[s->arena_len + n] = '\0';
     s->n++;
     s->offs[s->n] = s->arena_len;
     s->lens[s->n] = (uint32_t) n;
+    s->hashes[s->n] = hv;
     s->arena_len += n + 1;
-    s->slots[i] = s->n;
+    return 0;
+}
+
+/* Returns the id of bytes p[0..n) (adding them if new), or 0 on ENOMEM. */
+static uint32_t intern(struct sim_strings *s, const char *p, size_t n)
+{
+    if ((uint64_t) (s->n + 1) * 2 >= s->nslots && strings_rehash(s))
+        return 0;
+    uint64_t hv = hash_bytes(p, n), tag = hv >> 32, i = hv & (s->nslots - 1);
+    for (uint32_t probes = 0; probes < s->nslots; probes++, i = (i + 1) & (s->nslots - 1)) {
+        uint64_t slot = s->slots[i];
+        if (!slot)
+            break;
+        uint32_t id = (uint32_t) slot;
+        if (slot >> 32 == tag && s->lens[id] == n && memcmp(s->arena + s->offs[id], p, n) == 0)
+            return id;
+    }
+    SP_ASSERT(!s->slots[i]);
+    if (strings_add(s, p, n, hv))
+        return 0;
+    s->slots[i] = tag << 32 | s->n;
     return s->n;
 }
 
@@ -379,6 +393,7 @@ void sim_history_free(struct sim_history *h)
     free(h->str.offs);
     free(h->str.lens);
     free(h->str.slots);
+    free(h->str.hashes);
     free(h);
 }
 

@@ -48,7 +48,8 @@ struct sim_strings {
     uint32_t *lens;
     uint32_t n; /* ids 1..n */
     size_t cap;
-    uint32_t *slots; /* hash table of ids, 0 = empty */
+    uint64_t *hashes; /* hashes[id] */
+    uint64_t *slots;  /* hash table: tag << 32 | id, 0 = empty */
     uint32_t nslots;
 };
 
