@@ -4,10 +4,12 @@
  * spanner/bench is private to it.
  *
  * A target is a small function table (struct sp_bench_target): connect once
- * per run, then op() is called from every client thread at once, then
- * close. Adding a target (the transactional store, when libspanner exists)
- * means writing one table and listing it in targets.c; the runner, the
- * histograms, the report and scripts/bench-vs-etcd need no change.
+ * per invocation, then op() is called from every client thread at once,
+ * run after run, then close. Targets today: paxos-log, etcd, spanner (the
+ * store through libspanner) and echo (the tool's own floor). Adding one
+ * means writing one table in its own file and listing it in targets.c and
+ * CMakeLists.txt; the runner, the histograms and the report need no change
+ * (scripts/bench-vs-etcd only needs to know how to start its cluster).
  *
  * A run: `clients` threads, each in a closed loop (issue the next operation
  * when the previous one answered), for `seconds` or until `ops_total`
