@@ -477,6 +477,11 @@ static void node_config(struct server *s)
         hg->paxos.heartbeat_us = c->lease_us / 5;
         hg->paxos.election_timeout_us = c->lease_us / 2;
         hg->paxos.seed = nc->seed ^ gc->id;
+        /* The node core cannot yet install a snapshot from a peer, so a
+         * lagging replica catches up from log entries only: keep a wide
+         * window of them below each snapshot (about 8k slots). */
+        hg->paxos.log_max = 16384;
+        hg->paxos.log_keep = 8191;
     }
 }
 
