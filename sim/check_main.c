@@ -2,7 +2,7 @@
  * check_main.c - the spanner-check command.
  *
  *   spanner-check [--workload bank|register|list-append] [--bank-total N] HISTORY
- *   spanner-check --generate N [--workload W] [--seed S] [--keys K] OUT
+ *   spanner-check --generate N [--workload W] [--seed S] [--keys K] [--stale-every N] OUT
  *
  * Exit status: 0 valid, 1 violation found, 2 bad input or usage.
  */
@@ -101,6 +101,8 @@ int main(int argc, char **argv)
             gen = true, g.txns = (size_t) u, i++;
         } else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &u)) {
             g.seed = u, i++;
+        } else if (strcmp(a, "--stale-every") == 0 && v && parse_u64(v, &u)) {
+            g.stale_every = (unsigned) u, i++;
         } else if (strcmp(a, "--keys") == 0 && v && parse_u64(v, &u)) {
             g.keys = (size_t) u, i++;
         } else if (a[0] == '-' && a[1] == '-') {

@@ -495,11 +495,17 @@ struct cycle {
     uint32_t len;             /* transaction hops */
 };
 
-/* Collects the cycle: the closing edge u -> v, then v ... u from parents. */
+/* Collects the cycle: the closing edge u -> v, then v ... u from parents.
+ * Hops between two virtual nodes are left out (a real-time hop may cross
+ * thousands of them); the walk is bounded by the node count. */
 static bool collect(const struct graph *g, const struct bfs *b, uint32_t closing, struct cycle *cy)
 {
-    uint32_t n = 0, tmp[CYCLE_MAX];
+    uint32_t n = 0, steps = 0, tmp[CYCLE_MAX];
     for (uint32_t u = g->e[closing].src; b->parent[u] != UINT32_MAX; u = g->e[b->parent[u]].src) {
+        SP_ASSERT(steps++ <= g->nnodes);
+        const struct edge *e = &g->e[b->parent[u]];
+        if (e->src >= g->nreal && e->dst >= g->nreal)
+            continue;
         if (n == CYCLE_MAX - 1)
             return false;
         tmp[n++] = b->parent[u];
@@ -508,7 +514,6 @@ static bool collect(const struct graph *g, const struct bfs *b, uint32_t closing
     cy->edge[cy->n++] = closing;
     while (n > 0)
         cy->edge[cy->n++] = tmp[--n];
-    /* rotate so the cycle reads from the closing edge's target */
     cy->len = 0;
     for (uint32_t i = 0; i < cy->n; i++)
         cy->len += g->e[cy->edge[i]].dst < g->nreal;
@@ -582,6 +587,33 @@ static void report_cycle(struct graph *g, struct bfs *b, uint32_t closing, struc
                  "cycle of %u transactions: %s", cy->len, desc);
 }
 
+/* A cycle of two transactions through e, found in O(degree): the reverse
+ * dependency edge, or for real-time classes an rt hop back (e's target, ok,
+ * completed before e's source was invoked). */
+static bool two_cycle(const struct graph *g, const struct cls *k, const struct edge *e)
+{
+    uint32_t u = e->src, v = e->dst;
+    if (u >= g->nreal || v >= g->nreal)
+        return false;
+    const struct sim_txn *tu = &g->h->txns[u], *tv = &g->h->txns[v];
+    if ((k->path & E_RT) && tv->outcome == SIM_OK && tv->complete_us < tu->invoke_us)
+        return true;
+    for (uint32_t i = g->off[v]; i < g->off[v + 1]; i++)
+        if (g->e[i].dst == u && (g->e[i].type & k->path & E_DEP))
+            return true;
+    return false;
+}
+
+/* Candidates: edges of the required type inside one non-trivial component;
+ * real-time classes also start from their dependency edges, since the
+ * smallest real-time cycles are a dependency plus one rt hop back. */
+static bool candidate(const struct cls *k, const struct scc *s, const struct edge *e)
+{
+    bool want = (e->type & k->req) || ((k->path & E_RT) && (e->type & k->path & E_DEP));
+    uint32_t c = s->comp[e->src];
+    return want && c == s->comp[e->dst] && s->size[c] >= 2;
+}
+
 static int search_class(struct graph *g, const struct cls *k, unsigned tries_max, struct bfs *b,
                         struct cycle *cy)
 {
@@ -592,11 +624,19 @@ static int search_class(struct graph *g, const struct cls *k, unsigned tries_max
         scc_free(&s);
         return SP_ENOMEM;
     }
-    size_t comps = 0;
-    for (size_t i = 0; i < g->ne && comps <= COMPS_PER_CLASS_MAX; i++) {
+    /* Pass 1: two-transaction cycles, checked in O(degree) per edge; a
+     * few are confirmed and reported. Pass 2, only if none: bounded BFS. */
+    size_t found = 0, comps = 0;
+    for (size_t i = 0; i < g->ne && found < tries_max; i++) {
+        const struct edge *e = &g->e[i];
+        if (candidate(k, &s, e) && two_cycle(g, k, e) &&
+            bfs(g, &s, b, s.comp[e->src], k->path, e->dst, e->src) != UINT32_MAX)
+            found++, report_cycle(g, b, (uint32_t) i, cy);
+    }
+    for (size_t i = 0; i < g->ne && !found && comps <= COMPS_PER_CLASS_MAX; i++) {
         const struct edge *e = &g->e[i];
         uint32_t c = s.comp[e->src];
-        if (!(e->type & k->req) || c != s.comp[e->dst] || s.size[c] < 2 || tries[c] >= tries_max)
+        if (!(e->type & k->req) || !candidate(k, &s, e) || tries[c] >= tries_max)
             continue;
         comps += tries[c]++ == 0;
         if (bfs(g, &s, b, c, k->path, e->dst, e->src) != UINT32_MAX)

@@ -27,6 +27,8 @@ struct gen {
     const struct sim_gen_options *o;
     size_t keys;
     uint64_t *reg;   /* register/bank: value per key (0: never written) */
+    uint64_t *prev;  /* register: the value before reg[k] (0: none) */
+    size_t nro;      /* read-only transactions so far */
     uint32_t **list; /* list-append: appended values per key */
     uint32_t *len, *cap;
     uint64_t next_val;
@@ -68,11 +70,20 @@ static void print_list(struct gen *g, uint32_t k, uint32_t n, const uint32_t *ow
     fputc(']', g->f);
 }
 
+static bool later_write(const uint32_t *keys, uint32_t nw, uint32_t j)
+{
+    for (uint32_t i = j + 1; i < nw; i++)
+        if (keys[i] == keys[j])
+            return true;
+    return false;
+}
+
 /* One list-append or register transaction; `apply` says whether its writes
  * take effect (ok, or unknown that happened). */
 static int gen_ops(struct gen *g, bool ro, bool apply)
 {
     bool lists = g->o->workload == SIM_WORKLOAD_LIST_APPEND;
+    bool stale = ro && g->o->stale_every && ++g->nro % g->o->stale_every == 0;
     uint32_t n = 1 + (uint32_t) below(g, OPS_MAX), keys[OPS_MAX], vals[OPS_MAX], nw = 0;
     int rc = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -88,16 +99,22 @@ static int gen_ops(struct gen *g, bool ro, bool apply)
             keys[nw] = k, vals[nw++] = (uint32_t) ++g->next_val;
             fprintf(g->f, lists ? "%" PRIu64 "}" : "\"v%" PRIu64 "\"}", g->next_val);
         } else if (lists) {
-            print_list(g, k, g->len[k], own, nown);
+            print_list(g, k, g->len[k] - (stale && g->len[k] > 0), own, nown);
             fputc('}', g->f);
-        } else if (nown || g->reg[k]) {
-            fprintf(g->f, "\"v%" PRIu64 "\"}", nown ? (uint64_t) last : g->reg[k]);
+        } else if (nown || (stale ? g->prev[k] : g->reg[k])) {
+            fprintf(g->f, "\"v%" PRIu64 "\"}",
+                    nown    ? (uint64_t) last
+                    : stale ? g->prev[k]
+                            : g->reg[k]);
         } else {
             fputs("null}", g->f);
         }
     }
     for (uint32_t j = 0; j < nw && apply && rc == 0; j++)
-        rc = lists ? push(g, keys[j], vals[j]) : (g->reg[keys[j]] = vals[j], 0);
+        if (lists)
+            rc = push(g, keys[j], vals[j]);
+        else if (!later_write(keys, nw, j)) /* only a txn's last write is a version */
+            g->prev[keys[j]] = g->reg[keys[j]], g->reg[keys[j]] = vals[j];
     return rc;
 }
 
@@ -158,10 +175,11 @@ int sim_generate(FILE *f, const struct sim_gen_options *o, struct sp_err *err)
     if (bank && g.keys < 2)
         return sp_err_set(err, SP_EINVAL, "generate: bank needs at least 2 accounts");
     g.reg = calloc(g.keys, sizeof *g.reg);
+    g.prev = calloc(g.keys, sizeof *g.prev);
     g.list = calloc(g.keys, sizeof *g.list);
     g.len = calloc(g.keys, sizeof *g.len);
     g.cap = calloc(g.keys, sizeof *g.cap);
-    int rc = g.reg && g.list && g.len && g.cap ? 0 : SP_ENOMEM;
+    int rc = g.reg && g.prev && g.list && g.len && g.cap ? 0 : SP_ENOMEM;
     for (size_t k = 0; k < g.keys && bank; k++)
         g.reg[k] = BANK_START;
     if (bank && rc == 0) /* the accounts' opening balances, written before anything */
@@ -175,7 +193,7 @@ int sim_generate(FILE *f, const struct sim_gen_options *o, struct sp_err *err)
         rc = gen_txn(&g, i);
     for (size_t k = 0; k < g.keys && g.list; k++)
         free(g.list[k]);
-    free(g.reg), free(g.list), free(g.len), free(g.cap);
+    free(g.reg), free(g.prev), free(g.list), free(g.len), free(g.cap);
     if (rc)
         return sp_err_set(err, rc, "generate: out of memory");
     if (ferror(f))

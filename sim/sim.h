@@ -122,6 +122,12 @@ struct sim_gen_options {
     size_t txns;
     enum sim_workload workload; /* REGISTER, BANK or LIST_APPEND */
     size_t keys;                /* 0: txns / 8 (at least 4); for bank: accounts */
+    /* Negative control: every stale_every-th read-only transaction (0:
+     * none) reads one version too old on each key that has history (lists
+     * miss their last element, registers return the previous value), as a
+     * replica that served a read below its safe time would. REGISTER and
+     * LIST_APPEND only. */
+    unsigned stale_every;
 };
 
 /* Writes a valid history of o->txns transactions to `f`: a serial execution

@@ -153,6 +153,40 @@ static void test_clean_generated(void **state)
     }
 }
 
+/* Negative control at scale: the generator's stale replica reads (one
+ * version too old, every 25th read-only transaction) must be caught by the
+ * timestamp check, the black-box graph and the lost-write check alike. */
+static void test_stale_generated(void **state)
+{
+    (void) state;
+    const enum sim_workload ws[] = {SIM_WORKLOAD_LIST_APPEND, SIM_WORKLOAD_REGISTER};
+    for (size_t i = 0; i < 2; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        struct sp_err err = {0};
+        struct sim_gen_options g = {
+            .seed = 3 + i, .txns = 5000, .workload = ws[i], .stale_every = 25};
+        assert_int_equal(sim_generate(f, &g, &err), 0);
+        fclose(f);
+        f = fmemopen(buf, len, "r");
+        struct sim_history *h;
+        assert_int_equal(sim_history_load(f, &h, &err), 0);
+        fclose(f);
+        struct sim_check_options o = {.workload = ws[i]};
+        struct sim_report *r;
+        assert_int_equal(sim_check(h, &o, &r, &err), SP_ESIM_VIOLATION);
+        sim_report_print(r, stdout);
+        assert_true(sim_report_has(r, "stale-read"));
+        assert_true(sim_report_has(r, "lost-write"));
+        if (ws[i] == SIM_WORKLOAD_LIST_APPEND)
+            assert_true(sim_report_has(r, "G-single-realtime"));
+        sim_report_free(r);
+        sim_history_free(h);
+        free(buf);
+    }
+}
+
 /* An unknown transaction may have taken effect: later reads see it. */
 static void test_unknown_applied(void **state)
 {
@@ -354,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_clean_list_append),
         cmocka_unit_test(test_clean_register),
         cmocka_unit_test(test_clean_generated),
+        cmocka_unit_test(test_stale_generated),
         cmocka_unit_test(test_unknown_applied),
         cmocka_unit_test(test_unknown_inconsistent),
         cmocka_unit_test(test_ts_order),
