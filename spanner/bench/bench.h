@@ -58,10 +58,19 @@ const char *sp_bench_op_name(enum sp_bench_op op);
  *   retries SP_ESP_UNAVAILABLE, SP_EPAXOS_NOT_LEADER, SP_EPAXOS_BUSY,
  *   SP_ETXN_ABORTED and SP_ETXN_WOUNDED up to SP_BENCH_RETRIES_MAX times,
  *   then counts an error. A target that retries internally (e.g. to
- *   follow a leader) adds those attempts to *retries. err may be NULL.
+ *   follow a leader) adds those attempts to info->retries; one that knows
+ *   its commit wait adds it to info->commit_wait_us. err may be NULL.
  * close: releases the connection (and anything connect started).
  */
 struct sp_bench_config;
+
+/* What a target may report about one operation besides its code. The
+ * runner zeroes it once per operation; targets add to it on every attempt. */
+struct sp_bench_op_info {
+    unsigned retries;        /* attempts the target made beyond the first */
+    uint64_t commit_wait_us; /* time the server held the answer for commit wait */
+};
+
 struct sp_bench_target {
     const char *name;
     const char *about;
@@ -69,7 +78,8 @@ struct sp_bench_target {
     int (*connect)(const char *endpoints, const struct sp_bench_config *cfg, void **conn,
                    struct sp_err *err);
     int (*op)(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
-              const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err);
+              const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
+              struct sp_err *err);
     void (*close)(void *conn);
     /*
      * Optional asynchronous interface (both NULL when absent; --async needs
@@ -82,8 +92,11 @@ struct sp_bench_target {
      */
     int (*start)(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
                  const uint8_t *value, size_t value_len, void *tag, struct sp_err *err);
-    int (*next)(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err);
+    int (*next)(void *conn, int timeout_ms, void **tag, int *code, struct sp_bench_op_info *info,
+                struct sp_err *err);
+    unsigned flags; /* SP_BENCH_F_* */
 };
+#define SP_BENCH_F_COMMIT_WAIT 1u /* reports commit wait: the report shows its share */
 
 /* Returns the built target called name, or NULL (unknown, or not built:
  * *not_built is then set to a static reason). */
@@ -131,6 +144,7 @@ struct sp_bench_result {
     uint64_t ops[SP_BENCH_OPS];              /* successful operations */
     uint64_t errors[SP_BENCH_OPS];           /* failed after retries */
     uint64_t retries;                        /* runner and target retries */
+    uint64_t commit_wait_us[SP_BENCH_OPS];   /* summed over successful operations */
     double elapsed_s;
     char first_error[SP_ERR_MSG_MAX]; /* "" when none */
 };

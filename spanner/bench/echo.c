@@ -95,10 +95,11 @@ static size_t echo_request(uint8_t *buf, enum sp_bench_op kind, const uint8_t *k
 }
 
 static int echo_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
-                   const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err)
+                   const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
+                   struct sp_err *err)
 {
     struct echo_conn *c = conn;
-    (void) retries;
+    (void) info;
     uint8_t buf[SP_BENCH_KEY_MAX + 4096], *resp = NULL;
     size_t len = echo_request(buf, kind, key, key_len, value, value_len), resp_len = 0;
     int rc = sp_rpc_call(c->ch, SP_BENCH_ECHO_PATH, buf, len, c->timeout_ms, &resp, &resp_len, err);
@@ -118,10 +119,12 @@ static int echo_start(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
                                  (int) len, tag, err);
 }
 
-static int echo_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+static int echo_next(void *conn, int timeout_ms, void **tag, int *code,
+                     struct sp_bench_op_info *info, struct sp_err *err)
 {
     struct echo_conn *c = conn;
     struct sp_bench_acall_done d;
+    (void) info;
     if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
         return 0;
     *tag = d.user;

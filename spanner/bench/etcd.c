@@ -150,10 +150,11 @@ static int decode(const struct etcd_conn *c, const ProtobufCMessageDescriptor *r
 }
 
 static int etcd_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
-                   const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err)
+                   const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
+                   struct sp_err *err)
 {
     struct etcd_conn *c = conn;
-    (void) retries; /* no internal retries: the runner retries UNAVAILABLE */
+    (void) info; /* no internal retries: the runner retries UNAVAILABLE */
     size_t len, resp_len = 0;
     const char *path;
     const ProtobufCMessageDescriptor *reply;
@@ -185,10 +186,12 @@ static int etcd_start(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
     return rc;
 }
 
-static int etcd_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+static int etcd_next(void *conn, int timeout_ms, void **tag, int *code,
+                     struct sp_bench_op_info *info, struct sp_err *err)
 {
     struct etcd_conn *c = conn;
     struct sp_bench_acall_done d;
+    (void) info;
     if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
         return 0;
     *tag = d.user;

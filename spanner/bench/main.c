@@ -433,8 +433,10 @@ int main(int argc, char **argv)
         if (rc)
             return rc;
         rep.n_targets = o.n_targets;
-        for (int i = 0; i < o.n_targets; i++)
+        for (int i = 0; i < o.n_targets; i++) {
             rep.targets[i] = t[i]->name;
+            rep.target_flags[i] = t[i]->flags;
+        }
         rc = run_cells(&o, t, conns, &rep);
         for (int i = 0; i < o.n_targets; i++)
             t[i]->close(conns[i]);

@@ -166,10 +166,11 @@ static int plog_connect(const char *endpoints, const struct sp_bench_config *cfg
 }
 
 static int plog_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
-                   const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err)
+                   const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
+                   struct sp_err *err)
 {
     struct plog_conn *c = conn;
-    (void) retries;
+    (void) info;
     if (kind != SP_BENCH_PUT)
         return sp_err_set(err, SP_EINVAL, "paxos-log: only put is supported");
     uint8_t stack[SP_BENCH_KEY_MAX + 512], *buf = stack;
@@ -248,10 +249,12 @@ static int propose_reply(struct plog_conn *c, uint32_t i, const uint8_t *resp, s
     return rc;
 }
 
-static int plog_next(void *conn, int timeout_ms, void **tag, int *code, struct sp_err *err)
+static int plog_next(void *conn, int timeout_ms, void **tag, int *code,
+                     struct sp_bench_op_info *info, struct sp_err *err)
 {
     struct plog_conn *c = conn;
     struct sp_bench_acall_done d;
+    (void) info; /* a refusal is retried by the runner, which counts it */
     if (!sp_bench__acall_next(c->cq, timeout_ms, &d, err))
         return 0;
     SP_ASSERT(d.aux >= 0 && (uint32_t) d.aux < c->client.n);

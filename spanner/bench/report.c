@@ -67,6 +67,26 @@ static void ratio_row(FILE *f, const struct sp_bench_report *rep, const struct s
     fprintf(f, "\n");
 }
 
+/* Share of the mean latency that the server spent in commit wait, for
+ * targets that report it (Spanner §4.2.1: the leader holds the answer until
+ * the commit timestamp has passed on every clock). */
+static void print_commit_wait(FILE *f, const struct sp_bench_report *r)
+{
+    for (int i = 0; i < r->n_cells; i++)
+        for (int t = 0; t < r->n_targets; t++) {
+            const struct sp_bench_result *res = r->cells[i].res[t];
+            if (!res || !(r->target_flags[t] & SP_BENCH_F_COMMIT_WAIT) ||
+                res->ops[SP_BENCH_PUT] == 0)
+                continue;
+            double mean_us =
+                (double) res->commit_wait_us[SP_BENCH_PUT] / (double) res->ops[SP_BENCH_PUT];
+            double lat_us = sp_bench_hist_mean_ns(&res->hist[SP_BENCH_PUT]) / 1e3;
+            fprintf(f, "commit wait, %s %s c=%d: mean %.0f us per put, %.1f%% of its latency\n",
+                    r->targets[t], sp_bench_workload_name(r->cells[i].workload),
+                    r->cells[i].clients, mean_us, lat_us > 0 ? 100.0 * mean_us / lat_us : 0.0);
+        }
+}
+
 void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
 {
     const struct sp_bench_config *cfg = r->cfg;
@@ -96,6 +116,7 @@ void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
                 ratio_row(f, r, c, k);
         }
     }
+    print_commit_wait(f, r);
     for (int i = 0; i < r->n_cells; i++)
         for (int t = 0; t < r->n_targets; t++)
             if (r->cells[i].res[t] && r->cells[i].res[t]->first_error[0])
@@ -139,6 +160,10 @@ static void json_result(FILE *f, const struct sp_bench_report *r, const struct s
             sp_bench_hist_mean_ns(h) / 1e3, (double) h->max_ns / 1e3,
             (unsigned long long) res->errors[kind], (unsigned long long) res->retries);
     json_string(f, res->first_error);
+    if (r->target_flags[t] & SP_BENCH_F_COMMIT_WAIT)
+        fprintf(f, ",\"commit_wait_mean_us\":%.1f",
+                res->ops[kind] ? (double) res->commit_wait_us[kind] / (double) res->ops[kind]
+                               : 0.0);
     fprintf(f, "}");
 }
 

@@ -27,6 +27,7 @@ struct sp_bench_report {
     const struct sp_bench_config *cfg; /* shared settings (workload, clients per cell) */
     int n_targets;
     const char *targets[SP_BENCH_TARGETS_MAX];
+    unsigned target_flags[SP_BENCH_TARGETS_MAX]; /* SP_BENCH_F_* */
     int n_cells;
     struct sp_bench_cell cells[SP_BENCH_CELLS_MAX];
     const struct sp_bench_limits *limits; /* NULL when not measured */

@@ -91,11 +91,13 @@ static enum sp_bench_op read_kind(const struct sp_bench_config *cfg)
 
 /* Counts one finished operation (retries included in its latency). */
 static void record(struct sp_bench_result *res, enum sp_bench_op kind, int rc, long long latency_ns,
-                   const struct sp_err *err)
+                   const struct sp_bench_op_info *info, const struct sp_err *err)
 {
+    res->retries += info->retries;
     if (rc == 0) {
         sp_bench_hist_record(&res->hist[kind], (uint64_t) latency_ns);
         res->ops[kind]++;
+        res->commit_wait_us[kind] += info->commit_wait_us;
         return;
     }
     res->errors[kind]++;
@@ -125,19 +127,18 @@ static int one_op(struct client *c, enum sp_bench_op kind, const uint8_t *key)
 {
     const struct sp_bench_config *cfg = c->sh->cfg;
     struct sp_err err = {0};
-    unsigned retries = 0;
+    struct sp_bench_op_info info = {0};
     long long t0 = mono_ns();
     int rc = 0;
     for (int attempt = 0; attempt <= SP_BENCH_RETRIES_MAX; attempt++) {
         sp_err_clear(&err);
-        rc = c->sh->t->op(c->sh->conn, kind, key, cfg->key_size, c->value, cfg->value_size,
-                          &retries, &err);
+        rc = c->sh->t->op(c->sh->conn, kind, key, cfg->key_size, c->value, cfg->value_size, &info,
+                          &err);
         if (rc == 0 || !retryable(rc) || attempt == SP_BENCH_RETRIES_MAX)
             break;
-        retries++;
+        info.retries++;
     }
-    c->res->retries += retries;
-    record(c->res, kind, rc, mono_ns() - t0, &err);
+    record(c->res, kind, rc, mono_ns() - t0, &info, &err);
     return rc;
 }
 
@@ -270,6 +271,7 @@ struct aslot {
     enum sp_bench_op kind;
     int attempts;
     long long t0_ns;
+    struct sp_bench_op_info info; /* summed over the operation's attempts */
     uint8_t key[SP_BENCH_KEY_MAX];
 };
 
@@ -293,7 +295,8 @@ static void async_send(struct async_run *a, struct aslot *s)
         SP_ASSERT(a->in_flight <= cfg->clients);
         return;
     }
-    record(a->res, s->kind, rc, mono_ns() - s->t0_ns, &err); /* could not start: the slot idles */
+    /* Could not start: counted now, and the slot idles. */
+    record(a->res, s->kind, rc, mono_ns() - s->t0_ns, &s->info, &err);
     a->completed++;
 }
 
@@ -308,21 +311,25 @@ static void async_issue(struct async_run *a, struct aslot *s)
         return;
     s->kind = pick(sh, n, &a->rng, s->key);
     s->attempts = 0;
+    s->info = (struct sp_bench_op_info){0};
     s->t0_ns = mono_ns();
     async_send(a, s);
 }
 
-static void async_complete(struct async_run *a, struct aslot *s, int code, const struct sp_err *err)
+static void async_complete(struct async_run *a, struct aslot *s, int code,
+                           const struct sp_bench_op_info *info, const struct sp_err *err)
 {
     SP_ASSERT(a->in_flight > 0);
     a->in_flight--;
+    s->info.retries += info->retries;
+    s->info.commit_wait_us += info->commit_wait_us;
     if (code != 0 && retryable(code) && s->attempts < SP_BENCH_RETRIES_MAX) {
         s->attempts++;
-        a->res->retries++;
+        s->info.retries++;
         async_send(a, s);
         return;
     }
-    record(a->res, s->kind, code, mono_ns() - s->t0_ns, err);
+    record(a->res, s->kind, code, mono_ns() - s->t0_ns, &s->info, err);
     a->completed++;
     async_issue(a, s);
 }
@@ -349,8 +356,9 @@ static int run_async(struct shared *sh, struct sp_bench_result *res, struct sp_e
         void *tag = NULL;
         int code = 0;
         struct sp_err e = {0};
-        if (sh->t->next(sh->conn, PROGRESS_EVERY_MS, &tag, &code, &e) == 1)
-            async_complete(&a, tag, code, &e);
+        struct sp_bench_op_info info = {0};
+        if (sh->t->next(sh->conn, PROGRESS_EVERY_MS, &tag, &code, &info, &e) == 1)
+            async_complete(&a, tag, code, &info, &e);
         if (cfg->progress && mono_ns() >= progress_ns) {
             print_progress(cfg, a.completed, start_ns);
             progress_ns += PROGRESS_EVERY_MS * 1000000LL;
@@ -433,6 +441,8 @@ void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_re
         dst->errors[k] += src->errors[k];
     }
     dst->retries += src->retries;
+    for (int k = 0; k < SP_BENCH_OPS; k++)
+        dst->commit_wait_us[k] += src->commit_wait_us[k];
     /* Rounds run one after another: their times add up. Client threads of
      * one run overlap: run_clients sets the run's elapsed time itself. */
     dst->elapsed_s += src->elapsed_s;

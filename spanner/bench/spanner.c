@@ -63,10 +63,11 @@ static int spanner_connect(const char *endpoints, const struct sp_bench_config *
 }
 
 static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
-                      const uint8_t *value, size_t value_len, unsigned *retries, struct sp_err *err)
+                      const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
+                      struct sp_err *err)
 {
     struct spanner_conn *c = conn;
-    (void) retries; /* whole-transaction retries are the runner's */
+    /* whole-transaction retries are the runner's; commit wait is reported */
     struct sp_txn *t = NULL;
     int rc;
     if (kind == SP_BENCH_PUT) {
@@ -86,8 +87,11 @@ static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
             sp_txn_abort(t);
         return rc;
     }
-    struct sp_commit_info info;
-    return sp_txn_commit(t, &info, err); /* frees t either way */
+    struct sp_commit_info ci = {0};
+    rc = sp_txn_commit(t, &ci, err); /* frees t either way */
+    if (rc == 0 && ci.commit_wait_us > 0)
+        info->commit_wait_us += (uint64_t) ci.commit_wait_us;
+    return rc;
 }
 
 static void spanner_close(void *conn)
@@ -106,4 +110,5 @@ const struct sp_bench_target sp_bench__target_spanner = {
     .connect = spanner_connect,
     .op = spanner_op,
     .close = spanner_close,
+    .flags = SP_BENCH_F_COMMIT_WAIT,
 };
