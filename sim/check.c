@@ -495,6 +495,9 @@ static void check_register_read(struct reads *x, uint32_t t, uint32_t opi)
         if (seen == p) {
             uint32_t writer;
             const char *name = classify(x, t, op->key, op->val, ro, &writer);
+            if (writer != UINT32_MAX && h->txns[writer].outcome == SIM_UNKNOWN &&
+                h->txns[writer].ts <= 0)
+                return; /* an unknown transaction without a ts: it cannot be placed */
             report_read(x, name, t, op->key, sim__str(h, op->val), sim__str(h, want), want_txn,
                         writer);
             return;

@@ -1,32 +1,24 @@
 /*
  * history.c - loading a JSON-lines history into flat arrays.
  *
- * The file is streamed: one line is read, parsed with jansson, validated and
- * copied into the history's arrays (transactions, operations, list elements,
- * interned strings), then freed. Memory is therefore proportional to the
- * history's content, not to jansson's object trees. Every rejection names the
- * 1-based line and the field; a last line without its newline that does not
- * parse is reported as truncated. The format is specified in sim/README.md.
+ * The file is streamed: one line is read and parsed straight into the
+ * history's arrays (transactions, operations, list elements, interned
+ * strings) by jsonl.c. Memory is therefore proportional to the history's
+ * content. Every rejection names the 1-based line and the field; a last line
+ * without its newline that does not parse is reported as truncated. The
+ * format is specified in sim/README.md.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "sim_int.h"
 #include "sp_assert.h"
 
-/* Bounds that keep sizes in uint32 and stop runaway input early. */
-#define OPS_PER_TXN_MAX  (1u << 16)
-#define LIST_LEN_MAX     (1u << 24)
-#define HISTORY_OPS_MAX  (UINT32_MAX / 2)
-#define STRING_BYTES_MAX (1u << 20)
-
 /* ---- growable arrays ------------------------------------------------------- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+int sim__grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
@@ -78,11 +70,11 @@ static int strings_rehash(struct sim_strings *s)
 static int strings_add(struct sim_strings *s, const char *p, size_t n, uint64_t hv)
 {
     size_t c = s->cap, c2 = s->cap;
-    if (grow((void **) &s->offs, &c, s->n + 2, sizeof *s->offs) ||
-        grow((void **) &s->hashes, &c2, s->n + 2, sizeof *s->hashes) ||
-        grow((void **) &s->lens, &s->cap, s->n + 2, sizeof *s->lens))
+    if (sim__grow((void **) &s->offs, &c, s->n + 2, sizeof *s->offs) ||
+        sim__grow((void **) &s->hashes, &c2, s->n + 2, sizeof *s->hashes) ||
+        sim__grow((void **) &s->lens, &s->cap, s->n + 2, sizeof *s->lens))
         return SP_ENOMEM;
-    if (grow((void **) &s->arena, &s->arena_cap, s->arena_len + n + 1, 1))
+    if (sim__grow((void **) &s->arena, &s->arena_cap, s->arena_len + n + 1, 1))
         return SP_ENOMEM;
     memcpy(s->arena + s->arena_len, p, n);
     s->arena[s->arena_len + n] = '\0';
@@ -95,7 +87,7 @@ static int strings_add(struct sim_strings *s, const char *p, size_t n, uint64_t 
 }
 
 /* Returns the id of bytes p[0..n) (adding them if new), or 0 on ENOMEM. */
-static uint32_t intern(struct sim_strings *s, const char *p, size_t n)
+uint32_t sim__intern(struct sim_strings *s, const char *p, size_t n)
 {
     if ((uint64_t) (s->n + 1) * 2 >= s->nslots && strings_rehash(s))
         return 0;
@@ -123,187 +115,6 @@ const char *sim__str(const struct sim_history *h, uint32_t id)
     return h->str.arena + h->str.offs[id];
 }
 
-/* ---- line parsing ---------------------------------------------------------- */
-
-/* Interns a JSON string or integer (as its decimal text); null is SIM_NULL.
- * Returns 0 or SP_EINVAL (other types) / SP_ENOMEM. */
-static int value_id(struct sim_history *h, json_t *v, uint32_t *out, struct sp_err *err,
-                    const char *what)
-{
-    char buf[32];
-    const char *p;
-    size_t n;
-    if (json_is_null(v)) {
-        *out = SIM_NULL;
-        return 0;
-    }
-    if (json_is_string(v)) {
-        p = json_string_value(v);
-        n = json_string_length(v);
-    } else if (json_is_integer(v)) {
-        n = (size_t) snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        p = buf;
-    } else {
-        return sp_err_set(err, SP_EINVAL, "%s must be a string, an integer or null", what);
-    }
-    if (n > STRING_BYTES_MAX)
-        return sp_err_set(err, SP_EINVAL, "%s is longer than %u bytes", what, STRING_BYTES_MAX);
-    *out = intern(&h->str, p, n);
-    return *out ? 0 : sp_err_set(err, SP_ENOMEM, "out of memory interning %s", what);
-}
-
-static int parse_list(struct sim_history *h, json_t *arr, struct sim_op *op, struct sp_err *err)
-{
-    size_t n = json_array_size(arr);
-    if (n > LIST_LEN_MAX)
-        return sp_err_set(err, SP_EINVAL, "read list longer than %u", LIST_LEN_MAX);
-    if (h->nelems + n > UINT32_MAX)
-        return sp_err_set(err, SP_EINVAL, "too many list elements in the history");
-    if (grow((void **) &h->elems, &h->elems_cap, h->nelems + n, sizeof *h->elems))
-        return sp_err_set(err, SP_ENOMEM, "out of memory");
-    op->is_list = 1;
-    op->list_off = (uint32_t) h->nelems;
-    op->list_len = (uint32_t) n;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        int rc = value_id(h, json_array_get(arr, i), &id, err, "a list element");
-        if (rc)
-            return rc;
-        if (id == SIM_NULL)
-            return sp_err_set(err, SP_EINVAL, "a list element must not be null");
-        h->elems[h->nelems++] = id;
-    }
-    return 0;
-}
-
-static int parse_f(const char *f, uint8_t *out)
-{
-    static const char *names[] = {"r", "w", "d", "append"};
-    for (uint8_t i = 0; i < 4; i++)
-        if (strcmp(f, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
-
-/* Parses ops[i] into h->ops (already grown); errors are prefixed "ops[i]". */
-static int parse_op1(struct sim_history *h, json_t *j, uint8_t mode, struct sp_err *err)
-{
-    struct sim_op *op = &h->ops[h->nops];
-    memset(op, 0, sizeof *op);
-    if (!json_is_object(j))
-        return sp_err_set(err, SP_EINVAL, "must be an object");
-    json_t *f = json_object_get(j, "f"), *key = json_object_get(j, "key");
-    if (!json_is_string(f) || parse_f(json_string_value(f), &op->f))
-        return sp_err_set(err, SP_EINVAL, "\"f\": must be \"r\", \"w\", \"d\" or \"append\"");
-    if (!json_is_string(key) || json_string_length(key) == 0)
-        return sp_err_set(err, SP_EINVAL, "\"key\": must be a non-empty string");
-    if (mode == SIM_RO && op->f != SIM_F_READ)
-        return sp_err_set(err, SP_EINVAL, "a read-only transaction cannot write");
-    int rc = value_id(h, key, &op->key, err, "\"key\"");
-    json_t *v = json_object_get(j, "value");
-    if (rc == 0 && op->f != SIM_F_DELETE && !v)
-        rc = sp_err_set(err, SP_EINVAL, "\"value\": missing");
-    else if (rc == 0 && op->f == SIM_F_READ && json_is_array(v))
-        rc = parse_list(h, v, op, err);
-    else if (rc == 0 && op->f != SIM_F_DELETE)
-        rc = value_id(h, v, &op->val, err, "\"value\"");
-    if (rc == 0 && (op->f == SIM_F_WRITE || op->f == SIM_F_APPEND) && op->val == SIM_NULL)
-        rc = sp_err_set(err, SP_EINVAL, "\"value\": a write needs a value (a delete is \"d\")");
-    if (rc)
-        return rc;
-    h->has_append |= op->f == SIM_F_APPEND;
-    h->nops++;
-    return 0;
-}
-
-static int parse_op(struct sim_history *h, json_t *j, size_t i, uint8_t mode, struct sp_err *err)
-{
-    int rc = parse_op1(h, j, mode, err);
-    if (rc)
-        sp_err_wrap(err, "ops[%zu]", i);
-    return rc;
-}
-
-static int get_time(json_t *j, const char *name, bool required, sim_micros *out, struct sp_err *err)
-{
-    json_t *v = json_object_get(j, name);
-    *out = 0;
-    if (!v && !required)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return sp_err_set(err, SP_EINVAL, "\"%s\": must be a non-negative integer (microseconds)",
-                          name);
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int parse_header(struct sim_history *h, json_t *j, struct sim_txn *t, struct sp_err *err)
-{
-    json_t *mode = json_object_get(j, "mode"), *out = json_object_get(j, "outcome");
-    const char *m = json_is_string(mode) ? json_string_value(mode) : "";
-    const char *o = json_is_string(out) ? json_string_value(out) : "";
-    if (strcmp(m, "rw") && strcmp(m, "ro"))
-        return sp_err_set(err, SP_EINVAL, "\"mode\": must be \"rw\" or \"ro\"");
-    t->mode = strcmp(m, "ro") == 0 ? SIM_RO : SIM_RW;
-    if (strcmp(o, "ok") == 0)
-        t->outcome = SIM_OK;
-    else if (strcmp(o, "aborted") == 0)
-        t->outcome = SIM_ABORTED;
-    else if (strcmp(o, "unknown") == 0)
-        t->outcome = SIM_UNKNOWN;
-    else
-        return sp_err_set(err, SP_EINVAL,
-                          "\"outcome\": must be \"ok\", \"aborted\" or \"unknown\"");
-    int rc = get_time(j, "invoke_us", true, &t->invoke_us, err);
-    rc = rc ? rc : get_time(j, "complete_us", true, &t->complete_us, err);
-    rc = rc ? rc : get_time(j, "ts", false, &t->ts, err);
-    if (rc)
-        return rc;
-    if (t->complete_us < t->invoke_us)
-        return sp_err_set(err, SP_EINVAL,
-                          "\"complete_us\" %" PRId64 " is before \"invoke_us\" %" PRId64,
-                          t->complete_us, t->invoke_us);
-    if (t->outcome == SIM_OK && t->ts <= 0)
-        return sp_err_set(err, SP_EINVAL, "\"ts\": an ok transaction needs a positive timestamp");
-    json_t *id = json_object_get(j, "id");
-    if (id && (json_is_string(id) || json_is_integer(id)))
-        return value_id(h, id, &t->id, err, "\"id\"");
-    if (id)
-        return sp_err_set(err, SP_EINVAL, "\"id\": must be a string or an integer");
-    return 0;
-}
-
-static int parse_txn(struct sim_history *h, json_t *j, uint64_t line, struct sp_err *err)
-{
-    if (!json_is_object(j))
-        return sp_err_set(err, SP_EINVAL, "not a JSON object");
-    if (grow((void **) &h->txns, &h->txns_cap, h->ntxns + 1, sizeof *h->txns))
-        return sp_err_set(err, SP_ENOMEM, "out of memory");
-    struct sim_txn *t = &h->txns[h->ntxns];
-    memset(t, 0, sizeof *t);
-    t->line = line;
-    int rc = parse_header(h, j, t, err);
-    if (rc)
-        return rc;
-    json_t *ops = json_object_get(j, "ops");
-    if (!json_is_array(ops))
-        return sp_err_set(err, SP_EINVAL, "\"ops\": must be an array");
-    size_t n = json_array_size(ops);
-    if (n > OPS_PER_TXN_MAX || h->nops + n > HISTORY_OPS_MAX)
-        return sp_err_set(err, SP_EINVAL, "\"ops\": too many operations (%zu)", n);
-    if (grow((void **) &h->ops, &h->ops_cap, h->nops + n, sizeof *h->ops))
-        return sp_err_set(err, SP_ENOMEM, "out of memory");
-    t->op_off = (uint32_t) h->nops;
-    t->op_n = (uint32_t) n;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = parse_op(h, json_array_get(ops, i), i, t->mode, err)))
-            return rc;
-    h->ntxns++;
-    return 0;
-}
-
 /* ---- loading ---------------------------------------------------------------- */
 
 static bool blank(const char *s, size_t n)
@@ -312,26 +123,6 @@ static bool blank(const char *s, size_t n)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
             return false;
     return true;
-}
-
-static int load_line(struct sim_history *h, const char *buf, size_t n, uint64_t line,
-                     struct sp_err *err)
-{
-    bool has_nl = n > 0 && buf[n - 1] == '\n';
-    json_error_t je;
-    json_t *j = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        if (!has_nl)
-            return sp_err_set(err, SP_EINVAL, "line %" PRIu64 ": truncated (no newline, %s)", line,
-                              je.text);
-        return sp_err_set(err, SP_EINVAL, "line %" PRIu64 ": malformed JSON at column %d: %s", line,
-                          je.column, je.text);
-    }
-    int rc = parse_txn(h, j, line, err);
-    json_decref(j);
-    if (rc)
-        sp_err_wrap(err, "line %" PRIu64, line);
-    return rc;
 }
 
 int sim_history_load(FILE *f, struct sim_history **out, struct sp_err *err)
@@ -351,7 +142,7 @@ int sim_history_load(FILE *f, struct sim_history **out, struct sp_err *err)
         if (memchr(buf, '\0', (size_t) n))
             rc = sp_err_set(err, SP_EINVAL, "line %" PRIu64 ": contains a NUL byte", line);
         else if (!blank(buf, (size_t) n))
-            rc = load_line(h, buf, (size_t) n, line, err);
+            rc = sim__parse_line(h, buf, (size_t) n, line, err);
     }
     if (rc == 0 && ferror(f))
         rc = sp_err_set(err, SP_EIO, "line %" PRIu64 ": read error: %s", line + 1, strerror(errno));

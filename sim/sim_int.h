@@ -64,6 +64,14 @@ struct sim_history {
     bool has_append;
 };
 
+/* Grows *p (elements of `elem` bytes, capacity *cap) to hold `need`. */
+int sim__grow(void **p, size_t *cap, size_t need, size_t elem);
+/* Returns the id of bytes p[0..n), adding them if new; 0 on ENOMEM. */
+uint32_t sim__intern(struct sim_strings *s, const char *p, size_t n);
+/* Parses one history line into h (jsonl.c). 0 or SP_EINVAL / SP_ENOMEM. */
+int sim__parse_line(struct sim_history *h, const char *buf, size_t n, uint64_t line,
+                    struct sp_err *err);
+
 const char *sim__str(const struct sim_history *h, uint32_t id); /* "null" for 0 */
 
 /* A map from uint64 keys to uint32 values (never UINT32_MAX). Grows. */

@@ -8,6 +8,7 @@
  * read timestamp.
  */
 #include <setjmp.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,6 +197,16 @@ static void test_unknown_applied(void **state)
                  SIM_WORKLOAD_AUTO);
 }
 
+/* Without a ts an unknown write cannot be placed: any read may see it. */
+static void test_unknown_without_ts(void **state)
+{
+    (void) state;
+    expect_valid(RW(0, 10, 0, W("x", "a"), "unknown") RO(20, 30, 25, RV("x", "a")),
+                 SIM_WORKLOAD_REGISTER);
+    expect_valid(RW(0, 10, 0, A("x", 1), "unknown") RO(20, 30, 25, R("x", "[1]")),
+                 SIM_WORKLOAD_LIST_APPEND);
+}
+
 /* ...but not for one reader and not for a later one. */
 static void test_unknown_inconsistent(void **state)
 {
@@ -365,6 +376,93 @@ static void test_malformed(void **state)
     expect_input_error("[1,2]\n", "line 1: not a JSON object");
 }
 
+/* The line parser: the JSON it must accept and the JSON it must refuse. */
+static void test_json_syntax(void **state)
+{
+    (void) state;
+    /* escapes (\u0041 is A, a surrogate pair), unknown nested fields, an
+     * integer and its decimal string as one value */
+    expect_valid(
+        RW(0, 10, 5, "{'f':'w','key':'x','value':'\\u0041\\ud83d\\ude00'}", "ok")
+            RO(20, 30, 25, RV("x", "A\xf0\x9f\x98\x80")) "{'meta':{'a':[1,{'b':null}],'c':true,'d':"
+                                                         "-1.5e3},'mode':'rw','ts':40,"
+                                                         "'invoke_us':35,'complete_us':45,'ops':[{'"
+                                                         "f':'w','key':'y','value':5,"
+                                                         "'note':[]}],'outcome':'ok','id':7}\n" RO(
+                                                             50, 60, 55, RV("y", "5")),
+        SIM_WORKLOAD_REGISTER);
+    const char *ok = RW(0, 10, 5, W("x", "a"), "ok");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s x\n", (int) strlen(ok) - 1, ok);
+    expect_input_error(buf, "line 1: malformed JSON");
+    expect_input_error("{'mode':'rw','mode':'ro'}\n", "line 1: duplicate field");
+    expect_input_error(RW(0, 10, 5, "{'f':'w','key':'x','value':1.5}", "ok"),
+                       "must be a string, an integer or null");
+    expect_input_error(RW(0, 10, 5, "{'f':'w','key':'x','value':'\\x'}", "ok"),
+                       "line 1: malformed JSON");
+    expect_input_error(RW(0, 10, 5, "{'f':'w','key':'x','value':'\\ud83d'}", "ok"),
+                       "unpaired surrogate");
+    expect_input_error(RW(0, 10, 5, "{'f':'w','key':'x','value':01}", "ok"), "leading zero");
+    expect_input_error(RW(0, 10, 5, "{'f':'w','key':'x','value':'a\tb'}", "ok"),
+                       "control character");
+    expect_input_error("{}\n", "line 1: \"mode\"");
+    expect_input_error(
+        "{'mode':'rw','invoke_us':1,'complete_us':2,'ops':[],'outcome':'ok','ts':tru}\n",
+        "line 1: malformed JSON");
+    char deep[300] = "{'x':";
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "[");
+    strcat(deep, "\n");
+    expect_input_error(deep, "nested too deeply");
+}
+
+/* Seeded fuzz of the line parser: random byte edits of a valid history must
+ * load or fail with SP_EINVAL, never crash (run under ASan). Prints its
+ * seed; SIM_FUZZ_SEED replays one. */
+static void test_parser_fuzz(void **state)
+{
+    (void) state;
+    const char *base = RW(0, 10, 5,
+                          A("x", 1) ","
+                                    "{'f':'w','key':'k\\u00e9','value':'v\\n'}",
+                          "ok") RO(20, 30, 25, R("x", "[1]") "," R("y", "null"))
+        RW(40, 50, 0, A("y", 2), "unknown");
+    const char *env = getenv("SIM_FUZZ_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : 12345, x = seed | 1;
+    printf("parser fuzz seed %" PRIu64 "\n", seed);
+    static const char alphabet[] = "{}[]\":,\\u0123456789-.eEnulltrfalse ak\n";
+    size_t len = strlen(base), ok = 0;
+    char *buf = malloc(len + 1);
+    for (int iter = 0; iter < 3000; iter++) {
+        memcpy(buf, base, len + 1);
+        for (char *p = buf; *p; p++)
+            *p = *p == '\'' ? '"' : *p;
+        for (int k = 0; k < 1 + iter % 4; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = (size_t) (x % len);
+            buf[at] = alphabet[(x >> 32) % (sizeof alphabet - 1)];
+        }
+        size_t cut = iter % 5 == 0 ? (size_t) ((x >> 16) % len) : len;
+        FILE *f = fmemopen(buf, cut ? cut : 1, "r");
+        struct sim_history *h = NULL;
+        struct sp_err err = {0};
+        int rc = sim_history_load(f, &h, &err);
+        fclose(f);
+        assert_true(rc == 0 || rc == SP_EINVAL);
+        if (rc == 0) {
+            struct sim_check_options o = {0};
+            struct sim_report *r = NULL;
+            rc = sim_check(h, &o, &r, &err);
+            assert_true(rc == 0 || rc == SP_ESIM_VIOLATION || rc == SP_EINVAL);
+            sim_report_free(r);
+            ok++;
+        }
+        sim_history_free(h);
+    }
+    printf("parser fuzz: %zu of 3000 mutants loaded\n", ok);
+    free(buf);
+}
+
 static void test_truncated(void **state)
 {
     (void) state;
@@ -390,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_clean_generated),
         cmocka_unit_test(test_stale_generated),
         cmocka_unit_test(test_unknown_applied),
+        cmocka_unit_test(test_unknown_without_ts),
         cmocka_unit_test(test_unknown_inconsistent),
         cmocka_unit_test(test_ts_order),
         cmocka_unit_test(test_stale_read),
@@ -405,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_lost_write),
         cmocka_unit_test(test_bank_total),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_json_syntax),
+        cmocka_unit_test(test_parser_fuzz),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_duplicate_append),
     };
