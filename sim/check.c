@@ -47,6 +47,11 @@
  * 4. Workload invariants (workload.c): the bank total and no lost
  *    acknowledged write.
  *
+ * Files: history.c (streaming load, interning), jsonl.c (the line parser),
+ * check.c (report, checks 1 and 2, sim_check), elle.c (check 3),
+ * workload.c (check 4), gen.c (valid histories and a stale-read negative
+ * control), check_main.c (the command).
+ *
  * Exit status contract of spanner-check: 0 valid, 1 violation, 2 bad input.
  */
 #include <inttypes.h>

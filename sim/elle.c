@@ -137,24 +137,28 @@ static int add_dep(struct graph *g, uint32_t s, uint32_t d, uint8_t type, uint32
     return add_edge(g, s, d, type, key);
 }
 
-static int cmp_edge(const void *a, const void *b)
-{
-    const struct edge *x = a, *y = b;
-    if (x->src != y->src)
-        return x->src < y->src ? -1 : 1;
-    return x->dst < y->dst ? -1 : x->dst > y->dst;
-}
-
+/* Orders the edges by source with a counting sort (O(V + E), stable: the
+ * order edges were added in, so searches are deterministic). */
 static int finish_graph(struct graph *g)
 {
-    qsort(g->e, g->ne, sizeof *g->e, cmp_edge);
     g->off = calloc((size_t) g->nnodes + 1, sizeof *g->off);
-    if (!g->off)
+    struct edge *sorted = malloc((g->ne + 1) * sizeof *sorted);
+    if (!g->off || !sorted) {
+        free(sorted);
         return SP_ENOMEM;
+    }
     for (size_t i = 0; i < g->ne; i++)
         g->off[g->e[i].src + 1]++;
     for (uint32_t u = 0; u < g->nnodes; u++)
         g->off[u + 1] += g->off[u];
+    for (size_t i = 0; i < g->ne; i++) /* off[u] advances to off[u+1] ... */
+        sorted[g->off[g->e[i].src]++] = g->e[i];
+    for (uint32_t u = g->nnodes; u > 0; u--) /* ... and is shifted back */
+        g->off[u] = g->off[u - 1];
+    g->off[0] = 0;
+    free(g->e);
+    g->e = sorted;
+    g->ecap = g->ne + 1;
     return 0;
 }
 

@@ -185,6 +185,7 @@ void sim_history_free(struct sim_history *h)
     free(h->str.lens);
     free(h->str.slots);
     free(h->str.hashes);
+    sim__map_free(&h->ints);
     free(h);
 }
 

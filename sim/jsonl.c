@@ -327,8 +327,15 @@ static int scalar(struct cur *c, uint32_t *out, const char *what)
         return wrong_type(c, "%s must be a string, an integer or null", what);
     if (t == J_INT && !is_int)
         return sp_err_set(c->err, SP_EINVAL, "%s must be a string, an integer or null", what);
-    if (t == J_INT)
+    if (t == J_INT) { /* integers skip hashing their text once seen */
+        uint32_t id = sim__map_get(&c->h->ints, (uint64_t) v);
+        if (id != UINT32_MAX)
+            return *out = id, 0;
         n = (size_t) snprintf(buf, sizeof buf, "%" PRId64, v), s = buf;
+        *out = sim__intern(&c->h->str, s, n);
+        uint32_t *slot = *out ? sim__map_put(&c->h->ints, (uint64_t) v, *out) : NULL;
+        return slot ? 0 : sp_err_set(c->err, SP_ENOMEM, "out of memory");
+    }
     if (n > STRING_BYTES_MAX)
         return sp_err_set(c->err, SP_EINVAL, "%s is longer than %u bytes", what, STRING_BYTES_MAX);
     *out = sim__intern(&c->h->str, s, n);

@@ -53,6 +53,13 @@ struct sim_strings {
     uint32_t nslots;
 };
 
+/* A map from uint64 keys to uint32 values (never UINT32_MAX). Grows. */
+struct sim_map {
+    uint64_t *keys;
+    uint32_t *vals; /* UINT32_MAX = empty */
+    size_t n, cap;
+};
+
 struct sim_history {
     struct sim_txn *txns;
     size_t ntxns, txns_cap;
@@ -61,6 +68,7 @@ struct sim_history {
     uint32_t *elems;
     size_t nelems, elems_cap;
     struct sim_strings str;
+    struct sim_map ints; /* integer value -> id of its decimal text (a cache) */
     bool has_append;
 };
 
@@ -73,13 +81,6 @@ int sim__parse_line(struct sim_history *h, const char *buf, size_t n, uint64_t l
                     struct sp_err *err);
 
 const char *sim__str(const struct sim_history *h, uint32_t id); /* "null" for 0 */
-
-/* A map from uint64 keys to uint32 values (never UINT32_MAX). Grows. */
-struct sim_map {
-    uint64_t *keys;
-    uint32_t *vals; /* UINT32_MAX = empty */
-    size_t n, cap;
-};
 
 int sim__map_init(struct sim_map *m, size_t expect);
 void sim__map_free(struct sim_map *m);
