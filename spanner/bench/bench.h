@@ -157,7 +157,10 @@ void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_re
  * Runs cfg's workload against conn. Blocks for the run: at most
  * cfg->seconds_max, plus (1 + SP_BENCH_RETRIES_MAX) operation timeouts
  * for the operations in flight at the deadline. Returns 0 (the run
- * happened; failures are counted in res), SP_EINVAL (bad config or the
+ * happened; failures are counted in res), SP_ETIMEDOUT (an operation
+ * outlived that bound: the run was abandoned with the results of the
+ * clients that stopped; never use or close that connection again),
+ * SP_EINVAL (bad config or the
  * target does not support the workload) or SP_ENOMEM (threads).
  */
 int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
@@ -166,7 +169,8 @@ int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_be
 /*
  * Writes every key of the key space once (keys 0..keys-1, in order across
  * the client threads), so reads find values. Bounded by cfg->seconds_max
- * and SP_BENCH_PRELOAD_MAX_S, whichever is smaller.
+ * and SP_BENCH_PRELOAD_MAX_S, whichever is smaller. Returns as
+ * sp_bench_run does.
  */
 int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
                      struct sp_bench_result *res, struct sp_err *err);

@@ -328,24 +328,42 @@ static int run_one(const struct opts *o, struct sp_bench_cell *c, int round, int
     sp_bench_result_init(res);
     struct sp_err err = {0};
     int rc = sp_bench_run(t, conn, &cfg, res, &err);
+    uint64_t ops = 0, errors = 0;
+    for (int k = 0; k < SP_BENCH_OPS; k++) {
+        ops += res->ops[k];
+        errors += res->errors[k];
+    }
+    double ops_s = res->elapsed_s > 0 ? (double) ops / res->elapsed_s : 0;
     if (rc) {
         fprintf(stderr, "spanner-bench: %s: %s\n", label, err.msg);
+        snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error, "%s", err.msg);
     } else {
-        uint64_t ops = 0;
-        for (int k = 0; k < SP_BENCH_OPS; k++)
-            ops += res->ops[k];
-        c->round_ops_s[i][c->rounds[i]++] = res->elapsed_s > 0 ? (double) ops / res->elapsed_s : 0;
+        c->round_ops_s[i][c->rounds[i]++] = ops_s;
         sp_bench_result_merge(c->res[i], res);
+        if (!o->cfg.progress && !o->json) /* a trace in logs, where there is no progress line */
+            fprintf(stderr, "%s: %.0f ops/s, %llu errors\n", label, ops_s,
+                    (unsigned long long) errors);
     }
     free(res);
     return rc;
 }
 
+/* Per target, across cells. */
+struct tstate {
+    int preloaded; /* 0 not yet, 1 done, -1 failed: read workloads are skipped */
+    int abandoned; /* an operation outlived its timeout: never used (or closed) again */
+};
+
+static int skip(const struct opts *o, const struct tstate *ts, int reads)
+{
+    return ts->abandoned || (o->preload && reads && ts->preloaded < 0);
+}
+
 /* Runs one cell on every target that supports it, rounds alternating
- * targets. preloaded[i]: 0 not yet, 1 done, -1 failed (target i then
- * skips read workloads, with the reason in its result). */
+ * targets; the reason a target is skipped goes into its result. Returns
+ * 0 or a fatal code (SP_EINVAL, SP_ENOMEM). */
 static int run_cell(const struct opts *o, const struct sp_bench_target **t, void **conns,
-                    struct sp_bench_cell *c, int *preloaded)
+                    struct sp_bench_cell *c, struct tstate *ts)
 {
     unsigned need = sp_bench_workload_ops(c->workload, o->cfg.serializable);
     int reads = need != SP_BENCH_BIT(SP_BENCH_PUT);
@@ -356,34 +374,40 @@ static int run_cell(const struct opts *o, const struct sp_bench_target **t, void
         if (!c->res[i])
             return SP_ENOMEM;
         sp_bench_result_init(c->res[i]);
-        if (o->preload && reads && preloaded[i] == 0)
-            preloaded[i] = preload(o, t[i], conns[i]) == 0 ? 1 : -1;
-        if (o->preload && reads && preloaded[i] < 0)
-            snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error,
-                     "not run: the preload of the key space failed");
+        if (o->preload && reads && ts[i].preloaded == 0 && !ts[i].abandoned) {
+            int rc = preload(o, t[i], conns[i]);
+            ts[i].preloaded = rc == 0 ? 1 : -1;
+            ts[i].abandoned = rc == SP_ETIMEDOUT;
+        }
+        if (skip(o, &ts[i], reads))
+            snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error, "not run: %s",
+                     ts[i].abandoned ? "the target was abandoned (an operation outlived its "
+                                       "timeout)"
+                                     : "the preload of the key space failed");
     }
     for (int r = 0; r < o->rounds; r++)
         for (int i = 0; i < o->n_targets; i++) {
-            if (!c->res[i] || (o->preload && reads && preloaded[i] < 0))
+            if (!c->res[i] || skip(o, &ts[i], reads))
                 continue;
             int rc = run_one(o, c, r, i, t[i], conns[i]);
-            if (rc)
+            if (rc == SP_ETIMEDOUT)
+                ts[i].abandoned = 1;
+            else if (rc)
                 return rc;
         }
     return 0;
 }
 
 static int run_cells(const struct opts *o, const struct sp_bench_target **t, void **conns,
-                     struct sp_bench_report *rep)
+                     struct tstate *ts, struct sp_bench_report *rep)
 {
-    int preloaded[SP_BENCH_TARGETS_MAX] = {0};
     for (int w = 0; w < o->n_workloads; w++)
         for (int n = 0; n < o->n_clients; n++) {
             SP_ASSERT(rep->n_cells < SP_BENCH_CELLS_MAX);
             struct sp_bench_cell *c = &rep->cells[rep->n_cells++];
             c->workload = o->workloads[w];
             c->clients = o->clients[n];
-            int rc = run_cell(o, t, conns, c, preloaded);
+            int rc = run_cell(o, t, conns, c, ts);
             if (rc)
                 return rc;
         }
@@ -437,9 +461,11 @@ int main(int argc, char **argv)
             rep.targets[i] = t[i]->name;
             rep.target_flags[i] = t[i]->flags;
         }
-        rc = run_cells(&o, t, conns, &rep);
+        struct tstate ts[SP_BENCH_TARGETS_MAX] = {0};
+        rc = run_cells(&o, t, conns, ts, &rep);
         for (int i = 0; i < o.n_targets; i++)
-            t[i]->close(conns[i]);
+            if (!ts[i].abandoned) /* its stuck threads still use the connection */
+                t[i]->close(conns[i]);
     }
     if (o.json)
         sp_bench__print_json(stdout, &rep);

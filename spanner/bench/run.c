@@ -14,7 +14,13 @@
  *
  * Bounds: every loop stops at the run's deadline, which is never later
  * than start + seconds_max; an operation in flight at the deadline adds at
- * most (1 + SP_BENCH_RETRIES_MAX) operation timeouts.
+ * most (1 + SP_BENCH_RETRIES_MAX) operation timeouts. A target that
+ * ignores its timeout does not stretch the bound: once it has passed (plus
+ * one more timeout of slack), the run is abandoned. Its stuck clients keep
+ * their memory (the run state lives on the heap and is deliberately never
+ * freed), the results of the clients that did stop are kept, and the
+ * caller gets SP_ETIMEDOUT and must neither use nor close that target
+ * again; the process exit ends the stuck threads.
  */
 #include "bench.h"
 #include "sp_assert.h"
@@ -31,7 +37,8 @@
 struct shared {
     const struct sp_bench_target *t;
     void *conn;
-    const struct sp_bench_config *cfg;
+    const struct sp_bench_config *cfg; /* = &cfg_copy: outlives an abandoned run */
+    struct sp_bench_config cfg_copy;
     int preload;                   /* write key n for operation n */
     uint64_t limit;                /* operations to claim at most */
     _Atomic long long deadline_ns; /* monotonic; moved to 0 to stop early */
@@ -46,6 +53,7 @@ struct client {
     struct sp_bench_result *res;
     _Atomic uint64_t completed; /* read by the progress line */
     long long finish_ns;        /* when this client left its loop */
+    _Atomic int done;           /* set after finish_ns: res may be read */
     pthread_t th;
 };
 
@@ -155,7 +163,8 @@ static void *client_main(void *arg)
         one_op(c, kind, key);
         atomic_fetch_add_explicit(&c->completed, 1, memory_order_relaxed);
     }
-    c->finish_ns = mono_ns(); /* read after the join */
+    c->finish_ns = mono_ns();
+    atomic_store(&c->done, 1);
     atomic_fetch_add(&sh->finished, 1);
     return NULL;
 }
@@ -178,9 +187,9 @@ static void progress_line(const struct shared *sh, struct client *cl, int n, lon
 
 /* Waits for the n started clients, drawing the progress line meanwhile.
  * The wait is bounded: clients stop at the deadline plus one operation's
- * retries. */
-static void wait_clients(struct shared *sh, struct client *cl, int n, long long start_ns,
-                         long long deadline_ns)
+ * retries. Returns how many are still running (stuck in the target). */
+static int wait_clients(struct shared *sh, struct client *cl, int n, long long start_ns,
+                        long long deadline_ns)
 {
     const struct sp_bench_config *cfg = sh->cfg;
     long long slack_ns = (long long) (SP_BENCH_RETRIES_MAX + 2) * cfg->timeout_ms * 1000000LL;
@@ -197,9 +206,16 @@ static void wait_clients(struct shared *sh, struct client *cl, int n, long long 
     }
     /* A client still inside op() past the slack means a target ignored its
      * timeout; joining would hang the tool, and the bound matters more. */
-    SP_ASSERT(atomic_load(&sh->finished) == n);
-    for (int i = 0; i < n; i++)
-        pthread_join(cl[i].th, NULL);
+    int stuck = 0;
+    for (int i = 0; i < n; i++) {
+        if (atomic_load(&cl[i].done)) {
+            pthread_join(cl[i].th, NULL);
+        } else {
+            pthread_detach(cl[i].th);
+            stuck++;
+        }
+    }
+    return stuck;
 }
 
 static int check_config(const struct sp_bench_config *cfg, struct sp_err *err)
@@ -219,54 +235,97 @@ static int check_config(const struct sp_bench_config *cfg, struct sp_err *err)
     return 0;
 }
 
-/* Starts the clients, waits, merges. */
-static int run_clients(struct shared *sh, struct sp_bench_result *res, struct sp_err *err)
+/* Starts up to cfg->clients threads; returns how many started (rc set on
+ * a failure, after which the started ones are told to stop). */
+static int start_clients(struct shared *sh, struct client *cl, int *rc, struct sp_err *err)
 {
     const struct sp_bench_config *cfg = sh->cfg;
-    struct client *cl = calloc((size_t) cfg->clients, sizeof *cl);
-    if (!cl)
-        return sp_err_set(err, SP_ENOMEM, "bench: out of memory");
-    int rc = 0, started = 0;
-    long long start_ns = mono_ns(), deadline_ns = atomic_load(&sh->deadline_ns);
+    int started = 0;
     for (int i = 0; i < cfg->clients; i++) {
         cl[i].sh = sh;
         cl[i].rng = cfg->seed * 1000003u + (uint64_t) i;
         cl[i].res = malloc(sizeof *cl[i].res);
         cl[i].value = malloc(cfg->value_size ? cfg->value_size : 1);
         if (!cl[i].res || !cl[i].value) {
-            rc = sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+            *rc = sp_err_set(err, SP_ENOMEM, "bench: out of memory");
             break;
         }
         sp_bench_result_init(cl[i].res);
         for (size_t b = 0; b < cfg->value_size; b++)
             cl[i].value[b] = (uint8_t) next_rand(&cl[i].rng);
         if (pthread_create(&cl[i].th, NULL, client_main, &cl[i]) != 0) {
-            rc = sp_err_set(err, SP_ENOMEM, "bench: cannot start client thread %d", i);
+            *rc = sp_err_set(err, SP_ENOMEM, "bench: cannot start client thread %d", i);
             break;
         }
         started++;
     }
-    if (rc) /* stop the ones that started; they are joined below */
+    if (*rc) /* stop the ones that started; they are joined by the caller */
         atomic_store(&sh->deadline_ns, 0);
-    wait_clients(sh, cl, started, start_ns, deadline_ns);
+    return started;
+}
+
+/* Starts the clients, waits, merges the results of those that stopped.
+ * Takes ownership of sh (heap): freed, or kept forever if the run is
+ * abandoned (see the top of this file). */
+static int run_clients(struct shared *sh, struct sp_bench_result *res, struct sp_err *err)
+{
+    const struct sp_bench_config *cfg = sh->cfg;
+    struct client *cl = calloc((size_t) cfg->clients, sizeof *cl);
+    if (!cl) {
+        free(sh);
+        return sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+    }
+    int rc = 0;
+    long long start_ns = mono_ns(), deadline_ns = atomic_load(&sh->deadline_ns);
+    int started = start_clients(sh, cl, &rc, err);
+    int stuck = wait_clients(sh, cl, started, start_ns, deadline_ns);
     /* The run lasted until its last client stopped, not until this thread
      * noticed (the wait polls). */
     long long last_ns = start_ns;
     for (int i = 0; i < started; i++)
-        if (cl[i].finish_ns > last_ns)
+        if (atomic_load(&cl[i].done) && cl[i].finish_ns > last_ns)
             last_ns = cl[i].finish_ns;
     res->elapsed_s = (double) (last_ns - start_ns) / 1e9;
-    for (int i = 0; i < cfg->clients; i++) {
-        if (cl[i].res && i < started)
+    for (int i = 0; i < started; i++)
+        if (atomic_load(&cl[i].done))
             sp_bench_result_merge(res, cl[i].res);
+    if (stuck > 0)
+        return sp_err_set(err, SP_ETIMEDOUT,
+                          "%s: %d of %d clients still inside an operation %d ms after the run's "
+                          "bound; run abandoned",
+                          sh->t->name, stuck, started,
+                          (SP_BENCH_RETRIES_MAX + 2) * cfg->timeout_ms);
+    for (int i = 0; i < cfg->clients; i++) {
         free(cl[i].res);
         free(cl[i].value);
     }
     free(cl);
+    free(sh);
     return rc;
 }
 
-/* The asynchronous runner: one thread, `clients` operations in flight. */
+/* The run state, on the heap so that an abandoned run's threads keep it. */
+static struct shared *new_shared(const struct sp_bench_target *t, void *conn,
+                                 const struct sp_bench_config *cfg, int preload, uint64_t limit,
+                                 int seconds, struct sp_err *err)
+{
+    struct shared *sh = calloc(1, sizeof *sh);
+    if (!sh) {
+        sp_err_set(err, SP_ENOMEM, "bench: out of memory");
+        return NULL;
+    }
+    sh->t = t;
+    sh->conn = conn;
+    sh->cfg_copy = *cfg;
+    sh->cfg = &sh->cfg_copy;
+    sh->preload = preload;
+    sh->limit = limit;
+    atomic_store(&sh->deadline_ns, mono_ns() + seconds * 1000000000LL);
+    return sh;
+}
+
+/* The asynchronous runner: one thread, `clients` operations in flight.
+ * Takes ownership of sh like run_clients. */
 struct aslot {
     enum sp_bench_op kind;
     int attempts;
@@ -343,6 +402,7 @@ static int run_async(struct shared *sh, struct sp_bench_result *res, struct sp_e
     if (!slots || !a.value) {
         free(slots);
         free(a.value);
+        free(sh);
         return sp_err_set(err, SP_ENOMEM, "bench: out of memory");
     }
     for (size_t b = 0; b < cfg->value_size; b++)
@@ -369,13 +429,16 @@ static int run_async(struct shared *sh, struct sp_bench_result *res, struct sp_e
         printf("\r\033[K");
         fflush(stdout);
     }
-    /* Only a target that ignores its timeout leaves calls behind; its
-     * close() must reap them. Say so rather than hang. */
-    if (a.in_flight > 0 && !res->first_error[0])
-        snprintf(res->first_error, sizeof res->first_error,
-                 "%d operations still in flight at the run's bound", a.in_flight);
+    /* Only a target that ignores its timeout leaves operations behind.
+     * Their tags point into slots, which a later next() could return:
+     * abandon the run and keep slots and sh (see the top of this file). */
+    if (a.in_flight > 0)
+        return sp_err_set(err, SP_ETIMEDOUT,
+                          "%s: %d operations still in flight past the run's bound; run abandoned",
+                          sh->t->name, a.in_flight);
     free(slots);
     free(a.value);
+    free(sh);
     return 0;
 }
 
@@ -390,17 +453,15 @@ int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_be
     if ((need & t->ops_supported) != need)
         return sp_err_set(err, SP_EINVAL, "target %s does not support workload %s", t->name,
                           sp_bench_workload_name(cfg->workload));
-    int secs =
-        cfg->seconds >= 1 && cfg->seconds < cfg->seconds_max ? cfg->seconds : cfg->seconds_max;
-    struct shared sh = {.t = t,
-                        .conn = conn,
-                        .cfg = cfg,
-                        .preload = 0,
-                        .limit = cfg->ops_total ? cfg->ops_total : UINT64_MAX,
-                        .deadline_ns = mono_ns() + secs * 1000000000LL};
     if (cfg->async && (!t->start || !t->next))
         return sp_err_set(err, SP_EINVAL, "target %s has no asynchronous interface", t->name);
-    return cfg->async ? run_async(&sh, res, err) : run_clients(&sh, res, err);
+    int secs =
+        cfg->seconds >= 1 && cfg->seconds < cfg->seconds_max ? cfg->seconds : cfg->seconds_max;
+    struct shared *sh =
+        new_shared(t, conn, cfg, 0, cfg->ops_total ? cfg->ops_total : UINT64_MAX, secs, err);
+    if (!sh)
+        return SP_ENOMEM;
+    return cfg->async ? run_async(sh, res, err) : run_clients(sh, res, err);
 }
 
 int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct sp_bench_config *cfg,
@@ -416,13 +477,8 @@ int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct s
      * waiting: the store is too slow or failing, and the run says so. */
     int preload_s =
         cfg->seconds_max < SP_BENCH_PRELOAD_MAX_S ? cfg->seconds_max : SP_BENCH_PRELOAD_MAX_S;
-    struct shared sh = {.t = t,
-                        .conn = conn,
-                        .cfg = cfg,
-                        .preload = 1,
-                        .limit = cfg->keys,
-                        .deadline_ns = mono_ns() + preload_s * 1000000000LL};
-    return run_clients(&sh, res, err);
+    struct shared *sh = new_shared(t, conn, cfg, 1, cfg->keys, preload_s, err);
+    return sh ? run_clients(sh, res, err) : SP_ENOMEM;
 }
 
 void sp_bench_result_init(struct sp_bench_result *r)
