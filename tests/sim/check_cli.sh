@@ -28,4 +28,12 @@ expect 2 "line 3: truncated" "$dir/truncated.jsonl"
 expect 2 "line 2: malformed JSON" "$dir/malformed.jsonl"
 expect 2 "usage" --workload nope "$dir/clean.jsonl"
 expect 2 "usage"
+tmp=$(mktemp)
+expect 0 "" --generate 3000 --seed 5 "$tmp"
+expect 0 "verdict: valid" "$tmp"
+expect 0 "" --generate 3000 --seed 5 --stale-every 50 "$tmp"
+expect 1 "G-single-realtime" "$tmp"
+expect 0 "" --generate 3000 --workload bank "$tmp"
+expect 0 "verdict: valid" --workload bank "$tmp"
+rm -f "$tmp"
 exit $fail
