@@ -15,7 +15,9 @@
  * 1. Timestamp order (this file). From Spanner §4.1.2 (external
  *    consistency): if T1 completes before T2 is invoked, ts(T1) < ts(T2);
  *    a read-only T2 may share T1's timestamp (it reads at or below ts).
- *    Only ok transactions take part (an unknown one has no trusted ts).
+ *    Only ok transactions take part (an unknown one has no trusted ts), and
+ *    a snapshot read (read-only at a chosen, possibly stale, timestamp) is
+ *    never the later T2: Spanner promises it no real-time bound.
  *    Sort by completion and by invocation, then sweep invocations in order
  *    keeping the maximum ts among transactions already completed: one
  *    comparison per transaction. O(n log n). Anomaly: "ts-order".
@@ -267,7 +269,7 @@ int sim__check_ts_order(const struct sim_history *h, struct sim_report *r, struc
         for (; j < n && c[by_c[j]] < t2->invoke_us; j++)
             if (arg == UINT32_MAX || h->txns[by_c[j]].ts > h->txns[arg].ts)
                 arg = by_c[j];
-        if (arg == UINT32_MAX)
+        if (arg == UINT32_MAX || t2->snapshot) /* a snapshot read may lag real time */
             continue;
         const struct sim_txn *t1 = &h->txns[arg];
         if (t1->ts > t2->ts || (t1->ts == t2->ts && t2->mode == SIM_RW)) {

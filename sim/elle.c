@@ -26,7 +26,8 @@
  * the chain exists iff T1 completed before T2 was invoked: O(n) edges, the
  * same reachability as the transitive reduction. Only ok transactions are rt
  * sources (an unknown one's effective completion is unknown); unknown ones
- * that were observed are still nodes and rt targets.
+ * that were observed are still nodes and rt targets. Snapshot reads are
+ * never rt targets (they may read the past by design).
  *
  * Anomalies (Adya's names, Elle's realtime variants):
  *   G0        a cycle of ww edges only (write cycle)
@@ -354,8 +355,8 @@ static int realtime_edges(struct graph *g)
             rc = add_edge(g, g->nreal + k, g->nreal + k + 1, E_RT, 0);
     }
     for (uint32_t t = 0; t < g->nreal && rc == 0; t++) {
-        if (h->txns[t].outcome == SIM_ABORTED)
-            continue;
+        if (h->txns[t].outcome == SIM_ABORTED || h->txns[t].snapshot)
+            continue;            /* snapshot reads promise no real-time order */
         uint32_t lo = 0, hi = n; /* count of ok txns completed before t's invocation */
         while (lo < hi) {
             uint32_t mid = lo + (hi - lo) / 2;

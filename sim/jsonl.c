@@ -489,12 +489,14 @@ enum {
     T_TS = 1 << 4,
     T_OPS = 1 << 5,
     T_ID = 1 << 6,
+    T_SNAPSHOT = 1 << 7,
 };
 
 static unsigned txn_field_id(const char *s, size_t n)
 {
-    static const char *names[] = {"mode", "outcome", "invoke_us", "complete_us", "ts", "ops", "id"};
-    for (unsigned i = 0; i < 7; i++)
+    static const char *names[] = {"mode", "outcome", "invoke_us", "complete_us",
+                                  "ts",   "ops",     "id",        "snapshot"};
+    for (unsigned i = 0; i < 8; i++)
         if (eq(s, n, names[i]))
             return 1u << i;
     return 0;
@@ -553,6 +555,11 @@ static int txn_field(struct cur *c, struct sim_txn *t, unsigned field)
         return ops_array(c, t);
     case T_ID:
         return scalar(c, &t->id, "\"id\"");
+    case T_SNAPSHOT:
+        if (peek(c) != J_OTHER)
+            return wrong_type(c, "\"snapshot\": must be true or false");
+        t->snapshot = *c->p == 't';
+        return literal(c, t->snapshot ? "true" : "false");
     default:
         return skip_value(c, 1);
     }
@@ -579,6 +586,8 @@ static int txn_rules(struct cur *c, const struct sim_txn *t, unsigned seen)
     if (t->outcome == SIM_OK && t->ts <= 0)
         return sp_err_set(c->err, SP_EINVAL,
                           "\"ts\": an ok transaction needs a positive timestamp");
+    if (t->snapshot && t->mode != SIM_RO)
+        return sp_err_set(c->err, SP_EINVAL, "\"snapshot\": only a read-only transaction");
     for (uint32_t i = 0; i < t->op_n && t->mode == SIM_RO; i++)
         if (c->h->ops[t->op_off + i].f != SIM_F_READ)
             return sp_err_set(c->err, SP_EINVAL, "ops[%u]: a read-only transaction cannot write",

@@ -38,6 +38,7 @@ struct sim_txn {
     uint32_t id; /* interned "id", 0 when absent */
     uint8_t mode;
     uint8_t outcome;
+    uint8_t snapshot; /* a read-only txn at a chosen (stale) timestamp */
 };
 
 /* Interned strings: open addressing over offsets into one arena. */

@@ -8,7 +8,8 @@
  * O(m).
  *
  * No lost acknowledged write, by real time alone (no timestamps): if write W
- * of key k was acknowledged (ok) before read-only R was invoked, R must see W
+ * of key k was acknowledged (ok) before read-only R was invoked (R not a
+ * snapshot read, which may read the past by design), R must see W
  * or a later write. For lists that means R's list reaches at least W's
  * position in the key's version order (an append no read ever shows has no
  * position and is lost as soon as any later reader exists). For registers,
@@ -189,7 +190,8 @@ static int collect_events(struct lost *x)
             bool write = x->lists ? op->f == SIM_F_APPEND : op->f == SIM_F_WRITE;
             if (write)
                 x->w[x->nw++] = (struct ev){op->key, t, tx->complete_us, gi};
-            else if (op->f == SIM_F_READ && tx->mode == SIM_RO && op->is_list == x->lists)
+            else if (op->f == SIM_F_READ && tx->mode == SIM_RO && !tx->snapshot &&
+                     op->is_list == x->lists)
                 x->rd[x->nr++] = (struct ev){op->key, t, tx->invoke_us, gi};
         }
     }

@@ -320,6 +320,24 @@ static void test_realtime(void **state)
     expect_anomaly(h, SIM_WORKLOAD_AUTO, "ts-order");
 }
 
+/* A snapshot read at an old timestamp may miss a write that completed
+ * before it began; the same read as a strong read may not. */
+static void test_snapshot_read(void **state)
+{
+    (void) state;
+    const char *strong =
+        RW(0, 10, 10, A("x", 1), "ok") RO(20, 30, 5, R("x", "[]")) RO(40, 50, 45, R("x", "[1]"));
+    expect_anomaly(strong, SIM_WORKLOAD_AUTO, "ts-order");
+    expect_valid(
+        RW(0, 10, 10, A("x", 1),
+           "ok") "{'mode':'ro','snapshot':true,'invoke_us':20,'complete_us':30,'ts':5,"
+                 "'ops':[" R("x", "[]") "],'outcome':'ok'}\n" RO(40, 50, 45, R("x", "[1]")),
+        SIM_WORKLOAD_AUTO);
+    expect_input_error("{'mode':'rw','snapshot':true,'invoke_us':1,'complete_us':2,'ts':1,"
+                       "'ops':[],'outcome':'ok'}\n",
+                       "\"snapshot\": only a read-only");
+}
+
 /* The ts order disagrees with a dependency: T2 read T1's append but T1's
  * commit timestamp is above T2's. */
 static void test_ts_edge_order(void **state)
@@ -501,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_g2),
         cmocka_unit_test(test_realtime),
         cmocka_unit_test(test_ts_edge_order),
+        cmocka_unit_test(test_snapshot_read),
         cmocka_unit_test(test_lost_write),
         cmocka_unit_test(test_bank_total),
         cmocka_unit_test(test_malformed),
