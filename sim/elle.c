@@ -298,6 +298,13 @@ static void check_read(struct elle *x, uint32_t t, uint32_t gi)
     }
 }
 
+/* True if `val` first appears at position p of the key's longest list. */
+static bool first_at(const struct elle *x, uint32_t key, uint32_t val, uint32_t p)
+{
+    uint32_t i = sim__map_get(&x->amap, sim__kv(key, val));
+    return i != UINT32_MAX && x->ap[i].pos == p;
+}
+
 /* ww edges along each key's longest list; wr and rw edges per read. */
 static int dependency_edges(struct elle *x)
 {
@@ -309,7 +316,8 @@ static int dependency_edges(struct elle *x)
         const struct sim_op *op = &h->ops[x->longest[k] - 1];
         const uint32_t *l = h->elems + op->list_off;
         for (uint32_t p = 0; p + 1 < op->list_len && rc == 0; p++)
-            rc = add_dep(&x->g, appender(x, k, l[p]), appender(x, k, l[p + 1]), E_WW, k);
+            if (first_at(x, k, l[p], p) && first_at(x, k, l[p + 1], p + 1)) /* not a duplicate */
+                rc = add_dep(&x->g, appender(x, k, l[p]), appender(x, k, l[p + 1]), E_WW, k);
     }
     for (uint32_t t = 0; t < h->ntxns && rc == 0; t++) {
         const struct sim_txn *tx = &h->txns[t];

@@ -320,6 +320,47 @@ static void test_realtime(void **state)
     expect_anomaly(h, SIM_WORKLOAD_AUTO, "ts-order");
 }
 
+/* Real-time variants of the write and read cycles: each needs the rt edge. */
+static void test_realtime_variants(void **state)
+{
+    (void) state;
+    /* x's order says T2 before T1, but T1 finished before T2 began */
+    expect_anomaly(RW(0, 10, 5, A("x", 1), "ok") RW(20, 30, 25, A("x", 2), "ok")
+                       RO(40, 50, 45, R("x", "[2,1]")),
+                   SIM_WORKLOAD_AUTO, "G0-realtime");
+    /* T1 read T2's append, yet T1 finished before T2 began */
+    expect_anomaly(RW(0, 10, 5, R("x", "[2]"), "ok") RW(20, 30, 25, A("x", 2), "ok"),
+                   SIM_WORKLOAD_AUTO, "G1c-realtime");
+}
+
+/* Observations no version order explains. */
+static void test_list_observations(void **state)
+{
+    (void) state;
+    const char *two = RW(0, 100, 5, A("x", 1), "ok") RW(0, 100, 6, A("x", 2), "ok");
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s%s%s", two, RO(200, 300, 250, R("x", "[1,2]")),
+             RO(200, 300, 251, R("x", "[2,1]")));
+    expect_anomaly(buf, SIM_WORKLOAD_AUTO, "incompatible-order");
+    snprintf(buf, sizeof buf, "%s%s", two, RO(200, 300, 250, R("x", "[1,2,1]")));
+    expect_anomaly(buf, SIM_WORKLOAD_AUTO, "duplicate-elements");
+    snprintf(buf, sizeof buf, "%s%s", two, RO(200, 300, 250, R("x", "[1,2,3]")));
+    expect_anomaly(buf, SIM_WORKLOAD_AUTO, "garbage-read");
+}
+
+/* Register forms: an intermediate value, two writers at one timestamp. */
+static void test_register_anomalies(void **state)
+{
+    (void) state;
+    expect_anomaly(RW(0, 10, 5, W("x", "a") "," W("x", "b"), "ok") RO(20, 30, 25, RV("x", "a")),
+                   SIM_WORKLOAD_REGISTER, "G1b");
+    expect_anomaly(RW(0, 10, 5, W("x", "a"), "ok") RW(0, 10, 5, W("x", "b"), "ok"),
+                   SIM_WORKLOAD_REGISTER, "ts-collision");
+    expect_anomaly(RW(0, 10, 5, W("x", "a"), "ok") RO(0, 10, 4, RV("x", "a")),
+                   SIM_WORKLOAD_REGISTER, "future-read");
+    expect_anomaly(RO(0, 10, 4, RV("x", "zz")), SIM_WORKLOAD_REGISTER, "garbage-read");
+}
+
 /* A snapshot read at an old timestamp may miss a write that completed
  * before it began; the same read as a strong read may not. */
 static void test_snapshot_read(void **state)
@@ -520,6 +561,9 @@ int main(void)
         cmocka_unit_test(test_realtime),
         cmocka_unit_test(test_ts_edge_order),
         cmocka_unit_test(test_snapshot_read),
+        cmocka_unit_test(test_realtime_variants),
+        cmocka_unit_test(test_list_observations),
+        cmocka_unit_test(test_register_anomalies),
         cmocka_unit_test(test_lost_write),
         cmocka_unit_test(test_bank_total),
         cmocka_unit_test(test_malformed),
