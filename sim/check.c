@@ -211,16 +211,18 @@ static int cmp_keyed(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void sim__sort_by(uint32_t *idx, size_t n, const int64_t *key)
+int sim__sort_by(uint32_t *idx, size_t n, const int64_t *key)
 {
     struct keyed *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    SP_ASSERT(tmp); /* callers size n by the history they already hold */
+    if (!tmp)
+        return SP_ENOMEM;
     for (size_t i = 0; i < n; i++)
         tmp[i] = (struct keyed){key[idx[i]], idx[i]};
     qsort(tmp, n, sizeof *tmp, cmp_keyed);
     for (size_t i = 0; i < n; i++)
         idx[i] = tmp[i].i;
     free(tmp);
+    return 0;
 }
 
 int sim_workload_parse(const char *name)
@@ -260,8 +262,10 @@ int sim__check_ts_order(const struct sim_history *h, struct sim_report *r, struc
         if (h->txns[t].outcome == SIM_OK)
             by_c[n] = by_i[n] = t, n++;
     }
-    sim__sort_by(by_c, n, c);
-    sim__sort_by(by_i, n, inv);
+    if (sim__sort_by(by_c, n, c) || sim__sort_by(by_i, n, inv)) {
+        free(by_c), free(by_i), free(c), free(inv);
+        return sp_err_set(err, SP_ENOMEM, "timestamp order: out of memory");
+    }
     size_t j = 0;
     uint32_t arg = UINT32_MAX; /* the completed txn with the largest ts so far */
     for (size_t k = 0; k < n; k++) {

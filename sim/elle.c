@@ -356,7 +356,7 @@ static int realtime_edges(struct graph *g)
             by_c[n++] = t;
     }
     if (rc == 0)
-        sim__sort_by(by_c, n, c);
+        rc = sim__sort_by(by_c, n, c);
     for (uint32_t k = 0; k < n && rc == 0; k++) {
         rc = add_edge(g, by_c[k], g->nreal + k, E_RT, 0);
         if (rc == 0 && k + 1 < n)

@@ -119,7 +119,7 @@ int sim__check_graph(const struct sim_history *h, const struct sim_check_options
 int sim__check_workload(const struct sim_history *h, const struct sim_check_options *o,
                         enum sim_workload w, struct sim_report *r, struct sp_err *err);
 
-/* Sorts idx[0..n) by key[idx] ascending (stable on ties by idx). */
-void sim__sort_by(uint32_t *idx, size_t n, const int64_t *key);
+/* Sorts idx[0..n) by key[idx] ascending (ties by idx). 0 or SP_ENOMEM. */
+int sim__sort_by(uint32_t *idx, size_t n, const int64_t *key);
 
 #endif /* SIM_INT_H */

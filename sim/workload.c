@@ -26,7 +26,6 @@
 
 #include "sim_int.h"
 #include "sp_assert.h"
-#include "sp_log.h"
 
 struct ev {
     uint32_t key;
@@ -234,7 +233,7 @@ static int balance(const struct sim_history *h, uint32_t t, uint32_t val, int64_
 }
 
 static int check_bank(const struct sim_history *h, const struct sim_check_options *o,
-                      struct sim_report *r, struct sp_err *err)
+                      struct sim_report *r, char *note, size_t note_cap, struct sp_err *err)
 {
     uint32_t *stamp = calloc((size_t) h->str.n + 1, sizeof *stamp), naccounts = 0;
     if (!stamp)
@@ -273,8 +272,12 @@ static int check_bank(const struct sim_history *h, const struct sim_check_option
                          sim__txn_name(h, t, a, sizeof a), naccounts, sum, total);
     }
     free(stamp);
-    if (rc == 0 && full == 0)
-        SP_WARN("bank: no read-only transaction read all %u accounts", naccounts);
+    snprintf(note, note_cap, "bank total %" PRId64 " (%s) over %zu full reads of %u accounts%s",
+             total,
+             o->bank_total_set ? "given"
+             : have            ? "first full read"
+                               : "none",
+             full, naccounts, full ? "" : ": NOTHING CHECKED");
     return rc;
 }
 
@@ -282,12 +285,13 @@ int sim__check_workload(const struct sim_history *h, const struct sim_check_opti
                         enum sim_workload w, struct sim_report *r, struct sp_err *err)
 {
     int rc = 0;
+    char bank[128] = "", note[160];
     if (w == SIM_WORKLOAD_BANK)
-        rc = check_bank(h, o, r, err);
+        rc = check_bank(h, o, r, bank, sizeof bank, err);
     if (rc == 0 && check_lost(h, w == SIM_WORKLOAD_LIST_APPEND, r))
         rc = sp_err_set(err, SP_ENOMEM, "workload: out of memory");
+    snprintf(note, sizeof note, "%s%slost writes", bank, bank[0] ? "; " : "");
     if (rc == 0)
-        sim__report_ran(r, SIM_CHECK_WORKLOAD,
-                        w == SIM_WORKLOAD_BANK ? "bank total, lost writes" : "lost writes");
+        sim__report_ran(r, SIM_CHECK_WORKLOAD, note);
     return rc;
 }
