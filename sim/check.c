@@ -496,25 +496,27 @@ static void check_register_read(struct reads *x, uint32_t t, uint32_t opi)
         e--;
     uint32_t want = e > lo ? x->v[e - 1].val : SIM_NULL;
     uint32_t want_txn = e > lo ? x->v[e - 1].txn : UINT32_MAX;
-    size_t seen = p; /* the unknown-outcome version the read saw, if any */
-    if (op->val != want) {
-        for (size_t i = p; i-- > e;)
-            if (x->v[i].val == op->val) {
-                seen = i;
-                break;
-            }
-        if (seen == p) {
-            uint32_t writer;
-            const char *name = classify(x, t, op->key, op->val, ro, &writer);
-            if (writer != UINT32_MAX && h->txns[writer].outcome == SIM_UNKNOWN &&
-                h->txns[writer].ts <= 0)
-                return; /* an unknown transaction without a ts: it cannot be placed */
-            report_read(x, name, t, op->key, sim__str(h, op->val), sim__str(h, want), want_txn,
-                        writer);
-            return;
+    /* The newest version that explains the value. With repeated values an
+     * unknown version may match as well as the ok one below it: then only
+     * versions above the match count as skipped, and the match counts as
+     * applied only if the ok version does not explain the value. */
+    size_t seen = p;
+    for (size_t i = p; i-- > e;)
+        if (x->v[i].val == op->val) {
+            seen = i;
+            break;
         }
-        x->effect[x->v[seen].txn] = 1;
+    if (seen == p && op->val != want) {
+        uint32_t writer;
+        const char *name = classify(x, t, op->key, op->val, ro, &writer);
+        if (writer != UINT32_MAX && h->txns[writer].outcome == SIM_UNKNOWN &&
+            h->txns[writer].ts <= 0)
+            return; /* an unknown transaction without a ts: it cannot be placed */
+        report_read(x, name, t, op->key, sim__str(h, op->val), sim__str(h, want), want_txn, writer);
+        return;
     }
+    if (seen != p && op->val != want)
+        x->effect[x->v[seen].txn] = 1;
     mark_skipped(x, seen == p ? e : seen + 1, p, op->val);
 }
 
