@@ -62,6 +62,11 @@ static int check(const struct sim_check_options *o, const char *path)
         return 2;
     }
     double t1 = now_s();
+    if (sim_history_size(h) == 0) { /* an empty file is more likely lost than valid */
+        fprintf(stderr, "spanner-check: %s: no transactions in the history\n", path);
+        sim_history_free(h);
+        return 2;
+    }
     struct sim_report *r;
     rc = sim_check(h, o, &r, &err);
     double t2 = now_s();

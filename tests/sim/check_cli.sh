@@ -26,6 +26,7 @@ expect 1 "bank-total" --workload bank --bank-total 100 "$dir/bank.jsonl"
 expect 0 "verdict: valid" --workload bank "$dir/bank.jsonl"
 expect 2 "line 3: truncated" "$dir/truncated.jsonl"
 expect 2 "line 2: malformed JSON" "$dir/malformed.jsonl"
+expect 2 "no transactions" /dev/null
 expect 2 "usage" --workload nope "$dir/clean.jsonl"
 expect 2 "usage"
 tmp=$(mktemp)
