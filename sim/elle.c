@@ -73,6 +73,7 @@ struct graph {
     struct edge *e; /* sorted by src: CSR */
     size_t ne, ecap;
     uint32_t *off; /* edges of node u: e[off[u]..off[u+1]) */
+    size_t cycles; /* cycles reported */
 };
 
 struct append {
@@ -602,8 +603,16 @@ static const struct cls {
 
 static void report_cycle(struct graph *g, struct bfs *b, uint32_t closing, struct cycle *cy)
 {
-    if (!collect(g, b, closing, cy))
+    const struct edge *e = &g->e[closing];
+    char a[SIM_NAME_MAX];
+    if (!collect(g, b, closing, cy)) { /* still a violation, only too long to print */
+        g->cycles++;
+        sim__anomaly(g->r, SIM_CHECK_GRAPH, "cycle-too-long", UINT64_MAX,
+                     "a cycle of more than %d edges through %s (not printed)", CYCLE_MAX,
+                     sim__txn_name(g->h, e->src < g->nreal ? e->src : e->dst, a, sizeof a));
         return;
+    }
+    g->cycles++;
     char name[40], desc[1000];
     name_cycle(g, cy, name, sizeof name);
     describe(g, cy, desc, sizeof desc);
@@ -673,6 +682,23 @@ static int search_class(struct graph *g, const struct cls *k, unsigned tries_max
     return 0;
 }
 
+/* Names a transaction in a non-trivial component of the full graph. */
+static void unclassified(struct graph *g)
+{
+    struct scc s;
+    char a[SIM_NAME_MAX];
+    if (tarjan(g, E_ALL, &s) == 0)
+        for (uint32_t u = 0; u < g->nreal; u++)
+            if (s.size[s.comp[u]] > 1) {
+                sim__anomaly(g->r, SIM_CHECK_GRAPH, "cycle-unclassified", UINT64_MAX,
+                             "%s is on a cycle of the dependency and real-time graph "
+                             "(component of %u nodes) the bounded search did not isolate",
+                             sim__txn_name(g->h, u, a, sizeof a), s.size[s.comp[u]]);
+                break;
+            }
+    scc_free(&s);
+}
+
 static int search_cycles(struct graph *g, unsigned tries_max, bool *cyclic)
 {
     tries_max = tries_max > UINT8_MAX ? UINT8_MAX : tries_max; /* counted in a uint8_t */
@@ -696,6 +722,8 @@ static int search_cycles(struct graph *g, unsigned tries_max, bool *cyclic)
         memset(b.dist, 0xff, g->nnodes * sizeof *b.dist);
     for (size_t i = 0; i < sizeof classes / sizeof classes[0] && rc == 0; i++)
         rc = search_class(g, &classes[i], tries_max, &b, cy);
+    if (rc == 0 && g->cycles == 0) /* the bounded searches missed: never a silent pass */
+        unclassified(g);
     free(b.dist), free(b.parent), free(b.touched), free(b.dq), free(cy);
     return rc;
 }
