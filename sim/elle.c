@@ -39,7 +39,9 @@
  *   G2        a cycle with two or more rw edges (write skew and friends)
  *   X-realtime  the same, where the cycle needs at least one rt edge
  * plus "incompatible-order", "duplicate-elements", "garbage-read" and
- * "ts-edge-order" (a ww/wr/rw edge whose timestamps run backwards).
+ * "ts-edge-order" (a ww/wr/rw edge whose timestamps run backwards), and
+ * "cycle-unclassified" / "cycle-too-long" when the graph is cyclic but the
+ * bounded search could not isolate or print a cycle (never a silent pass).
  *
  * Cycle search: Tarjan's SCC (iterative) over the edge types of a class;
  * inside each non-trivial component, for a bounded number of edges of the
