@@ -447,7 +447,7 @@ static void report_read(struct reads *x, const char *name, uint32_t t, uint32_t 
 {
     const struct sim_history *h = x->h;
     const struct sim_txn *tx = &h->txns[t];
-    char a[SIM_NAME_MAX], b[SIM_NAME_MAX], c[SIM_NAME_MAX];
+    char a[SIM_NAME_MAX], b[SIM_NAME_MAX + 32], c[SIM_NAME_MAX];
     snprintf(b, sizeof b, "the initial state");
     if (want_txn != UINT32_MAX)
         snprintf(b, sizeof b, "%s (ts %" PRId64 ")", sim__txn_name(h, want_txn, c, sizeof c),
