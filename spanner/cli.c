@@ -9,6 +9,7 @@
  *   spanner put KEY VALUE
  *   spanner get KEY [--strong | --stale DURATION | --at TS]
  *   spanner delete KEY
+ *   spanner scan START [END] [--limit N] [--strong | --stale DURATION | --at TS]
  *   spanner shell [--json] [--history FILE]
  *
  * Every client command takes --cluster D (a local cluster's directory) or
@@ -31,6 +32,7 @@
 struct cli {
     const char *cluster, *endpoints, *zone;
     bool json, strong;
+    uint64_t limit;
     sp_micros stale_us, at_ts;
     const char *history;
     struct sp_local_opts up;
@@ -49,6 +51,7 @@ static void usage(FILE *f)
           "  spanner put KEY VALUE\n"
           "  spanner get KEY [--strong | --stale DURATION | --at TIMESTAMP_US]\n"
           "  spanner delete KEY\n"
+          "  spanner scan START [END] [--limit N] [--strong | --stale DURATION | --at TS]\n"
           "  spanner shell [--json] [--history FILE]\n"
           "client options: --cluster DIR | --endpoints HOST:PORT,...  [--zone ZONE]\n"
           "durations: 500ms, 5s, 2m; timestamps: microseconds since the Unix epoch\n"
@@ -81,7 +84,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         {"at", 1, 0, 'a'},      {"history", 1, 0, 'H'},   {"dir", 1, 0, 'd'},
         {"zones", 1, 0, 'Z'},   {"nodes-per-zone", 1, 0, 'n'}, {"groups", 1, 0, 'g'},
         {"latency", 1, 0, 'l'}, {"lease-ms", 1, 0, 'L'},  {"help", 0, 0, 'h'},
-        {"foreground", 0, 0, 'F'}, {"fixed-eps-us", 1, 0, 'E'},
+        {"foreground", 0, 0, 'F'}, {"fixed-eps-us", 1, 0, 'E'}, {"limit", 1, 0, 'N'},
         {0, 0, 0, 0}};
     for (int o; (o = getopt_long(argc, argv, "+", opts, NULL)) != -1;) {
         char *end = NULL;
@@ -114,6 +117,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         case 'L': c->up.lease_ms = atoi(optarg); break;
         case 'F': c->up.foreground = true; break;
         case 'E': c->up.fixed_eps_us = atoi(optarg); break;
+        case 'N': c->limit = strtoull(optarg, NULL, 10); break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -395,6 +399,48 @@ static int cmd_get(struct cli *c, int argc, char **argv)
     return report(rc, &err);
 }
 
+struct scan_out {
+    uint64_t rows;
+};
+
+static int print_row(void *ctx, const struct sp_row *r)
+{
+    struct scan_out *o = ctx;
+    o->rows++;
+    printf("%.*s = \"%.*s\"  (version ts %lld)\n", (int) r->key_len, (const char *) r->key,
+           (int) r->value_len, (const char *) r->value, (long long) r->ts);
+    return 0;
+}
+
+static int cmd_scan(struct cli *c, int argc, char **argv)
+{
+    if (argc < 1 || argc > 2) {
+        fprintf(stderr, "spanner: scan START [END] [--limit N] [--strong | --stale D | --at TS]\n");
+        return 2;
+    }
+    struct sp_client *cl;
+    int rc = open_client(c, &cl);
+    if (rc)
+        return rc;
+    struct sp_ro_options ro = {.read_ts = c->at_ts, .max_staleness_us = c->stale_us};
+    struct sp_txn *t;
+    struct sp_err err = {0};
+    struct scan_out out = {0};
+    rc = sp_ro_begin(cl, &ro, &t, &err);
+    if (rc == 0) {
+        const char *end = argc > 1 ? argv[1] : "";
+        rc = sp_txn_scan(t, argv[0], strlen(argv[0]), end, strlen(end), c->limit, print_row, &out,
+                         &err);
+        struct sp_commit_info info;
+        sp_txn_commit(t, &info, NULL);
+        if (rc == 0)
+            printf("(%llu rows at read_ts=%lld)\n", (unsigned long long) out.rows,
+                   (long long) info.ts);
+    }
+    sp_client_close(cl);
+    return report(rc, &err);
+}
+
 static void find_spannerd(struct cli *c, const char *argv0)
 {
     char self[PATH_MAX];
@@ -444,6 +490,8 @@ int main(int argc, char **argv)
         return cmd_put(&c, npos, pos, true);
     if (strcmp(cmd, "get") == 0)
         return cmd_get(&c, npos, pos);
+    if (strcmp(cmd, "scan") == 0)
+        return cmd_scan(&c, npos, pos);
     if (strcmp(cmd, "shell") == 0) {
         struct sp_client *cl;
         int rc = open_client(&c, &cl);

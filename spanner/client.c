@@ -418,6 +418,107 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
     return rc;
 }
 
+/* One scan page of group gidx at the nearest replica that can serve it. */
+static int scan_page(struct sp_txn *t, uint32_t gidx, struct txn_key range[2], uint32_t limit,
+                     Spanner__Txn__Reply **out, struct sp_err *err)
+{
+    struct sp_client *c = t->c;
+    uint32_t order[SP_REPLICAS_MAX * 2], n = replicas_by_distance(c, gidx, order);
+    struct txn_request req = {.type = TXN_REQ_RO_SCAN, .group = c->conf.groups[gidx].id,
+                              .id = t->id, .keys_n = 2, .keys = range, .scan_limit = limit};
+    if (t->read_ts) {
+        req.mode = TXN_READ_EXACT;
+        req.read_ts = t->read_ts;
+    } else if (t->staleness_us) {
+        req.mode = TXN_READ_STALE;
+        req.staleness_us = t->staleness_us;
+    } else {
+        req.mode = TXN_READ_STRONG;
+    }
+    int rc = SP_ESP_UNAVAILABLE;
+    for (uint32_t i = 0; i < n; i++) {
+        Spanner__Txn__Reply *rep = NULL;
+        rc = call(c, order[i], &req, &rep, err);
+        if (rc == 0 && rep->status == 0) {
+            if (!t->read_ts)
+                t->read_ts = rep->ts;
+            *out = rep;
+            return 0;
+        }
+        if (rc == 0)
+            rc = sp_err_set(err, rep->status, "node %u: %s", order[i], rep->error);
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        if (rc != SP_ETXN_NOT_SAFE && rc != SP_ESP_UNAVAILABLE && rc != SP_EPAXOS_NOT_LEADER)
+            return rc;
+    }
+    return rc;
+}
+
+/* The smaller of two range ends, "" meaning +inf. */
+static const char *min_end(const char *a, size_t al, const char *b, size_t bl, size_t *len)
+{
+    int cmp = memcmp(a, b, al < bl ? al : bl);
+    bool a_first = bl == 0 || (al != 0 && (cmp < 0 || (cmp == 0 && al <= bl)));
+    *len = a_first ? al : bl;
+    return a_first ? a : b;
+}
+
+int sp_txn_scan(struct sp_txn *t, const void *start, size_t start_len, const void *end,
+                size_t end_len, uint64_t limit, sp_row_fn fn, void *ctx, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL && fn != NULL);
+    if (!t->ro)
+        return sp_err_set(err, SP_EINVAL, "scan: only in read-only transactions");
+    if (start_len > SP_KEY_MAX * 4 || end_len > SP_KEY_MAX * 4)
+        return sp_err_set(err, SP_EINVAL, "scan: range keys longer than %d bytes", SP_KEY_MAX * 4);
+    uint8_t cur[SP_KEY_MAX * 4 + 1];
+    size_t cur_len = start_len;
+    memcpy(cur, start, start_len);
+    uint64_t seen = 0;
+    for (int pages = 0; pages < 1000000; pages++) {
+        if (end_len && (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) > 0 ||
+                        (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) == 0 &&
+                         cur_len >= end_len)))
+            return 0; /* past the end */
+        uint32_t gidx = group_index(t->c, cur, cur_len);
+        const struct sp_group_conf *g = &t->c->conf.groups[gidx];
+        size_t stop_len;
+        const char *stop = min_end(end, end_len, g->end, strlen(g->end), &stop_len);
+        struct txn_key range[2] = {{cur, cur_len}, {stop, stop_len}};
+        uint64_t want = limit ? limit - seen : TXN_REQ_SCAN_ROWS_MAX;
+        Spanner__Txn__Reply *rep = NULL;
+        int rc = scan_page(t, gidx, range, (uint32_t) (want < TXN_REQ_SCAN_ROWS_MAX
+                                                           ? want : TXN_REQ_SCAN_ROWS_MAX),
+                           &rep, err);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < rep->n_values && rc == 0; i++) {
+            const Spanner__Txn__Value *v = rep->values[i];
+            struct sp_row row = {v->key.data, v->value.data, v->key.len, v->value.len, v->ts};
+            rc = fn(ctx, &row);
+            seen++;
+        }
+        bool more = rep->more;
+        if (more && rep->resume_key.len <= SP_KEY_MAX * 4) {
+            memcpy(cur, rep->resume_key.data, rep->resume_key.len);
+            cur_len = rep->resume_key.len;
+        } else if (more) {
+            rc = sp_err_set(err, SP_ESP_PROTOCOL, "scan: resume key too long");
+        }
+        spanner__txn__reply__free_unpacked(rep, NULL);
+        if (rc || (limit && seen >= limit))
+            return rc;
+        if (!more) {
+            if (stop_len == 0 || (stop == (const char *) end && stop_len == end_len))
+                return 0; /* the range ended in this group */
+            memcpy(cur, stop, stop_len);
+            cur_len = stop_len;
+        }
+    }
+    return sp_err_set(err, SP_EFULL, "scan: too many pages");
+}
+
 int sp_txn_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
                 struct sp_err *err)
 {

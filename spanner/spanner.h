@@ -91,6 +91,25 @@ int sp_ro_begin(struct sp_client *c, const struct sp_ro_options *o, struct sp_tx
 int sp_txn_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
                 struct sp_err *err);
 
+/* A row of a scan; pointers valid only during the callback. */
+struct sp_row {
+    const uint8_t *key, *value;
+    size_t key_len, value_len;
+    sp_micros ts; /* timestamp of the version */
+};
+/* Return non-zero to stop the scan (sp_txn_scan then returns that value). */
+typedef int (*sp_row_fn)(void *ctx, const struct sp_row *row);
+
+/*
+ * Scans [start, end) in key order (end_len 0: to the end of the key space)
+ * in a read-only transaction, at its timestamp (the first read or scan
+ * fixes it), calling fn for each of at most `limit` rows (0: no limit),
+ * across every group the range covers. Read-write transactions cannot
+ * scan (no range locks): SP_EINVAL.
+ */
+int sp_txn_scan(struct sp_txn *t, const void *start, size_t start_len, const void *end,
+                size_t end_len, uint64_t limit, sp_row_fn fn, void *ctx, struct sp_err *err);
+
 /* Buffers a write or delete (read-write only; sent at commit). */
 int sp_txn_write(struct sp_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
                  struct sp_err *err);

@@ -89,7 +89,7 @@ void sp_node_decoded_free(struct sp_node_decoded *d)
 
 static int check_request(const Spanner__Txn__Request *pb, struct sp_err *err)
 {
-    if (pb->type < TXN_REQ_READ || pb->type > TXN_REQ_KEEPALIVE)
+    if (pb->type < TXN_REQ_READ || pb->type > TXN_REQ_RO_SCAN)
         return sp_err_set(err, SP_EINVAL, "request: type %u is not a request type", pb->type);
     if (pb->n_keys > TXN_REQ_KEYS_MAX)
         return sp_err_set(err, SP_EINVAL, "request: %zu keys, at most %d", pb->n_keys,
@@ -104,8 +104,15 @@ static int check_request(const Spanner__Txn__Request *pb, struct sp_err *err)
         if (pb->writes[i]->kind != TXN_WRITE_PUT && pb->writes[i]->kind != TXN_WRITE_DELETE)
             return sp_err_set(err, SP_EINVAL, "request: write %zu: kind %u (1 put, 2 delete)",
                               i, pb->writes[i]->kind);
-    if (pb->type == TXN_REQ_RO_READ && (pb->mode < TXN_READ_STRONG_SINGLE || pb->mode > TXN_READ_STALE))
+    bool ro = pb->type == TXN_REQ_RO_READ || pb->type == TXN_REQ_RO_SCAN;
+    if (ro && (pb->mode < TXN_READ_STRONG_SINGLE || pb->mode > TXN_READ_STALE))
         return sp_err_set(err, SP_EINVAL, "request: read mode %u (1..4)", pb->mode);
+    if (pb->type == TXN_REQ_RO_SCAN &&
+        (pb->n_keys != 2 || pb->scan_limit < 1 || pb->scan_limit > TXN_REQ_SCAN_ROWS_MAX))
+        return sp_err_set(err, SP_EINVAL,
+                          "scan: expected 2 keys (start, end) and a limit of 1..%d rows, got %zu "
+                          "keys and %u",
+                          TXN_REQ_SCAN_ROWS_MAX, pb->n_keys, pb->scan_limit);
     return 0;
 }
 
@@ -148,6 +155,7 @@ int sp_request_unpack(const uint8_t *data, size_t len, struct sp_request_decoded
     r->mode = (enum txn_read_mode) pb->mode;
     r->read_ts = pb->read_ts;
     r->staleness_us = pb->staleness_us;
+    r->scan_limit = pb->scan_limit;
     out->pb = pb;
     return 0;
 }
@@ -194,6 +202,7 @@ int sp_request_pack(const struct txn_request *r, uint8_t **out, size_t *len)
     pb.mode = (uint32_t) r->mode;
     pb.read_ts = r->read_ts;
     pb.staleness_us = r->staleness_us;
+    pb.scan_limit = r->scan_limit;
     size_t n = spanner__txn__request__get_packed_size(&pb);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
@@ -207,14 +216,23 @@ int sp_request_pack(const struct txn_request *r, uint8_t **out, size_t *len)
 int sp_reply_pack(const struct txn_reply *r, const char *error, tt_micros commit_wait_us,
                   uint8_t **out, size_t *len)
 {
-    SP_ASSERT(r != NULL && r->values_n <= TXN_REQ_KEYS_MAX);
-    Spanner__Txn__Value vals[TXN_REQ_KEYS_MAX], *vp[TXN_REQ_KEYS_MAX];
+    SP_ASSERT(r != NULL && r->values_n <= TXN_REQ_SCAN_ROWS_MAX);
+    _Static_assert(TXN_REQ_SCAN_ROWS_MAX >= TXN_REQ_KEYS_MAX, "a reply carries keys or rows");
+    /* Up to TXN_REQ_SCAN_ROWS_MAX rows: on the heap, not the stack. */
+    Spanner__Txn__Value *vals = calloc(r->values_n ? r->values_n : 1, sizeof *vals);
+    Spanner__Txn__Value **vp = calloc(r->values_n ? r->values_n : 1, sizeof *vp);
+    if (!vals || !vp) {
+        free(vals);
+        free(vp);
+        return SP_ENOMEM;
+    }
     for (uint32_t i = 0; i < r->values_n; i++) {
         spanner__txn__value__init(&vals[i]);
         vals[i].kind = (uint32_t) r->values[i].kind;
         vals[i].ts = r->values[i].ts;
         vals[i].value = (ProtobufCBinaryData){r->values[i].value_len,
                                               (uint8_t *) r->values[i].value};
+        vals[i].key = (ProtobufCBinaryData){r->values[i].key_len, (uint8_t *) r->values[i].key};
         vp[i] = &vals[i];
     }
     Spanner__Txn__Reply pb = SPANNER__TXN__REPLY__INIT;
@@ -226,11 +244,16 @@ int sp_reply_pack(const struct txn_reply *r, const char *error, tt_micros commit
     pb.n_values = r->values_n;
     pb.values = vp;
     pb.commit_wait_us = commit_wait_us;
+    pb.more = r->more;
+    pb.resume_key = (ProtobufCBinaryData){r->resume_key_len, (uint8_t *) r->resume_key};
     size_t n = spanner__txn__reply__get_packed_size(&pb);
     uint8_t *buf = malloc(n ? n : 1);
+    if (buf)
+        spanner__txn__reply__pack(&pb, buf);
+    free(vals);
+    free(vp);
     if (!buf)
         return SP_ENOMEM;
-    spanner__txn__reply__pack(&pb, buf);
     *out = buf;
     *len = n;
     return 0;

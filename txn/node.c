@@ -555,7 +555,7 @@ static int on_client(struct txn_node *n, const struct txn_request *req)
         txn__reply_status(n, req->client, req->req_id, req->id, SP_EINVAL, 0);
         return SP_EINVAL;
     }
-    if (req->type == TXN_REQ_RO_READ) {
+    if (req->type == TXN_REQ_RO_READ || req->type == TXN_REQ_RO_SCAN) {
         txn__on_ro_read(n, g, req);
         return 0;
     }

@@ -195,6 +195,7 @@ struct txn__wait {
     tt_micros ts;           /* commit wait: until tt_after(ts); read: t_safe >= ts */
     tt_micros deadline_us;  /* reads only */
     tt_micros held_since_us; /* commit: now.earliest when the hold began */
+    uint32_t scan_limit;     /* read: > 0 for a scan of [keys[0], keys[1]) */
     struct txn_reply reply; /* commit: complete; read: client, req_id */
     bool has_client;        /* commit: reply to a client (else only participants) */
     uint32_t parts_n;       /* commit: participants told after the wait */

@@ -85,10 +85,11 @@ void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, 
     for (uint32_t i = 0; i < keys_n && r.status == 0; i++) {
         struct txn_version v = {0};
         r.status = txn_store_get(n->store, g->id, keys[i].key, keys[i].key_len, t, &v, NULL);
-        vals[i].kind = v.kind;
-        vals[i].ts = v.ts;
-        vals[i].value = txn__arena_dup(&n->arena, v.value, v.value_len);
-        vals[i].value_len = v.value_len;
+        /* Every field set: the arena does not zero, and a point read carries
+         * no key (only scan rows do). */
+        vals[i] = (struct txn_value){.kind = v.kind, .ts = v.ts,
+                                     .value = txn__arena_dup(&n->arena, v.value, v.value_len),
+                                     .value_len = v.value_len};
         txn_version_clear(&v);
     }
     if (r.status == 0) {
@@ -98,6 +99,47 @@ void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, 
     if (t == TT_MICROS_MAX)
         r.ts = 0; /* a locking read reads the newest version, at no timestamp */
     txn__reply(n, &r);
+}
+
+/* Serves a scan of [keys[0], keys[1]) at t (t <= t_safe here, R1). */
+static void serve_scan(struct txn_node *n, struct txn__group *g, const struct txn_reply *who,
+                       const struct txn_key *keys, uint32_t limit, tt_micros t)
+{
+    SP_ASSERT(limit >= 1 && limit <= TXN_REQ_SCAN_ROWS_MAX);
+    struct txn_reply r = {.client = who->client, .req_id = who->req_id, .id = who->id, .ts = t};
+    struct txn_scan sc = {0};
+    r.status = txn_store_scan(n->store, g->id, keys[0].key, keys[0].key_len,
+                              keys[1].key_len ? keys[1].key : NULL, keys[1].key_len, t, limit, &sc,
+                              NULL);
+    if (r.status == 0) {
+        struct txn_value *vals = txn__arena_alloc(&n->arena, sizeof *vals * (sc.rows_n + 1));
+        for (size_t i = 0; i < sc.rows_n; i++) {
+            const struct txn_row *row = &sc.rows[i];
+            vals[i] = (struct txn_value){.kind = TXN_VERSION_VALUE, .ts = row->ts,
+                                         .value = txn__arena_dup(&n->arena, row->value,
+                                                                 row->value_len),
+                                         .value_len = row->value_len,
+                                         .key = txn__arena_dup(&n->arena, row->key, row->key_len),
+                                         .key_len = row->key_len};
+        }
+        r.values = vals;
+        r.values_n = (uint32_t) sc.rows_n;
+        r.more = sc.more;
+        if (sc.more)
+            r.resume_key = txn__arena_dup(&n->arena, sc.resume_key, sc.resume_key_len);
+        r.resume_key_len = sc.more ? sc.resume_key_len : 0;
+    }
+    txn_scan_clear(&sc);
+    txn__reply(n, &r);
+}
+
+static void serve(struct txn_node *n, struct txn__group *g, const struct txn_reply *who,
+                  const struct txn_key *keys, uint32_t keys_n, uint32_t scan_limit, tt_micros t)
+{
+    if (scan_limit)
+        serve_scan(n, g, who, keys, scan_limit, t);
+    else
+        txn__serve_read(n, g, who->client, who->req_id, who->id, keys, keys_n, t);
 }
 
 /* Chooses s_read for the request, or answers it with an error. */
@@ -138,13 +180,21 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
 void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
 {
     tt_micros t = 0;
+    bool scan = req->type == TXN_REQ_RO_SCAN;
+    if (scan && (req->keys_n != 2 || req->scan_limit < 1 ||
+                 req->scan_limit > TXN_REQ_SCAN_ROWS_MAX)) {
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_EINVAL, 0);
+        return;
+    }
+    uint32_t limit = scan ? req->scan_limit : 0;
+    struct txn_reply who = {.client = req->client, .req_id = req->req_id, .id = req->id};
     int rc = read_ts(n, g, req, &t);
     if (rc) {
         txn__reply_status(n, req->client, req->req_id, req->id, rc, txn__hint(g));
         return;
     }
     if (txn_safetime_check_read(g->st, t, NULL) == 0) { /* R1 */
-        txn__serve_read(n, g, req->client, req->req_id, req->id, req->keys, req->keys_n, t);
+        serve(n, g, &who, req->keys, req->keys_n, limit, t);
         return;
     }
     struct txn__wait *w = txn__wait_alloc(n, true);
@@ -164,6 +214,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
     w->blob = tmp.blob;
     w->keys = tmp.keys;
     w->keys_n = tmp.keys_n;
+    w->scan_limit = limit;
 }
 
 static void release_commit(struct txn_node *n, struct txn__wait *w)
@@ -197,8 +248,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
         struct txn__group *g = txn__group_find(n, w->group);
         SP_ASSERT(g != NULL);
         if (txn_safetime_check_read(g->st, w->ts, NULL) == 0) {
-            txn__serve_read(n, g, w->reply.client, w->reply.req_id, w->reply.id, w->keys, w->keys_n,
-                            w->ts);
+            serve(n, g, &w->reply, w->keys, w->keys_n, w->scan_limit, w->ts);
             wait_free(n, w);
         } else if (w->deadline_us <= n->now.earliest) {
             SP_DEBUG("txn node %u: group %llu: read at %lld timed out: t_safe %lld, paxos safe "

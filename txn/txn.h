@@ -722,7 +722,15 @@ enum txn_req_type {
      * expires after idle_timeout_us otherwise). Answered 0, or the status
      * the transaction ended with (SP_ETXN_WOUNDED, SP_ETXN_ABORTED). */
     TXN_REQ_KEEPALIVE = 6,
+    /* Lock-free scan of [keys[0], keys[1]) (keys_n == 2; an empty end key
+     * means unbounded) at the timestamp `mode` chooses, as RO_READ does, at
+     * most scan_limit rows (1..TXN_REQ_SCAN_ROWS_MAX). Values carry their
+     * keys; reply.more says the scan stopped early: continue from
+     * reply.resume_key, at reply.ts. */
+    TXN_REQ_RO_SCAN = 7,
 };
+
+#define TXN_REQ_SCAN_ROWS_MAX 1000 /* rows in one scan reply */
 
 enum txn_read_mode {
     TXN_READ_STRONG_SINGLE = 1, /* one-group strong read: s_read = LastTS() at the leader */
@@ -755,6 +763,7 @@ struct txn_request {
     enum txn_read_mode mode; /* RO_READ */
     tt_micros read_ts;       /* RO_READ EXACT */
     tt_micros staleness_us;  /* RO_READ STALE */
+    uint32_t scan_limit;     /* RO_SCAN */
 };
 
 /* One value read: kind, version timestamp, bytes (owned by the node). */
@@ -763,6 +772,8 @@ struct txn_value {
     tt_micros ts;
     const uint8_t *value;
     size_t value_len;
+    const uint8_t *key; /* RO_SCAN rows only */
+    size_t key_len;
 };
 
 /*
@@ -793,6 +804,9 @@ struct txn_reply {
     txn_node_id leader_hint;
     uint32_t values_n; /* READ, RO_READ: one per key, in request order */
     const struct txn_value *values;
+    bool more; /* RO_SCAN: stopped early; continue from resume_key */
+    const uint8_t *resume_key;
+    size_t resume_key_len;
 };
 
 /* ---- steps ------------------------------------------------------------ */

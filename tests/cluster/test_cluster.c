@@ -157,6 +157,53 @@ static void test_cross_group_commit_visible_everywhere(void **state)
     }
 }
 
+struct rows {
+    int n;
+    char keys[16][32];
+};
+
+static int collect_row(void *ctx, const struct sp_row *r)
+{
+    struct rows *rs = ctx;
+    if (rs->n < 16 && r->key_len < 32) {
+        memcpy(rs->keys[rs->n], r->key, r->key_len);
+        rs->keys[rs->n][r->key_len] = '\0';
+    }
+    rs->n++;
+    return 0;
+}
+
+/* A scan over the whole key space crosses both groups in key order; at a
+ * timestamp before a write it does not see that write. */
+static void test_scan_across_groups(void **state)
+{
+    struct fx *f = *state;
+    struct sp_commit_info info;
+    struct sp_err err = {0};
+    assert_int_equal(put2(f->c[0], "S-1", "a", "S-2", "b", &info, &err), 0);
+    sp_micros before = info.ts;
+    assert_int_equal(put2(f->c[0], "s-3", "c", NULL, NULL, &info, &err), 0);
+    struct sp_txn *t;
+    struct rows rs = {0};
+    assert_int_equal(sp_ro_begin(f->c[1], NULL, &t, &err), 0);
+    assert_int_equal(sp_txn_scan(t, "S", 1, "t", 1, 0, collect_row, &rs, &err), 0);
+    sp_txn_commit(t, NULL, NULL);
+    assert_int_equal(rs.n, 3); /* S-1, S-2 in group 1 ('S' < 'U'), s-3 in group 2 */
+    assert_string_equal(rs.keys[0], "S-1");
+    assert_string_equal(rs.keys[1], "S-2");
+    assert_string_equal(rs.keys[2], "s-3");
+    struct sp_ro_options at = {.read_ts = before};
+    memset(&rs, 0, sizeof rs);
+    assert_int_equal(sp_ro_begin(f->c[2], &at, &t, &err), 0);
+    assert_int_equal(sp_txn_scan(t, "S", 1, "t", 1, 0, collect_row, &rs, &err), 0);
+    sp_txn_commit(t, NULL, NULL);
+    assert_int_equal(rs.n, 2);
+    /* a read-write transaction cannot scan (no range locks) */
+    assert_int_equal(sp_txn_begin(f->c[0], &t, &err), 0);
+    assert_int_equal(sp_txn_scan(t, "S", 1, "t", 1, 0, collect_row, &rs, &err), SP_EINVAL);
+    sp_txn_abort(t);
+}
+
 static void test_stale_read_bound(void **state)
 {
     struct fx *f = *state;
@@ -286,6 +333,7 @@ int main(void)
     sp_test_route_asserts();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_group_commit_visible_everywhere),
+        cmocka_unit_test(test_scan_across_groups),
         cmocka_unit_test(test_stale_read_bound),
         cmocka_unit_test(test_conflict_wounds_younger),
         cmocka_unit_test(test_kill_leader_and_restart),

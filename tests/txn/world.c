@@ -1277,7 +1277,7 @@ int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micr
     struct txn_version v = {0};
     int rc = txn_store_get(w->nodes[node].store, w_account_group(w, account), k, kl, t, &v, NULL);
     SP_ASSERT(rc == 0);
-    struct txn_value tv = {v.kind, v.ts, v.value, v.value_len};
+    struct txn_value tv = {.kind = v.kind, .ts = v.ts, .value = v.value, .value_len = v.value_len};
     int64_t bal = parse_balance(w, &tv);
     txn_version_clear(&v);
     return bal;
