@@ -376,7 +376,9 @@ static int cmd_get(struct cli *c, int argc, char **argv)
     int rc = open_client(c, &cl);
     if (rc)
         return rc;
-    struct sp_ro_options ro = {.read_ts = c->at_ts, .max_staleness_us = c->stale_us};
+    /* One key is one group: a strong get reads at LastTS() at the leader. */
+    struct sp_ro_options ro = {.read_ts = c->at_ts, .max_staleness_us = c->stale_us,
+                               .single_group = true};
     struct sp_txn *t;
     struct sp_err err = {0};
     struct sp_value v = {0};

@@ -62,6 +62,8 @@ struct sp_txn {
     uint32_t writes_n, writes_cap;
     /* read-only */
     sp_micros read_ts, staleness_us;
+    bool single_group;
+    uint32_t ro_gidx; /* single_group: the group of the first read */
 };
 
 static sp_micros realtime_us(void)
@@ -301,6 +303,7 @@ int sp_ro_begin(struct sp_client *c, const struct sp_ro_options *o, struct sp_tx
     if (o) {
         (*out)->read_ts = o->read_ts;
         (*out)->staleness_us = o->max_staleness_us;
+        (*out)->single_group = o->single_group && !o->read_ts && !o->max_staleness_us;
     }
     return 0;
 }
@@ -389,6 +392,23 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
     struct txn_key k = {key, klen};
     struct txn_request req = {.type = TXN_REQ_RO_READ, .group = c->conf.groups[gidx].id,
                               .id = t->id, .keys_n = 1, .keys = &k};
+    if (t->single_group && t->read_ts && gidx != t->ro_gidx)
+        return sp_err_set(err, SP_EINVAL, "single-group read-only transaction read another group");
+    if (t->single_group && !t->read_ts) {
+        /* s_read = LastTS() at the leader (§4.2.2) */
+        req.mode = TXN_READ_STRONG_SINGLE;
+        Spanner__Txn__Reply *rep = NULL;
+        int rc = to_leader(c, gidx, &req, &rep, err);
+        if (rc == 0)
+            rc = take_value(rep, out, err);
+        if (rc == 0) {
+            t->read_ts = rep->ts;
+            t->ro_gidx = gidx;
+        }
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        return rc;
+    }
     if (t->read_ts) {
         req.mode = TXN_READ_EXACT;
         req.read_ts = t->read_ts;

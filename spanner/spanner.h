@@ -81,6 +81,11 @@ struct sp_ro_options {
     sp_micros read_ts;          /* > 0: snapshot read at exactly this time */
     sp_micros max_staleness_us; /* > 0: newest timestamp within the bound */
     /* neither: a strong read-only transaction */
+    /* Strong only: the transaction reads keys of one group. Its leader then
+     * picks s_read = LastTS() when nothing is prepared (Spanner §4.2.2), so
+     * the read does not wait for safe time to pass TT.now().latest. A read
+     * of another group fails with SP_EINVAL. */
+    bool single_group;
 };
 
 /* Begins a read-only transaction: no locks, served by replicas. */

@@ -75,7 +75,10 @@ static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
         if (rc == 0)
             rc = sp_txn_write(t, key, key_len, value, value_len, err);
     } else {
-        struct sp_ro_options ro = {.max_staleness_us = kind == SP_BENCH_GET_SERIAL ? STALE_US : 0};
+        /* A one-key strong read is a single-group read-only transaction:
+         * s_read = LastTS() at the leader (Spanner §4.2.2). */
+        struct sp_ro_options ro = {.max_staleness_us = kind == SP_BENCH_GET_SERIAL ? STALE_US : 0,
+                                   .single_group = kind != SP_BENCH_GET_SERIAL};
         struct sp_value v = {0};
         rc = sp_ro_begin(c->client, &ro, &t, err);
         if (rc == 0)
