@@ -41,6 +41,8 @@ struct shell {
     FILE *history;
     json_t *ops; /* this transaction's operations, for the history */
     sp_micros invoke_us;
+    bool snapshot;   /* read-only at a chosen timestamp (exact or stale) */
+    uint64_t txn_no; /* for the history's "id" */
 };
 
 static sp_micros now_us(void)
@@ -58,10 +60,13 @@ static bool retryable(int rc)
 static void history_end(struct shell *s, const char *outcome, sp_micros ts)
 {
     if (s->history) {
-        json_t *h = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:O, s:s}", "client", "shell",
-                              "zone", s->zone, "mode", s->ro ? "ro" : "rw", "invoke_us",
-                              (json_int_t) s->invoke_us, "complete_us", (json_int_t) now_us(),
-                              "ts", (json_int_t) ts, "ops", s->ops, "outcome", outcome);
+        char id[48];
+        snprintf(id, sizeof id, "shell-%d-%llu", (int) getpid(), (unsigned long long) s->txn_no);
+        json_t *h = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:O, s:s, s:b}", "id", id,
+                              "client", "shell", "zone", s->zone, "mode", s->ro ? "ro" : "rw",
+                              "invoke_us", (json_int_t) s->invoke_us, "complete_us",
+                              (json_int_t) now_us(), "ts", (json_int_t) ts, "ops", s->ops,
+                              "outcome", outcome, "snapshot", s->snapshot);
         char *line = json_dumps(h, JSON_COMPACT);
         fprintf(s->history, "%s\n", line);
         fflush(s->history);
@@ -96,6 +101,8 @@ static void exec_begin(struct shell *s, const struct op *o, struct result *r)
     r->rc = o->ro ? sp_ro_begin(s->c, &ro, &s->t, &r->err) : sp_txn_begin(s->c, &s->t, &r->err);
     if (r->rc == 0) {
         s->ro = o->ro;
+        s->snapshot = o->ro && (o->read_ts || o->staleness_us);
+        s->txn_no++;
         s->ops = json_array();
         s->invoke_us = now_us();
     }
