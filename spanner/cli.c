@@ -149,6 +149,8 @@ static int open_client(struct cli *c, struct sp_client **out)
 
 struct view {
     uint32_t leader[SP_GROUPS_MAX];
+    int64_t lease_us[SP_GROUPS_MAX];  /* left on the leader's lease */
+    uint64_t commit[SP_GROUPS_MAX];   /* the leader's commit index */
     Spanner__Txn__StatusReply *st[SP_NODES_MAX];
 };
 
@@ -162,8 +164,11 @@ static void gather(struct sp_client *cl, struct view *v)
         for (size_t g = 0; g < v->st[i]->n_groups; g++)
             for (uint32_t k = 0; k < conf->n_groups; k++)
                 if (conf->groups[k].id == v->st[i]->groups[g]->group &&
-                    v->st[i]->groups[g]->is_leader)
+                    v->st[i]->groups[g]->is_leader) {
                     v->leader[k] = v->st[i]->node;
+                    v->lease_us[k] = v->st[i]->groups[g]->lease_remaining_us;
+                    v->commit[k] = v->st[i]->groups[g]->commit;
+                }
     }
 }
 
@@ -183,17 +188,23 @@ static json_t *status_json(const struct sp_cluster_conf *conf, const struct view
                               "start", conf->groups[k].start, "end", conf->groups[k].end,
                               "leader", (int) v->leader[k]);
         json_object_set_new(g, "leader_zone", ln ? json_string(conf->zones[ln->zone]) : json_null());
+        json_object_set_new(g, "lease_remaining_us", json_integer(v->lease_us[k]));
+        json_object_set_new(g, "commit", json_integer((json_int_t) v->commit[k]));
         json_t *reps = json_array();
         for (uint32_t i = 0; i < conf->n_nodes; i++)
             for (size_t x = 0; v->st[i] && x < v->st[i]->n_groups; x++) {
                 const Spanner__Txn__GroupStatus *gs = v->st[i]->groups[x];
                 if (gs->group == conf->groups[k].id)
                     json_array_append_new(
-                        reps, json_pack("{s:i, s:b, s:I, s:I, s:i}", "node", (int) v->st[i]->node,
-                                        "leader", gs->is_leader, "safe_time",
-                                        (json_int_t) gs->safe_time, "safe_lag_us",
+                        reps, json_pack("{s:i, s:b, s:I, s:I, s:i, s:I, s:I}", "node",
+                                        (int) v->st[i]->node, "leader", gs->is_leader,
+                                        "safe_time", (json_int_t) gs->safe_time, "safe_lag_us",
                                         (json_int_t) gs->safe_lag_us, "prepared",
-                                        (int) gs->prepared));
+                                        (int) gs->prepared, "applied", (json_int_t) gs->applied,
+                                        "lag_slots",
+                                        (json_int_t) (v->commit[k] > gs->applied
+                                                          ? v->commit[k] - gs->applied
+                                                          : 0)));
             }
         json_object_set_new(g, "replicas", reps);
         json_array_append_new(groups, g);
@@ -215,8 +226,8 @@ static json_t *status_json(const struct sp_cluster_conf *conf, const struct view
 
 static void status_table(const struct sp_cluster_conf *conf, const struct view *v)
 {
-    printf("%-6s %-10s %-8s %-8s %s\n", "group", "range", "leader", "zone",
-           "replicas (node: safe-time lag ms, prepared)");
+    printf("%-6s %-10s %-7s %-6s %-9s %s\n", "group", "range", "leader", "zone", "lease ms",
+           "replicas (node: slots behind, safe-time lag ms, prepared)");
     for (uint32_t k = 0; k < conf->n_groups; k++) {
         const struct sp_node_conf *ln = sp_conf_node(conf, v->leader[k]);
         char range[2 * SP_KEY_MAX + 8];
@@ -225,14 +236,18 @@ static void status_table(const struct sp_cluster_conf *conf, const struct view *
         char leader[16] = "none";
         if (ln)
             snprintf(leader, sizeof leader, "%u", v->leader[k]);
-        printf("%-6llu %-10s %-8s %-8s", (unsigned long long) conf->groups[k].id, range, leader,
-               ln ? conf->zones[ln->zone] : "-");
+        printf("%-6llu %-10s %-7s %-6s %-9.0f", (unsigned long long) conf->groups[k].id, range,
+               leader, ln ? conf->zones[ln->zone] : "-", v->lease_us[k] / 1000.0);
         for (uint32_t i = 0; i < conf->n_nodes; i++)
             for (size_t x = 0; v->st[i] && x < v->st[i]->n_groups; x++)
-                if (v->st[i]->groups[x]->group == conf->groups[k].id)
-                    printf(" %u:%.1f,%u", v->st[i]->node,
-                           v->st[i]->groups[x]->safe_lag_us / 1000.0,
-                           v->st[i]->groups[x]->prepared);
+                if (v->st[i]->groups[x]->group == conf->groups[k].id) {
+                    const Spanner__Txn__GroupStatus *gs = v->st[i]->groups[x];
+                    printf(" %u:%llu,%.1f,%u", v->st[i]->node,
+                           (unsigned long long) (v->commit[k] > gs->applied
+                                                     ? v->commit[k] - gs->applied
+                                                     : 0),
+                           gs->safe_lag_us / 1000.0, gs->prepared);
+                }
         printf("\n");
     }
     printf("\n%-6s %-6s %-22s %-8s %s\n", "node", "zone", "address", "eps us", "clock");

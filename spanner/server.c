@@ -360,6 +360,8 @@ static void handle_status(struct server *s, const struct sp_inbox_item *it)
         gs[i].safe_lag_us = clk == 0 ? now.latest - gs[i].safe_time : -1;
         gs[i].last_ts = txn_node_last_ts(s->node, g);
         gs[i].prepared = txn_node_prepared_n(s->node, g);
+        gs[i].lease_remaining_us = clk == 0 ? txn_node_lease_left(s->node, g, now) : 0;
+        txn_node_progress(s->node, g, &gs[i].commit, &gs[i].applied);
         gp[i] = &gs[i];
     }
     rep.node = s->self;

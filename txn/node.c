@@ -775,3 +775,19 @@ tt_micros txn_node_s_max(const struct txn_node *n, txn_group_id group)
 {
     return paxos_s_max(cgroup(n, group)->r);
 }
+
+tt_micros txn_node_lease_left(const struct txn_node *n, txn_group_id group, struct tt_interval now)
+{
+    tt_micros start, end;
+    if (paxos_lease_get(cgroup(n, group)->r, now, &start, &end) != 0)
+        return 0;
+    return end > now.latest ? end - now.latest : 0;
+}
+
+void txn_node_progress(const struct txn_node *n, txn_group_id group, uint64_t *commit,
+                       uint64_t *applied)
+{
+    const struct txn__group *g = cgroup(n, group);
+    *commit = paxos_commit_index(g->r);
+    *applied = g->applied_slot;
+}

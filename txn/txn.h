@@ -881,5 +881,10 @@ tt_micros txn_node_last_ts(const struct txn_node *n, txn_group_id group);
 uint32_t txn_node_prepared_n(const struct txn_node *n, txn_group_id group);
 /* Highest timestamp the group's leader here assigned or promised (s_max). */
 tt_micros txn_node_s_max(const struct txn_node *n, txn_group_id group);
+/* How long the leader lease held here lasts past now.latest; 0 if none. */
+tt_micros txn_node_lease_left(const struct txn_node *n, txn_group_id group, struct tt_interval now);
+/* The group's Paxos commit index and the last slot applied to the store. */
+void txn_node_progress(const struct txn_node *n, txn_group_id group, uint64_t *commit,
+                       uint64_t *applied);
 
 #endif /* TXN_H */
