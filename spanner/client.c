@@ -24,6 +24,7 @@
 #include "txn.pb-c.h"
 #include "txn_codec.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,28 +660,62 @@ static uint32_t pick_coordinator(const struct sp_txn *t)
     return 0;
 }
 
-/* PREPARE at every participant but the coordinator; the first refusal
- * aborts the transaction (nothing is committed yet). */
+struct prep {
+    struct sp_txn *t;
+    uint32_t gidx, coord;
+    int rc;
+    struct sp_err err;
+    pthread_t th;
+    bool threaded;
+};
+
+static void *prepare_one(void *arg)
+{
+    struct prep *p = arg;
+    struct sp_txn *t = p->t;
+    struct txn_write ws[TXN_REQ_WRITES_MAX];
+    struct txn_request req = {.type = TXN_REQ_PREPARE, .group = t->c->conf.groups[p->gidx].id,
+                              .id = t->id, .start_ts = t->start_ts,
+                              .coord_group = t->c->conf.groups[t->touched[p->coord]].id};
+    req.writes_n = group_writes(t, p->gidx, ws);
+    req.writes = ws;
+    Spanner__Txn__Reply *rep = NULL;
+    p->rc = to_leader(t->c, p->gidx, &req, &rep, &p->err);
+    if (rep)
+        spanner__txn__reply__free_unpacked(rep, NULL);
+    return NULL;
+}
+
+/* PREPARE at every participant but the coordinator, all at once (from
+ * Spanner §4.2.1: the client sends the prepares and the commit without
+ * waiting between them); any refusal aborts the transaction (nothing is
+ * committed yet). */
 static int prepare_all(struct sp_txn *t, uint32_t coord, struct sp_err *err)
 {
-    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
+    struct prep ps[TXN_PARTICIPANTS_MAX];
+    uint32_t n = 0;
     for (uint32_t i = 0; i < t->touched_n; i++) {
         if (i == coord)
             continue;
-        uint32_t g = t->touched[i];
-        struct txn_request req = {.type = TXN_REQ_PREPARE, .group = t->c->conf.groups[g].id,
-                                  .id = t->id, .start_ts = t->start_ts,
-                                  .coord_group = t->c->conf.groups[t->touched[coord]].id};
-        req.writes_n = group_writes(t, g, ws);
-        req.writes = ws;
-        Spanner__Txn__Reply *rep = NULL;
-        int rc = to_leader(t->c, g, &req, &rep, err);
-        if (rep)
-            spanner__txn__reply__free_unpacked(rep, NULL);
-        if (rc)
-            return rc == SP_ESP_UNAVAILABLE ? sp_err_wrap(err, "prepare") : rc;
+        ps[n] = (struct prep){.t = t, .gidx = t->touched[i], .coord = coord};
+        ps[n].threaded = pthread_create(&ps[n].th, NULL, prepare_one, &ps[n]) == 0;
+        if (!ps[n].threaded)
+            prepare_one(&ps[n]); /* no thread: do it here */
+        n++;
     }
-    return 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ps[i].threaded)
+            pthread_join(ps[i].th, NULL);
+        if (ps[i].rc && rc == 0) {
+            rc = ps[i].rc;
+            if (err)
+                *err = ps[i].err;
+        }
+    }
+    if (rc == SP_ESP_UNAVAILABLE)
+        sp_err_wrap(err, "prepare");
+    return rc;
 }
 
 int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *err)
