@@ -338,6 +338,13 @@ static int cmd_cluster(struct cli *c, int argc, char **argv)
     printf("cluster up in %s: %d zone(s) x %d node(s), %d group(s), latency %s\n", c->up.dir,
            c->up.zones, c->up.nodes_per_zone, c->up.groups, c->up.latency);
     printf("config: %s/cluster.conf\n", c->up.dir);
+    static struct sp_cluster_conf conf;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/cluster.conf", c->up.dir);
+    if (sp_conf_load(path, &conf, NULL) == 0)
+        for (uint32_t i = 0; i < conf.n_nodes; i++)
+            printf("node %u (%s): %s\n", conf.nodes[i].id, conf.zones[conf.nodes[i].zone],
+                   conf.nodes[i].addr);
     printf("try:    spanner status --cluster %s\n        spanner shell --cluster %s --zone us\n",
            c->up.dir, c->up.dir);
     printf("stop:   spanner cluster down --dir %s\n", c->up.dir);
