@@ -641,6 +641,23 @@ static void release_all(struct sp_txn *t)
     }
 }
 
+int sp_txn_keepalive(struct sp_txn *t, struct sp_err *err)
+{
+    SP_ASSERT(t != NULL);
+    for (uint32_t i = 0; !t->ro && i < t->touched_n; i++) {
+        struct txn_request req = {.type = TXN_REQ_KEEPALIVE,
+                                  .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
+                                  .start_ts = t->start_ts};
+        Spanner__Txn__Reply *rep = NULL;
+        int rc = to_leader(t->c, t->touched[i], &req, &rep, err);
+        if (rep)
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 void sp_txn_abort(struct sp_txn *t)
 {
     if (!t)

@@ -41,6 +41,7 @@ struct shell {
     FILE *history;
     json_t *ops; /* this transaction's operations, for the history */
     sp_micros invoke_us;
+    sp_micros last_op_us; /* for keep-alives across a pause at the prompt */
     bool snapshot;   /* read-only at a chosen timestamp (exact or stale) */
     uint64_t txn_no; /* for the history's "id" */
 };
@@ -104,7 +105,7 @@ static void exec_begin(struct shell *s, const struct op *o, struct result *r)
         s->snapshot = o->ro && (o->read_ts || o->staleness_us);
         s->txn_no++;
         s->ops = json_array();
-        s->invoke_us = now_us();
+        s->invoke_us = s->last_op_us = now_us();
     }
 }
 
@@ -119,6 +120,17 @@ static void exec(struct shell *s, const struct op *o, struct result *r)
         r->rc = sp_err_set(&r->err, SP_EINVAL, "no open transaction: BEGIN first");
         return;
     }
+    /* A person at the prompt may pause longer than the leaders' idle
+     * timeout (10 s): refresh the transaction's locks first. */
+    if (!s->ro && now_us() - s->last_op_us > 5 * 1000000 && o->kind != OP_ABORT) {
+        r->rc = sp_txn_keepalive(s->t, &r->err);
+        if (r->rc) {
+            sp_txn_abort(s->t);
+            history_end(s, "aborted", 0);
+            return;
+        }
+    }
+    s->last_op_us = now_us();
     switch (o->kind) {
     case OP_READ:
         r->rc = sp_txn_read(s->t, o->key, o->klen, &r->v, &r->err);

@@ -126,6 +126,12 @@ struct sp_commit_info {
     uint32_t groups;          /* groups in the commit (2PC if > 1) */
 };
 
+/* Keeps a read-write transaction's locks alive at every group it touched
+ * (idle transactions expire after 10 s at the leaders). Call it when the
+ * application may pause; returns 0, or the status the transaction ended with
+ * (SP_ETXN_WOUNDED, SP_ETXN_ABORTED). A no-op for read-only transactions. */
+int sp_txn_keepalive(struct sp_txn *t, struct sp_err *err);
+
 /* Commits (read-write) or finishes (read-only); frees t either way. */
 int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *err);
 /* Aborts and frees t, releasing its locks. */
