@@ -43,6 +43,7 @@
 
 #define INBOX_MAX    (1u << 20)
 #define PENDING_MAX  65536
+#define COMMITS_MAX  (TXN_NODE_WAITS_MAX / 4) /* commits in flight per node */
 #define OUTBOX_MAX   65536
 #define REQUEST_TIMEOUT_US (30 * 1000 * 1000)
 
@@ -54,6 +55,7 @@ enum item_kind { IT_ENVELOPE, IT_REQUEST, IT_DIRECTORY, IT_STATUS };
 
 struct pending {
     uint64_t req_id;
+    bool commit; /* a COMMIT: the core may hold its reply in commit wait */
     struct sp_rpc_call *call;
     tt_micros deadline_mono_us;
     tt_micros arrived_latest_us; /* TT.now().latest when it arrived */
@@ -93,6 +95,7 @@ struct server {
 
     struct pending *pending;
     uint32_t n_pending;
+    uint32_t n_commits; /* pending entries with commit set */
     uint64_t next_req;
 
     /* the current round (group commit) */
@@ -128,6 +131,7 @@ static struct pending *find_pending(struct server *s, uint64_t req_id)
 static void drop_pending(struct server *s, struct pending *p)
 {
     SP_ASSERT(p >= s->pending && p < s->pending + s->n_pending);
+    s->n_commits -= p->commit;
     *p = s->pending[--s->n_pending];
 }
 
@@ -294,9 +298,12 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
         reply_error(it->call, err.code, err.msg);
         return;
     }
-    if (s->n_pending == PENDING_MAX) {
+    bool commit = d.req.type == TXN_REQ_COMMIT;
+    if (s->n_pending == PENDING_MAX || (commit && s->n_commits >= COMMITS_MAX)) {
+        /* Admission control: the core holds at most TXN_NODE_WAITS_MAX / 2
+         * commit replies in commit wait, and cannot refuse a logged commit. */
         sp_request_decoded_free(&d);
-        reply_error(it->call, SP_EFULL, "too many requests in flight at this node");
+        reply_error(it->call, SP_EFULL, "too many requests in flight at this node; retry");
         return;
     }
     if (d.req.type == TXN_REQ_PREPARE && !txn_node_is_leader(s->node, d.req.group)) {
@@ -309,7 +316,9 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
     d.req.client = s->self;
     d.req.req_id = ++s->next_req;
     s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = it->call,
+                                                  .commit = commit,
                                                   .deadline_mono_us = mono_us() + REQUEST_TIMEOUT_US};
+    s->n_commits += commit;
     struct txn_node_event ev = {.type = TXN_NODE_EV_CLIENT, .group = d.req.group, .req = &d.req};
     int rc = step(s, &ev);
     struct pending *p = find_pending(s, d.req.req_id);
@@ -439,7 +448,7 @@ static void run(struct server *s)
     }
     for (uint32_t i = 0; i < s->n_pending; i++)
         reply_error(s->pending[i].call, SP_ETXN_UNKNOWN, "node stopping: outcome unknown");
-    s->n_pending = 0;
+    s->n_pending = s->n_commits = 0;
 }
 
 /* ---- start-up ---------------------------------------------------------------- */
