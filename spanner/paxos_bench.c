@@ -29,13 +29,6 @@
 #define PROPOSERS_MAX  256
 #define LAT_MAX        (1 << 20)
 
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *) a, y = *(const long long *) b;
@@ -52,10 +45,10 @@ static void fsync_latency(const char *dir, long long *p50, long long *p99)
     char buf[256];
     memset(buf, 'x', sizeof buf);
     for (int i = 0; i < 500; i++) {
-        long long t0 = now_us();
+        long long t0 = sp_mono_us();
         if (write(fd, buf, sizeof buf) != (ssize_t) sizeof buf || fdatasync(fd) != 0)
             break;
-        lat[i] = now_us() - t0;
+        lat[i] = sp_mono_us() - t0;
     }
     close(fd);
     unlink(path);
@@ -108,12 +101,12 @@ static void *proposer(void *arg)
     char *buf = malloc(r->size);
     memset(buf, 'v', r->size);
     unsigned seed = (unsigned) (uintptr_t) r;
-    while (now_us() < r->end_us && r->n < LAT_MAX / PROPOSERS_MAX) {
+    while (sp_mono_us() < r->end_us && r->n < LAT_MAX / PROPOSERS_MAX) {
         uint64_t slot;
-        long long t0 = now_us();
+        long long t0 = sp_mono_us();
         uint64_t group = 1 + (uint64_t) (rand_r(&seed) % r->groups);
         if (plog_propose(r->c, group, buf, r->size, 10000, &slot, NULL) == 0)
-            r->lat[r->n++] = now_us() - t0;
+            r->lat[r->n++] = sp_mono_us() - t0;
         else
             r->failed++;
     }
@@ -127,7 +120,7 @@ static void measure(struct plog_client *c, int proposers, size_t size, int group
     static long long lat[LAT_MAX];
     static struct run runs[PROPOSERS_MAX];
     pthread_t th[PROPOSERS_MAX];
-    long long t0 = now_us(), end = t0 + seconds * 1000000LL;
+    long long t0 = sp_mono_us(), end = t0 + seconds * 1000000LL;
     int per = LAT_MAX / PROPOSERS_MAX;
     for (int i = 0; i < proposers; i++) {
         runs[i] = (struct run){.c = c, .size = size, .groups = groups, .end_us = end,
@@ -141,7 +134,7 @@ static void measure(struct plog_client *c, int proposers, size_t size, int group
         total += runs[i].n;
         failed += runs[i].failed;
     }
-    double secs = (now_us() - t0) / 1e6;
+    double secs = (sp_mono_us() - t0) / 1e6;
     qsort(lat, (size_t) total, sizeof lat[0], cmp_ll);
     long long p50 = total ? lat[total / 2] : 0, p99 = total ? lat[(total * 99) / 100] : 0;
     if (json)
@@ -221,8 +214,8 @@ int main(int argc, char **argv)
     struct sp_err err = {0};
     int rc = plog_open(cl.endpoints, &c, &err);
     for (int g = 1; rc == 0 && g <= groups; g++) { /* wait for every group's leader */
-        long long end = now_us() + 20000000;
-        while (plog_find_leader(&c, (uint64_t) g) < 0 && now_us() < end)
+        long long end = sp_mono_us() + 20000000;
+        while (plog_find_leader(&c, (uint64_t) g) < 0 && sp_mono_us() < end)
             usleep(50000);
     }
     if (!json) {

@@ -27,6 +27,7 @@
  * log. A replica that needs entries a peer truncated fetches that peer's
  * app state up to the wanted slot (Read RPC) and installs it.
  */
+#include "procs.h"
 #include "paxos.h"
 #include "paxos_codec.h"
 #include "paxoslog.pb-c.h"
@@ -166,13 +167,6 @@ static struct node *g_node;
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static tt_micros mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (tt_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static struct group *find_group(struct node *n, uint64_t id)
 {
     for (uint32_t i = 0; i < n->n_groups; i++)
@@ -210,7 +204,7 @@ static void complete_pending(struct node *n, uint64_t id, uint64_t slot)
 
 static void expire_pending(struct node *n)
 {
-    tt_micros now = mono_us();
+    tt_micros now = sp_mono_us();
     for (uint32_t i = 0; i < n->n_pending;) {
         if (n->pending[i].deadline_us > now) {
             i++;
@@ -470,7 +464,7 @@ static void handle_propose(struct node *n, const struct sp_inbox_item *it)
     memcpy(buf + 8, req->data.data, req->data.len);
     /* Pending first: a one-voter group commits inside the step. */
     n->pending[n->n_pending++] =
-        (struct pending){.id = id, .call = it->call, .deadline_us = mono_us() + PROPOSE_TIMEOUT_US};
+        (struct pending){.id = id, .call = it->call, .deadline_us = sp_mono_us() + PROPOSE_TIMEOUT_US};
     struct paxos_event ev = {.type = PAXOS_EV_PROPOSE};
     ev.propose.data = buf;
     ev.propose.len = (uint32_t) (8 + req->data.len);
@@ -895,7 +889,7 @@ static void paxos_cfg(const struct node_args *a, uint64_t group, struct paxos_co
     cfg->lease_us = a->lease_us;
     cfg->heartbeat_us = a->lease_us / 5;
     cfg->election_timeout_us = a->lease_us / 2;
-    cfg->seed = ((uint64_t) a->id << 32) ^ group ^ (uint64_t) mono_us();
+    cfg->seed = ((uint64_t) a->id << 32) ^ group ^ (uint64_t) sp_mono_us();
     for (uint32_t i = 0; i < a->n_voters; i++)
         cfg->members.m[cfg->members.n++] = (struct paxos_member){a->voters[i], PAXOS_VOTER};
     for (uint32_t i = 0; i < a->n_readonly; i++)

@@ -24,5 +24,8 @@ int sp_proc_wait_exit(pid_t pid, int timeout_ms);
 int sp_free_tcp_port(void);
 
 long long sp_mono_ms(void);
+/* CLOCK_MONOTONIC in microseconds: for timeouts and latency, never for
+ * timestamps (those come from TrueTime). */
+long long sp_mono_us(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include "node.pb-c.h"
 #include "rpc.h"
 #include "paxos.h"
+#include "procs.h"
 #include "transport.h"
 #include "txn.h"
 #include "txn.pb-c.h"
@@ -111,13 +112,6 @@ struct server {
 
 static struct server *g_srv;
 
-static tt_micros mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (tt_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- pending client calls ------------------------------------------------- */
 
 static struct pending *find_pending(struct server *s, uint64_t req_id)
@@ -150,7 +144,7 @@ static void reply_error(struct sp_rpc_call *call, int status, const char *msg)
 
 static void expire_pending(struct server *s)
 {
-    tt_micros now = mono_us();
+    tt_micros now = sp_mono_us();
     for (uint32_t i = 0; i < s->n_pending;) {
         if (s->pending[i].deadline_mono_us > now) {
             i++;
@@ -317,7 +311,7 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
     d.req.req_id = ++s->next_req;
     s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = it->call,
                                                   .commit = commit,
-                                                  .deadline_mono_us = mono_us() + REQUEST_TIMEOUT_US};
+                                                  .deadline_mono_us = sp_mono_us() + REQUEST_TIMEOUT_US};
     s->n_commits += commit;
     struct txn_node_event ev = {.type = TXN_NODE_EV_CLIENT, .group = d.req.group, .req = &d.req};
     int rc = step(s, &ev);
@@ -461,7 +455,7 @@ static void node_config(struct server *s)
     nc->self = s->self;
     nc->zone = (uint32_t) sp_conf_node(c, s->self)->zone;
     nc->min_next_period_us = c->min_next_us;
-    nc->seed = ((uint64_t) s->self << 32) ^ (uint64_t) mono_us();
+    nc->seed = ((uint64_t) s->self << 32) ^ (uint64_t) sp_mono_us();
     for (uint32_t g = 0; g < c->n_groups && nc->directory_n < TXN_DIRECTORY_MAX; g++) {
         const struct sp_group_conf *gc = &c->groups[g];
         struct txn_directory_entry *d = &nc->directory[nc->directory_n++];

@@ -9,6 +9,7 @@
  */
 #include "transport.h"
 #include "node.pb-c.h"
+#include "procs.h"
 #include "sp_assert.h"
 #include "sp_log.h"
 
@@ -41,13 +42,6 @@ struct sp_transport {
     _Atomic int stop;
     _Atomic uint64_t sent, dropped_full, dropped_failed, batches, received;
 };
-
-static tt_micros mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (tt_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void sp_transport_config_init(struct sp_transport_config *cfg)
 {
@@ -88,14 +82,14 @@ static uint32_t wait_due(struct peer *p)
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
-        tt_micros now = mono_us();
+        tt_micros now = sp_mono_us();
         tt_micros due = p->ring[p->head].due_us;
         if (due <= now)
             break;
         struct timespec ts = {.tv_sec = due / 1000000, .tv_nsec = (due % 1000000) * 1000};
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
-    tt_micros now = mono_us();
+    tt_micros now = sp_mono_us();
     uint32_t n = 0, qmax = t->cfg.queue_max;
     while (n < p->count && n < t->cfg.batch_max && p->ring[(p->head + n) % qmax].due_us <= now)
         n++;
@@ -238,7 +232,7 @@ int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, s
         return SP_EFULL;
     }
     struct item *it = &p->ring[(p->head + p->count) % t->cfg.queue_max];
-    it->due_us = mono_us() + p->cfg.delay_us;
+    it->due_us = sp_mono_us() + p->cfg.delay_us;
     it->len = len;
     it->data = copy;
     p->count++;

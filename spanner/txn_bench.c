@@ -9,6 +9,7 @@
  *
  *   spanner-2pc-bench --cluster DIR [--participants 1,2,5,10] [--txns N]
  */
+#include "procs.h"
 #include "client_int.h"
 
 #include <getopt.h>
@@ -18,13 +19,6 @@
 #include <time.h>
 
 #define TXNS_MAX 100000
-
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int cmp_ll(const void *a, const void *b)
 {
@@ -61,12 +55,12 @@ static void measure(struct sp_client *c, int n, int txns)
     for (int i = 0; i < txns; i++) {
         struct sp_commit_info info;
         struct sp_err err = {0};
-        long long t0 = now_us();
+        long long t0 = sp_mono_us();
         if (one_txn(c, n, i, &info, &err) != 0) {
             failed++;
             continue;
         }
-        lat[ok] = now_us() - t0;
+        lat[ok] = sp_mono_us() - t0;
         lat_sum += lat[ok++];
         wait_sum += info.commit_wait_us;
     }
