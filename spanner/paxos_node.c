@@ -32,6 +32,7 @@
 #include "paxos_codec.h"
 #include "paxoslog.pb-c.h"
 #include "inbox.h"
+#include "round.h"
 #include "rpc.h"
 #include "transport.h"
 #include "truetime.h"
@@ -119,33 +120,13 @@ static uint64_t node_get_be64(const uint8_t *p)
     return v;
 }
 
-/* Group commit: updates of one loop round share one WriteBatch and one
- * fsync; their messages wait for it, then PERSISTED goes to each replica. */
+/* Group commit (round.h): updates of one loop round share one WriteBatch
+ * and one fsync; their messages wait for it. */
 #define OUTBOX_MAX 65536
-
-struct out_msg {
-    uint32_t to;
-    size_t len;
-    uint8_t *data;
-};
-
-struct out_done {
-    struct group *g;
-    uint64_t seq;
-};
-
-struct outbox {
-    rocksdb_writebatch_t *wb;
-    bool dirty, sync;
-    struct out_msg *msgs;
-    uint32_t n_msgs;
-    struct out_done *done;
-    uint32_t n_done;
-};
 
 struct node {
     struct node_args a;
-    struct outbox out;
+    struct sp_round round;
     struct tt_clock *clock;
     struct paxos_store *store;
     rocksdb_t *db;
@@ -319,37 +300,18 @@ static int now_or_fail(struct node *n, struct tt_interval *now)
 
 static int step_event(struct node *n, struct group *g, struct paxos_event *ev);
 
-/* Queues the update's messages; they leave after the round's fsync. */
-static void queue_msgs(struct node *n, struct group *g, const struct paxos_update *up)
-{
-    struct outbox *o = &n->out;
-    for (uint32_t i = 0; i < up->n_msgs; i++) {
-        if (o->n_msgs == OUTBOX_MAX) {
-            SP_WARN("paxos-node: outbox full, dropping a message (Paxos resends)");
-            continue;
-        }
-        struct out_msg *m = &o->msgs[o->n_msgs];
-        if (sp_paxos_pack(g->id, &up->msgs[i], &m->data, &m->len) != 0)
-            continue;
-        m->to = up->msgs[i].to;
-        o->n_msgs++;
-    }
-}
-
 /* Carries out one update (paxos.h's order): its persist joins the round's
  * WriteBatch, its messages wait for the round's fsync, committed entries
  * are applied now (they are chosen: durable on a majority already). */
 static void carry_out(struct node *n, struct group *g, const struct paxos_update *up)
 {
-    struct outbox *o = &n->out;
-    paxos_store_batch_add(o->wb, g->id, up);
-    if (up->persist_seq) {
-        SP_ASSERT(o->n_done < OUTBOX_MAX);
-        o->dirty = true;
-        o->sync |= up->sync;
-        o->done[o->n_done++] = (struct out_done){g, up->persist_seq};
+    sp_round_persist(&n->round, g->id, up);
+    for (uint32_t i = 0; i < up->n_msgs; i++) {
+        uint8_t *data;
+        size_t len;
+        if (sp_paxos_pack(g->id, &up->msgs[i], &data, &len) == 0)
+            sp_round_msg(&n->round, up->msgs[i].to, data, len);
     }
-    queue_msgs(n, g, up);
     app_apply_all(n, g, up);
     if (up->snapshot_needed) {
         g->snap_wanted = up->snapshot_slot;
@@ -358,38 +320,32 @@ static void carry_out(struct node *n, struct group *g, const struct paxos_update
     g->wake_us = up->wake_us;
 }
 
+static void round_send(void *ctx, uint32_t to, const uint8_t *data, size_t len)
+{
+    sp_transport_send(((struct node *) ctx)->tr, to, data, len);
+}
+
+static void round_persisted(void *ctx, uint64_t group, uint64_t seq, int status)
+{
+    struct node *n = ctx;
+    struct group *g = find_group(n, group);
+    SP_ASSERT(g != NULL);
+    struct paxos_event ev = {.type = PAXOS_EV_PERSISTED};
+    ev.persisted.seq = seq;
+    ev.persisted.status = status;
+    step_event(n, g, &ev);
+}
+
+static const struct sp_round_ops round_ops = {
+    .send = round_send,
+    .persisted = round_persisted,
+};
+
 /* Ends a round: one write (fsync if any update asked), then the messages,
- * then PERSISTED to each replica, whose updates start the next round.
- * Bounded: replies to PERSISTED rarely persist again. */
+ * then PERSISTED to each replica, whose updates start the next round. */
 static void flush(struct node *n)
 {
-    struct outbox *o = &n->out;
-    static struct out_done done[OUTBOX_MAX];
-    for (int round = 0; round < 64 && (o->n_msgs || o->n_done); round++) {
-        int status = 0;
-        struct sp_err err = {0};
-        if (o->dirty) {
-            status = paxos_store_write(n->store, o->wb, o->sync, &err);
-            if (status)
-                SP_ERROR("paxos-node: %s", err.msg);
-            rocksdb_writebatch_clear(o->wb);
-        }
-        for (uint32_t i = 0; i < o->n_msgs; i++) {
-            if (status == 0) /* persist before send */
-                sp_transport_send(n->tr, o->msgs[i].to, o->msgs[i].data, o->msgs[i].len);
-            free(o->msgs[i].data);
-        }
-        uint32_t nd = o->n_done;
-        memcpy(done, o->done, nd * sizeof done[0]);
-        o->n_msgs = o->n_done = 0;
-        o->dirty = o->sync = false;
-        for (uint32_t i = 0; i < nd; i++) {
-            struct paxos_event ev = {.type = PAXOS_EV_PERSISTED};
-            ev.persisted.seq = done[i].seq;
-            ev.persisted.status = status;
-            step_event(n, done[i].g, &ev);
-        }
-    }
+    sp_round_flush(&n->round, n->store, &round_ops, n);
 }
 
 static int step_event(struct node *n, struct group *g, struct paxos_event *ev)
@@ -960,10 +916,7 @@ static int start(struct node *n, struct sp_err *err)
     n->w_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(n->w_sync, n->a.sync ? 1 : 0);
     n->ro = rocksdb_readoptions_create();
-    n->out.wb = rocksdb_writebatch_create();
-    n->out.msgs = calloc(OUTBOX_MAX, sizeof *n->out.msgs);
-    n->out.done = calloc(OUTBOX_MAX, sizeof *n->out.done);
-    if (!n->out.msgs || !n->out.done)
+    if (sp_round_init(&n->round, OUTBOX_MAX))
         return sp_err_set(err, SP_ENOMEM, "out of memory");
     if ((rc = tt_clock_create(&n->a.tt, &n->clock, err)) || (rc = open_groups(n, err)))
         return rc;
@@ -977,12 +930,7 @@ static void stop(struct node *n)
     for (uint32_t i = 0; i < n->n_groups; i++)
         paxos_replica_destroy(n->groups[i].r);
     sp_inbox_destroy(&n->inbox);
-    for (uint32_t i = 0; i < n->out.n_msgs; i++)
-        free(n->out.msgs[i].data);
-    free(n->out.msgs);
-    free(n->out.done);
-    if (n->out.wb)
-        rocksdb_writebatch_destroy(n->out.wb);
+    sp_round_destroy(&n->round);
     if (n->ro) {
         rocksdb_readoptions_destroy(n->ro);
         rocksdb_writeoptions_destroy(n->w_sync);

@@ -26,6 +26,7 @@
 #include "rpc.h"
 #include "paxos.h"
 #include "procs.h"
+#include "round.h"
 #include "transport.h"
 #include "txn.h"
 #include "txn.pb-c.h"
@@ -62,21 +63,10 @@ struct pending {
     tt_micros arrived_latest_us; /* TT.now().latest when it arrived */
 };
 
-struct out_msg {
-    uint32_t to;
-    size_t len;
-    uint8_t *data;
-};
-
 struct out_reply {
     uint64_t req_id;
     size_t len;
     uint8_t *data;
-};
-
-struct out_done {
-    txn_group_id group;
-    uint64_t seq;
 };
 
 struct server {
@@ -99,15 +89,9 @@ struct server {
     uint32_t n_commits; /* pending entries with commit set */
     uint64_t next_req;
 
-    /* the current round (group commit) */
-    rocksdb_writebatch_t *wb;
-    bool dirty, sync;
-    struct out_msg *msgs;
-    uint32_t n_msgs;
-    struct out_reply *replies;
+    struct sp_round round; /* group commit: persists and messages */
+    struct out_reply *replies; /* client replies waiting for the round */
     uint32_t n_replies;
-    struct out_done *done;
-    uint32_t n_done;
 };
 
 static struct server *g_srv;
@@ -162,22 +146,13 @@ static int step(struct server *s, struct txn_node_event *ev);
 
 static void queue_update(struct server *s, const struct txn_node_update *up)
 {
-    for (uint32_t i = 0; i < up->persists_n; i++) {
-        const struct txn_node_persist *p = &up->persists[i];
-        paxos_store_batch_add(s->wb, p->group, &p->pu);
-        if (p->pu.persist_seq) {
-            SP_ASSERT(s->n_done < OUTBOX_MAX);
-            s->dirty = true;
-            s->sync |= p->pu.sync;
-            s->done[s->n_done++] = (struct out_done){p->group, p->pu.persist_seq};
-        }
-    }
-    for (uint32_t i = 0; i < up->msgs_n && s->n_msgs < OUTBOX_MAX; i++) {
-        struct out_msg *m = &s->msgs[s->n_msgs];
-        if (sp_node_msg_pack(&up->msgs[i], &m->data, &m->len) == 0) {
-            m->to = up->msgs[i].to;
-            s->n_msgs++;
-        }
+    for (uint32_t i = 0; i < up->persists_n; i++)
+        sp_round_persist(&s->round, up->persists[i].group, &up->persists[i].pu);
+    for (uint32_t i = 0; i < up->msgs_n; i++) {
+        uint8_t *data;
+        size_t len;
+        if (sp_node_msg_pack(&up->msgs[i], &data, &len) == 0)
+            sp_round_msg(&s->round, up->msgs[i].to, data, len);
     }
     for (uint32_t i = 0; i < up->replies_n && s->n_replies < OUTBOX_MAX; i++) {
         const struct txn_reply *r = &up->replies[i];
@@ -194,18 +169,21 @@ static void queue_update(struct server *s, const struct txn_node_update *up)
         s->wake_us = up->wake_us;
 }
 
-static void send_round(struct server *s, int status)
+/* ---- the round's callbacks ------------------------------------------------- */
+
+static void round_send(void *ctx, uint32_t to, const uint8_t *data, size_t len)
 {
-    for (uint32_t i = 0; i < s->n_msgs; i++) {
-        if (status == 0 && s->msgs[i].to == s->self) {
-            /* A group here talks to another group here (a vote to a
-             * coordinator on the same node): loop back through the inbox. */
-            sp_inbox_push(&s->inbox, IT_ENVELOPE, NULL, s->msgs[i].data, s->msgs[i].len);
-        } else if (status == 0) { /* persist before send */
-            sp_transport_send(s->tr, s->msgs[i].to, s->msgs[i].data, s->msgs[i].len);
-        }
-        free(s->msgs[i].data);
-    }
+    struct server *s = ctx;
+    if (to == s->self) /* a group here talks to another group here: loop back */
+        sp_inbox_push(&s->inbox, IT_ENVELOPE, NULL, data, len);
+    else
+        sp_transport_send(s->tr, to, data, len);
+}
+
+/* Client replies leave only once the round's write is durable. */
+static void round_written(void *ctx, int status)
+{
+    struct server *s = ctx;
     for (uint32_t i = 0; i < s->n_replies; i++) {
         struct pending *p = find_pending(s, s->replies[i].req_id);
         if (p && status == 0) {
@@ -214,35 +192,32 @@ static void send_round(struct server *s, int status)
         }
         free(s->replies[i].data);
     }
-    s->n_msgs = s->n_replies = 0;
+    s->n_replies = 0;
 }
 
-/* Ends a round: one write (fsync if any update asked), then messages and
- * replies, then PERSISTED for each batch. Bounded rounds. */
+static bool round_pending(void *ctx)
+{
+    return ((struct server *) ctx)->n_replies > 0;
+}
+
+static void round_persisted(void *ctx, uint64_t group, uint64_t seq, int status)
+{
+    struct txn_node_event ev = {.type = TXN_NODE_EV_PERSISTED, .group = group};
+    ev.persisted.seq = seq;
+    ev.persisted.status = status;
+    step(ctx, &ev);
+}
+
+static const struct sp_round_ops round_ops = {
+    .send = round_send,
+    .written = round_written,
+    .pending = round_pending,
+    .persisted = round_persisted,
+};
+
 static void flush(struct server *s)
 {
-    static struct out_done done[OUTBOX_MAX];
-    for (int round = 0; round < 64 && (s->n_msgs || s->n_replies || s->n_done); round++) {
-        int status = 0;
-        struct sp_err err = {0};
-        if (s->dirty) {
-            status = paxos_store_write(s->pstore, s->wb, s->sync, &err);
-            if (status)
-                SP_ERROR("spannerd: %s", err.msg);
-            rocksdb_writebatch_clear(s->wb);
-        }
-        send_round(s, status);
-        uint32_t nd = s->n_done;
-        memcpy(done, s->done, nd * sizeof done[0]);
-        s->n_done = 0;
-        s->dirty = s->sync = false;
-        for (uint32_t i = 0; i < nd; i++) {
-            struct txn_node_event ev = {.type = TXN_NODE_EV_PERSISTED, .group = done[i].group};
-            ev.persisted.seq = done[i].seq;
-            ev.persisted.status = status;
-            step(s, &ev);
-        }
-    }
+    sp_round_flush(&s->round, s->pstore, &round_ops, s);
 }
 
 static int step(struct server *s, struct txn_node_event *ev)
@@ -590,11 +565,8 @@ static int start(struct server *s, const char *conf_path, struct sp_err *err)
         return sp_err_set(err, SP_ECONFIG, "%s: node %u is not in \"nodes\"", conf_path, s->self);
     s->conf_text = read_text(conf_path);
     s->pending = calloc(PENDING_MAX, sizeof *s->pending);
-    s->msgs = calloc(OUTBOX_MAX, sizeof *s->msgs);
     s->replies = calloc(OUTBOX_MAX, sizeof *s->replies);
-    s->done = calloc(OUTBOX_MAX, sizeof *s->done);
-    s->wb = rocksdb_writebatch_create();
-    if (!s->conf_text || !s->pending || !s->msgs || !s->replies || !s->done)
+    if (!s->conf_text || !s->pending || !s->replies || sp_round_init(&s->round, OUTBOX_MAX))
         return sp_err_set(err, SP_ENOMEM, "out of memory");
     s->wake_us = 0;
     node_config(s);
@@ -613,15 +585,10 @@ static void stop(struct server *s)
     paxos_store_close(s->pstore);
     tt_clock_destroy(s->clock);
     sp_inbox_destroy(&s->inbox);
-    for (uint32_t i = 0; i < s->n_msgs; i++)
-        free(s->msgs[i].data);
+    sp_round_destroy(&s->round);
     for (uint32_t i = 0; i < s->n_replies; i++)
         free(s->replies[i].data);
-    if (s->wb)
-        rocksdb_writebatch_destroy(s->wb);
-    free(s->msgs);
     free(s->replies);
-    free(s->done);
     free(s->pending);
     free(s->conf_text);
 }
