@@ -4,6 +4,7 @@
 #include "inbox.h"
 #include "sp_assert.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -106,4 +107,27 @@ void sp_inbox_envelope_handler(void *route, uint32_t from, const uint8_t *env, s
     (void) from;
     const struct sp_inbox_route *r = route;
     sp_inbox_push(r->ib, r->kind, NULL, env, len); /* dropped if full: peers resend */
+}
+
+static sigset_t stop_signals;
+
+static void *stop_on_signal(void *ib)
+{
+    int sig;
+    sigwait(&stop_signals, &sig);
+    sp_inbox_stop(ib);
+    return NULL;
+}
+
+int sp_inbox_stop_on_signals(struct sp_inbox *ib)
+{
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_on_signal, ib) != 0)
+        return SP_ENOMEM;
+    pthread_detach(t);
+    return 0;
 }

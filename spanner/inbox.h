@@ -45,6 +45,12 @@ void sp_inbox_free(struct sp_inbox_item *it);
 
 void sp_inbox_stop(struct sp_inbox *ib);
 
+/* For a node's main(): blocks SIGTERM and SIGINT in the calling thread (call
+ * it before any other thread starts, so they inherit the mask) and starts a
+ * detached thread that stops the inbox on the first of them. ib must live
+ * until the process exits. Returns 0 or SP_ENOMEM. */
+int sp_inbox_stop_on_signals(struct sp_inbox *ib);
+
 /*
  * Ready-made handlers that only push: register an RPC method with
  * sp_inbox_rpc_handler, or the transport's envelope callback with

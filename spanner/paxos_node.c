@@ -40,8 +40,6 @@
 #include <rocksdb/c.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,8 +141,6 @@ struct node {
     struct sp_inbox inbox;
     struct sp_inbox_route routes[4]; /* one per item kind */
 };
-
-static struct node *g_node;
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -677,15 +673,6 @@ static void run(struct node *n)
 
 /* ---- start-up and shutdown ------------------------------------------------ */
 
-static void *signal_thread(void *arg)
-{
-    sigset_t *set = arg;
-    int sig;
-    sigwait(set, &sig);
-    sp_inbox_stop(&g_node->inbox);
-    return NULL;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -944,27 +931,16 @@ int main(int argc, char **argv)
 {
     static struct node node; /* large: pending table */
     struct node *n = &node;
-    g_node = n;
     struct sp_err err = {0};
     if (parse_args(argc, argv, &n->a, &err) != 0) {
         fprintf(stderr, "paxos-node: %s\n", err.msg);
         usage(stderr);
         return 2;
     }
-    const char *lvl = getenv("SP_LOG");
-    if (lvl && sp_log_level_parse(lvl) >= 0)
-        sp_log_level = sp_log_level_parse(lvl);
-    /* Block the stop signals before any thread starts, so gRPC's threads
-     * inherit the mask and only the signal thread receives them. */
-    static sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sp_log_level_from_env();
     sp_inbox_init(&n->inbox, INBOX_MAX);
-    pthread_t sig;
-    pthread_create(&sig, NULL, signal_thread, &set);
-    pthread_detach(sig);
+    /* Before any other thread starts: they inherit the blocked signals. */
+    sp_inbox_stop_on_signals(&n->inbox);
     int rc = start(n, &err);
     if (rc) {
         fprintf(stderr, "paxos-node %u: %s\n", n->a.id, err.msg);

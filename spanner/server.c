@@ -35,8 +35,6 @@
 #include <rocksdb/c.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +91,6 @@ struct server {
     struct out_reply *replies; /* client replies waiting for the round */
     uint32_t n_replies;
 };
-
-static struct server *g_srv;
 
 /* ---- pending client calls ------------------------------------------------- */
 
@@ -593,14 +589,6 @@ static void stop(struct server *s)
     free(s->conf_text);
 }
 
-static void *signal_thread(void *arg)
-{
-    int sig;
-    sigwait(arg, &sig);
-    sp_inbox_stop(&g_srv->inbox);
-    return NULL;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: spannerd --config FILE --node ID\n"
@@ -614,7 +602,6 @@ int main(int argc, char **argv)
     static struct sp_cluster_conf conf;
     struct server *s = &srv;
     s->conf = &conf;
-    g_srv = s;
     const char *conf_path = NULL;
     static const struct option opts[] = {
         {"config", 1, 0, 'c'}, {"node", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -639,18 +626,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *lvl = getenv("SP_LOG");
-    if (lvl && sp_log_level_parse(lvl) >= 0)
-        sp_log_level = sp_log_level_parse(lvl);
-    static sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sp_log_level_from_env();
     sp_inbox_init(&s->inbox, INBOX_MAX);
-    pthread_t sig;
-    pthread_create(&sig, NULL, signal_thread, &set);
-    pthread_detach(sig);
+    /* Before any other thread starts: they inherit the blocked signals. */
+    sp_inbox_stop_on_signals(&s->inbox);
     struct sp_err err = {0};
     if (start(s, conf_path, &err) != 0) {
         fprintf(stderr, "spannerd %u: %s\n", s->self, err.msg);

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,4 +53,12 @@ void sp__log(int level, const char *file, int line, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     sink(sink_ctx, level, file, line, msg);
+}
+
+void sp_log_level_from_env(void)
+{
+    const char *v = getenv("SP_LOG");
+    int level = v ? sp_log_level_parse(v) : -1;
+    if (level >= 0)
+        sp_log_level = level;
 }

@@ -23,6 +23,9 @@ void sp_log_set_sink(sp_log_sink_fn fn, void *ctx); /* NULL restores the default
 const char *sp_log_level_name(int level);
 /* Parses "error", "warn", "info", "debug", "trace"; returns -1 otherwise. */
 int sp_log_level_parse(const char *name);
+/* Sets sp_log_level from the environment variable SP_LOG, if it names a
+ * level (programs' start-up; not thread-safe). */
+void sp_log_level_from_env(void);
 
 void sp__log(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
