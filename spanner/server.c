@@ -271,13 +271,6 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
         reply_error(it->call, SP_EFULL, "too many requests in flight at this node; retry");
         return;
     }
-    if (d.req.type == TXN_REQ_PREPARE && !txn_node_is_leader(s->node, d.req.group)) {
-        /* The core answers PREPARE only through the coordinator, so a
-         * PREPARE at a non-leader would vanish: send the client on. */
-        sp_request_decoded_free(&d);
-        reply_error(it->call, SP_EPAXOS_NOT_LEADER, "not the leader of this group");
-        return;
-    }
     d.req.client = s->self;
     d.req.req_id = ++s->next_req;
     s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = it->call,
@@ -290,10 +283,10 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
     bool answered = false;
     for (uint32_t i = 0; i < s->n_replies; i++)
         answered |= s->replies[i].req_id == d.req.req_id;
-    if (p && !answered && (rc != 0 || d.req.type == TXN_REQ_PREPARE)) {
-        /* The core answers PREPARE through the coordinator, and a step
-         * that failed before queueing a reply answers nothing: tell the
-         * caller here (after this round's fsync, like any reply). */
+    if (p && !answered && rc != 0) {
+        /* A step that failed before the core answered (clock unknown, node
+         * failed): tell the caller now rather than at the request timeout,
+         * after this round's fsync like any reply. */
         struct txn_reply r = {.req_id = d.req.req_id, .id = d.req.id, .status = rc};
         struct out_reply *o = &s->replies[s->n_replies];
         if (s->n_replies < OUTBOX_MAX && sp_reply_pack(&r, NULL, 0, &o->data, &o->len) == 0) {

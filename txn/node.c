@@ -560,9 +560,8 @@ static int on_client(struct txn_node *n, const struct txn_request *req)
         return 0;
     }
     if (!g->leader || !g->caught_up) { /* N3 */
-        if (req->type != TXN_REQ_PREPARE)
-            txn__reply_status(n, req->client, req->req_id, req->id, SP_EPAXOS_NOT_LEADER,
-                              txn__hint(g));
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_EPAXOS_NOT_LEADER,
+                          txn__hint(g));
         return 0;
     }
     switch (req->type) {

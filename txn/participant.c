@@ -323,9 +323,8 @@ static struct txn__rw *begin(struct txn_node *n, struct txn__group *g,
     else if (txn__rw_copy_request(t, req))
         status = SP_ENOMEM;
     if (status) {
-        if (req->type != TXN_REQ_PREPARE)
-            txn__reply_status(n, req->client, req->req_id, req->id, status, 0);
-        else if (t != NULL && t->state == TXN__RW_WOUNDED) {
+        txn__reply_status(n, req->client, req->req_id, req->id, status, 0);
+        if (req->type == TXN_REQ_PREPARE && t != NULL && t->state == TXN__RW_WOUNDED) {
             struct txn_msg v = {.type = TXN_MSG_VOTE, .id = req->id, .status = status};
             v.from_group = g->id;
             txn__send_group(n, req->coord_group, &v);
@@ -391,11 +390,16 @@ void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_r
 
 void txn__on_prepare(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
 {
-    if (txn__prep_find(g, req->id) != NULL)
-        return; /* already prepared: the vote is repeated by the tick */
+    if (txn__prep_find(g, req->id) != NULL) { /* the vote is repeated by the tick */
+        txn__reply_status(n, req->client, req->req_id, req->id, 0, 0);
+        return;
+    }
     struct txn__rw *t = begin(n, g, req);
     if (t == NULL)
-        return;
+        return; /* begin answered the client */
+    /* The client hears only that the prepare was taken; the outcome comes
+     * from the coordinator (has_client stays false for PREPARE). */
+    txn__reply_status(n, req->client, req->req_id, req->id, 0, 0);
     t->role = TXN__ROLE_PART;
     t->coord = req->coord_group;
     t->state = TXN__RW_WAIT_LOCKS;

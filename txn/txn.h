@@ -789,7 +789,9 @@ struct txn_value {
  *                         the outcome is not known here
  *   SP_ETXN_NOT_SAFE      the read waited read_timeout_us for t_safe
  *   SP_ETXN_TOO_OLD, SP_ETXN_TOO_LARGE, SP_EINVAL, SP_EFULL, SP_EIO
- * PREPARE is not answered: the coordinator answers for the transaction.
+ * PREPARE is answered 0 once the participant has taken it (or with the
+ * error that refused it); the transaction's outcome comes from the
+ * coordinator's answer to COMMIT.
  */
 struct txn_reply {
     uint32_t client;
