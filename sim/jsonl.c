@@ -490,13 +490,17 @@ enum {
     T_OPS = 1 << 5,
     T_ID = 1 << 6,
     T_SNAPSHOT = 1 << 7,
+    T_SINGLE = 1 << 8,
+    T_FAULT = 1 << 9,
 };
+
+#define FAULT_LINE (-1) /* txn_object's answer for a fault record */
 
 static unsigned txn_field_id(const char *s, size_t n)
 {
-    static const char *names[] = {"mode", "outcome", "invoke_us", "complete_us",
-                                  "ts",   "ops",     "id",        "snapshot"};
-    for (unsigned i = 0; i < 8; i++)
+    static const char *names[] = {"mode", "outcome", "invoke_us", "complete_us", "ts",
+                                  "ops",  "id",      "snapshot",  "single_group", "fault"};
+    for (unsigned i = 0; i < 10; i++)
         if (eq(s, n, names[i]))
             return 1u << i;
     return 0;
@@ -560,6 +564,18 @@ static int txn_field(struct cur *c, struct sim_txn *t, unsigned field)
             return wrong_type(c, "\"snapshot\": must be true or false");
         t->snapshot = *c->p == 't';
         return literal(c, t->snapshot ? "true" : "false");
+    case T_SINGLE:
+        if (peek(c) != J_OTHER)
+            return wrong_type(c, "\"single_group\": must be true or false");
+        t->single_group = *c->p == 't';
+        return literal(c, t->single_group ? "true" : "false");
+    case T_FAULT: {
+        const char *s;
+        size_t n;
+        if (peek(c) != J_STR)
+            return wrong_type(c, "\"fault\": must be a string");
+        return string(c, &s, &n);
+    }
     default:
         return skip_value(c, 1);
     }
@@ -568,6 +584,11 @@ static int txn_field(struct cur *c, struct sim_txn *t, unsigned field)
 /* The rules that need the whole object (fields come in any order). */
 static int txn_rules(struct cur *c, const struct sim_txn *t, unsigned seen)
 {
+    if (seen & T_FAULT) {
+        if (seen & (T_MODE | T_OPS | T_OUTCOME))
+            return sp_err_set(c->err, SP_EINVAL, "\"fault\": a fault line is not a transaction");
+        return FAULT_LINE; /* counted, not a transaction */
+    }
     if (!(seen & T_MODE))
         return sp_err_set(c->err, SP_EINVAL, "\"mode\": must be \"rw\" or \"ro\"");
     if (!(seen & T_OUTCOME))
@@ -588,6 +609,9 @@ static int txn_rules(struct cur *c, const struct sim_txn *t, unsigned seen)
                           "\"ts\": an ok transaction needs a positive timestamp");
     if (t->snapshot && t->mode != SIM_RO)
         return sp_err_set(c->err, SP_EINVAL, "\"snapshot\": only a read-only transaction");
+    if (t->single_group && (t->mode != SIM_RO || t->snapshot))
+        return sp_err_set(c->err, SP_EINVAL,
+                          "\"single_group\": only a strong read-only transaction");
     for (uint32_t i = 0; i < t->op_n && t->mode == SIM_RO; i++)
         if (c->h->ops[t->op_off + i].f != SIM_F_READ)
             return sp_err_set(c->err, SP_EINVAL, "ops[%u]: a read-only transaction cannot write",
@@ -642,6 +666,11 @@ int sim__parse_line(struct sim_history *h, const char *buf, size_t n, uint64_t l
     struct cur c = {.p = buf, .base = buf, .end = buf + n, .h = h, .err = err};
     int rc = txn_object(&c, t);
     free(c.scratch);
+    if (rc == FAULT_LINE) {
+        h->nfaults++;
+        h->nops -= t->op_n;
+        return 0;
+    }
     if (rc && c.syntax && !has_nl)
         return sp_err_wrap(err, "line %" PRIu64 ": truncated (no newline) at column %td", line,
                            c.p - c.base + 1);

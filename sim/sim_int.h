@@ -39,6 +39,7 @@ struct sim_txn {
     uint8_t mode;
     uint8_t outcome;
     uint8_t snapshot; /* a read-only txn at a chosen (stale) timestamp */
+    uint8_t single_group; /* a strong read of one group at its LastTS() */
 };
 
 /* Interned strings: open addressing over offsets into one arena. */
@@ -71,6 +72,7 @@ struct sim_history {
     struct sim_strings str;
     struct sim_map ints; /* integer value -> id of its decimal text (a cache) */
     bool has_append;
+    size_t nfaults; /* fault lines (skipped by the checks) */
 };
 
 /* Grows *p (elements of `elem` bytes, capacity *cap) to hold `need`. */

@@ -19,7 +19,7 @@
 
 #define W_EVENTS_MAX   (1u << 21) /* queued events; a runaway is a bug */
 #define W_STEPS_MAX    (1u << 23) /* node steps in one run */
-#define W_OPS_MAX      (1u << 16)
+#define W_OPS_MAX      (1u << 24)
 #define W_SCRIPTED     16
 #define W_SLOTS_CLIENT (W_CLIENTS_MAX + W_SCRIPTED)
 #define W_VOTERS       3 /* voters per group; a read-only replica may follow */
@@ -28,6 +28,8 @@
 #define COMMIT_TIMEOUT (1500 * 1000)
 #define ATTEMPTS_MAX   200
 #define GIVE_UP_US     (1000 * 1000) /* after run_us, failed attempts are not retried */
+#define OP_KEYS_MAX    W_ACCOUNTS_MAX /* keys one operation touches */
+#define LIST_WINDOW    256            /* list-append: operations per key window */
 
 enum w_kind {
     W_DELIVER = 1,
@@ -38,7 +40,9 @@ enum w_kind {
     W_CLIENT_TIMER,
     W_CRASH,
     W_RESTART,
-    W_HEAL
+    W_HEAL,
+    W_FAULT,    /* the fault scheduler: start one */
+    W_FAULT_END /* arg: the enum w_fault that ends */
 };
 
 struct w_event {
@@ -79,7 +83,14 @@ struct w_node {
     uint32_t zone;
     bool up;
     uint32_t epoch;
-    tt_micros offset_us;
+    tt_micros offset_us; /* at offset_t0; drifts by drift_ppm since */
+    tt_micros offset_t0;
+    int32_t drift_ppm;
+    tt_micros eps_us;    /* the uncertainty this node's TrueTime reports */
+    tt_micros floor_us;  /* earliest never goes backwards (as truetime.c) */
+    bool clock_bad;      /* the negative control: offset outside eps */
+    tt_micros paused_until;
+    uint32_t disk_slow;  /* disk latency multiplier (1: normal) */
     struct rocksdb_env_t *env;
     struct txn_store *store;
     struct txn_node *tn;
@@ -95,16 +106,36 @@ struct w_node {
 
 enum op_kind { OP_TRANSFER = 1, OP_READ = 2 };
 
+/* What an operation does to one key. */
+enum item_f {
+    IT_READ = 1,     /* read (recorded) */
+    IT_WRITE = 2,    /* register: blind write of a unique value */
+    IT_APPEND = 4,   /* list-append: read the list, write it with one more */
+    IT_TRANSFER = 8, /* bank: read the balance, write it +- amount */
+};
+
+struct w_item {
+    uint32_t key;
+    uint8_t f;        /* enum item_f bits */
+    bool found;       /* the read found a value (else null) */
+    tt_micros ver;    /* version read */
+    char *read;       /* value read (owned; NULL: none) */
+    char *wrote;      /* register value / appended element / new balance (owned) */
+    uint64_t element; /* list-append: the appended value */
+};
+
 struct w_op {
     enum op_kind kind;
     bool done, scripted, is_2pc;
     bool snapshot; /* a read at a chosen past timestamp (stale or exact) */
+    bool single;   /* a strong read of one group, at its LastTS() */
+    bool logged;
     int status;
     tt_micros invoke, complete, ts;
-    uint32_t a, b;
-    int64_t amount;
-    int64_t bal[W_ACCOUNTS_MAX];
-    tt_micros ver[W_ACCOUNTS_MAX];
+    uint32_t client;
+    int64_t amount; /* bank: moved from item 0 to item 1 */
+    uint32_t n_items;
+    struct w_item *items;
 };
 
 enum c_phase { C_IDLE = 0, C_READ, C_COMMIT, C_RO, C_BACKOFF };
@@ -121,8 +152,12 @@ struct w_client {
     uint32_t pending;
     tt_micros timer_at;
     uint32_t leader[W_GROUPS_MAX + 1]; /* node index guessed to lead each group */
-    int64_t va, vb;
-    uint32_t ro_group; /* next group of a read-only op */
+    uint32_t zone;
+    /* The current operation's groups, in first-use order; reads per group. */
+    uint32_t n_groups;
+    txn_group_id groups[W_GROUPS_MAX];
+    uint64_t read_req[W_GROUPS_MAX];
+    uint32_t ro_gi; /* index of the group a read-only op reads next */
     tt_micros s_read;
     enum txn_read_mode ro_mode;
     tt_micros fixed_ts; /* read-all at an exact timestamp, 0: strong or stale */
@@ -138,8 +173,16 @@ struct w_world {
     uint32_t heap_n, heap_cap;
     uint32_t n;
     struct w_node nodes[W_NODES_MAX];
-    uint32_t cut;
+    uint32_t cut_a, cut_b; /* links between a node of a and one of b are cut */
     bool chaos;
+    bool stopped;          /* clients start no new operation */
+    int init_op;           /* bank: the op writing the initial balances, or -1 */
+    uint64_t value_seq;    /* unique register values and list elements */
+    /* Fault windows in progress (enum w_fault bits) and their parameters. */
+    uint32_t active;
+    int32_t fault_node;    /* the node of the structural fault in progress */
+    uint32_t slow_za, slow_zb;
+    uint32_t clock_node, clock_bad_node, disk_node;
     struct w_client clients[W_SLOTS_CLIENT];
     struct w_op *ops;
     uint32_t ops_n, ops_cap;
@@ -199,6 +242,22 @@ static void violate(struct w_world *w, const char *fmt, ...)
              (unsigned long long) w->p.seed, (long long) w->now, msg);
 }
 
+/* The event log (params.log): faults and outcomes, one line each, on
+ * virtual time only, so a seed's log is byte-identical run to run. */
+static void wlog(struct w_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void wlog(struct w_world *w, const char *fmt, ...)
+{
+    if (w->p.log == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(w->p.log, "%lld ", (long long) w->now);
+    vfprintf(w->p.log, fmt, ap);
+    fputc('\n', w->p.log);
+    va_end(ap);
+}
+
 #define TRACE(w, ...)                                                                              \
     do {                                                                                           \
         if ((w)->p.verbose) {                                                                      \
@@ -236,8 +295,9 @@ static bool ev_less(const struct w_event *a, const struct w_event *b)
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static void push(struct w_world *w, tt_micros at, enum w_kind kind, uint32_t node, void *ptr,
-                 uint64_t arg)
+/* Queues e as it is (its epoch too), after every event queued before it
+ * for the same time. */
+static void push_event(struct w_world *w, struct w_event e)
 {
     SP_ASSERT(w->heap_n < W_EVENTS_MAX);
     if (w->heap_n == w->heap_cap) {
@@ -245,15 +305,22 @@ static void push(struct w_world *w, tt_micros at, enum w_kind kind, uint32_t nod
         w->heap = realloc(w->heap, sizeof *w->heap * w->heap_cap);
         SP_ASSERT(w->heap != NULL);
     }
-    struct w_event e = {at < w->now ? w->now : at, ++w->seq, kind, node, 0, ptr, arg};
-    if (node < w->n)
-        e.epoch = w->nodes[node].epoch;
+    e.seq = ++w->seq;
     uint32_t i = w->heap_n++;
     while (i > 0 && ev_less(&e, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
     w->heap[i] = e;
+}
+
+static void push(struct w_world *w, tt_micros at, enum w_kind kind, uint32_t node, void *ptr,
+                 uint64_t arg)
+{
+    struct w_event e = {at < w->now ? w->now : at, 0, kind, node, 0, ptr, arg};
+    if (node < w->n)
+        e.epoch = w->nodes[node].epoch;
+    push_event(w, e);
 }
 
 static struct w_event pop(struct w_world *w)
@@ -280,27 +347,66 @@ static struct w_event pop(struct w_world *w)
 
 /* ---- clocks and network ------------------------------------------------------------ */
 
-static struct tt_interval node_now(const struct w_world *w, uint32_t i)
+/* Node i's clock offset from true time now. It drifts at drift_ppm; a
+ * correct clock turns back before leaving its reported eps (a clock whose
+ * fault mode is on does not: clock_bad). */
+static tt_micros clock_offset(struct w_world *w, uint32_t i)
 {
-    tt_micros c = w->now + w->nodes[i].offset_us;
-    return (struct tt_interval){c - w->p.eps_us, c + w->p.eps_us};
+    struct w_node *nd = &w->nodes[i];
+    tt_micros off = nd->offset_us + (w->now - nd->offset_t0) * nd->drift_ppm / 1000000;
+    if (!nd->clock_bad && (off > nd->eps_us || off < -nd->eps_us)) {
+        off = off > 0 ? nd->eps_us : -nd->eps_us;
+        nd->offset_us = off;
+        nd->offset_t0 = w->now;
+        nd->drift_ppm = -nd->drift_ppm;
+    }
+    return off;
 }
 
-/* True time at which node i's now.earliest reaches t. */
-static tt_micros true_at(const struct w_world *w, uint32_t i, tt_micros t)
+static void clock_set(struct w_world *w, uint32_t i, tt_micros offset, tt_micros eps)
 {
-    return t - w->nodes[i].offset_us + w->p.eps_us;
+    struct w_node *nd = &w->nodes[i];
+    nd->offset_us = offset;
+    nd->offset_t0 = w->now;
+    nd->eps_us = eps;
+}
+
+/* Node i's TrueTime now. As truetime.c, earliest never goes backwards: a
+ * clock stepped back shifts the interval up rather than narrowing it. */
+static struct tt_interval node_now(struct w_world *w, uint32_t i)
+{
+    struct w_node *nd = &w->nodes[i];
+    tt_micros c = w->now + clock_offset(w, i);
+    struct tt_interval iv = {c - nd->eps_us, c + nd->eps_us};
+    if (iv.earliest < nd->floor_us) {
+        iv.latest += nd->floor_us - iv.earliest;
+        iv.earliest = nd->floor_us;
+    }
+    nd->floor_us = iv.earliest;
+    return iv;
+}
+
+/* True time at which node i's now.earliest reaches t (at the current
+ * offset; a tick that comes early just finds nothing due). */
+static tt_micros true_at(struct w_world *w, uint32_t i, tt_micros t)
+{
+    return t - clock_offset(w, i) + w->nodes[i].eps_us;
 }
 
 static tt_micros latency(struct w_world *w, uint32_t za, uint32_t zb)
 {
     tt_micros base = za == zb ? w->p.lat_zone_us : w->p.lat_wan_us;
-    return base + (tt_micros) rnd_below(w, (uint64_t) w->p.jitter_us + 1);
+    tt_micros jitter = w->p.jitter_us * ((w->active & W_F_REORDER) ? 10 : 1);
+    if ((w->active & W_F_SLOW) &&
+        ((za == w->slow_za && zb == w->slow_zb) || (za == w->slow_zb && zb == w->slow_za)))
+        base *= 10;
+    return base + (tt_micros) rnd_below(w, (uint64_t) jitter + 1);
 }
 
 static bool cut_between(const struct w_world *w, uint32_t a, uint32_t b)
 {
-    return ((w->cut >> a) & 1u) != ((w->cut >> b) & 1u);
+    uint32_t ma = 1u << a, mb = 1u << b;
+    return ((w->cut_a & ma) && (w->cut_b & mb)) || ((w->cut_a & mb) && (w->cut_b & ma));
 }
 
 /* ---- deep copies ---------------------------------------------------------------- */
@@ -548,7 +654,7 @@ static void handle_update(struct w_world *w, uint32_t i, const struct txn_node_u
         /* Batches complete in order; one without persists only waits for
          * the ones before it. */
         tt_micros start = nd->disk_free_at > w->now ? nd->disk_free_at : w->now;
-        nd->disk_free_at = start + (b->persists_n ? w->p.disk_us : 0);
+        nd->disk_free_at = start + (b->persists_n ? w->p.disk_us * nd->disk_slow : 0);
         push(w, nd->disk_free_at, W_DISK_DONE, i, NULL, 0);
     }
     schedule_tick(w, i, up->wake_us);
@@ -597,14 +703,21 @@ static void send_batch(struct w_world *w, uint32_t i, struct w_batch *b)
         uint32_t to = m->to - 1;
         SP_ASSERT(to < w->n);
         w->stats.msgs_sent++;
-        bool drop =
-            cut_between(w, i, to) || (w->chaos && rnd_below(w, 100) < w->p.drop_pct && to != i);
+        /* Legacy chaos drops all the time; the fault mask in windows. */
+        uint32_t drop_pct = w->p.faults ? ((w->active & W_F_DROP) ? w->p.drop_pct : 0)
+                                        : (w->chaos ? w->p.drop_pct : 0);
+        bool drop = cut_between(w, i, to) || (to != i && drop_pct && rnd_below(w, 100) < drop_pct);
         if (drop) {
             w->stats.msgs_dropped++;
             free_msg(m);
             continue;
         }
         tt_micros lat = to == i ? 1 : latency(w, nd->zone, w->nodes[to].zone);
+        if ((w->active & W_F_DUP) && to != i && rnd_below(w, 100) < 10) {
+            w->stats.msgs_duplicated++;
+            push(w, w->now + latency(w, nd->zone, w->nodes[to].zone), W_DELIVER, to, copy_msg(m),
+                 0);
+        }
         push(w, w->now + lat, W_DELIVER, to, m, 0);
     }
     for (uint32_t k = 0; k < b->replies_n; k++)
@@ -733,8 +846,26 @@ void w_world_crash(struct w_world *w, uint32_t i)
     }
     nd->queue_tail = NULL;
     nd->disk_free_at = 0;
-    /* SQLite test6 style: a random prefix of the unsynced writes survived. */
-    fold_unsynced(nd, (uint32_t) rnd_below(w, nd->unsynced_n + 1));
+    uint32_t keep;
+    if (w->p.faults & W_F_DISK) {
+        /* Each unsynced write was kept, lost or torn. Recovery (RocksDB's
+         * point-in-time WAL replay) stops at the first lost or torn record,
+         * whose checksum or sequence fails: what survives is a prefix. */
+        keep = 0;
+        while (keep < nd->unsynced_n) {
+            uint64_t r = rnd_below(w, 3);
+            if (r == 2)
+                w->stats.garbled++;
+            if (r != 0)
+                break;
+            keep++;
+        }
+    } else {
+        /* SQLite test6 style: a random prefix of the unsynced writes survived. */
+        keep = (uint32_t) rnd_below(w, nd->unsynced_n + 1);
+    }
+    wlog(w, "crash node %u (%u of %u unsynced writes survive)", nd->id, keep, nd->unsynced_n);
+    fold_unsynced(nd, keep);
     txn_node_destroy(nd->tn);
     nd->tn = NULL;
     txn_store_close(nd->store);
@@ -747,6 +878,7 @@ void w_world_restart(struct w_world *w, uint32_t i)
     if (w->nodes[i].up)
         return;
     TRACE(w, "restart node %u", w->nodes[i].id);
+    wlog(w, "restart node %u", w->nodes[i].id);
     node_open(w, i);
 }
 
@@ -757,12 +889,15 @@ bool w_world_up(const struct w_world *w, uint32_t i)
 
 void w_world_partition(struct w_world *w, uint32_t a)
 {
-    w->cut = a;
+    w->cut_a = a;
+    w->cut_b = ((1u << w->n) - 1) & ~a;
 }
 
 void w_world_heal(struct w_world *w)
 {
-    w->cut = 0;
+    if (w->cut_a | w->cut_b)
+        wlog(w, "heal");
+    w->cut_a = w->cut_b = 0;
 }
 
 struct txn_node *w_world_node(struct w_world *w, uint32_t i)
@@ -805,30 +940,36 @@ const struct w_stats *w_world_stats(const struct w_world *w)
 
 txn_group_id w_account_group(const struct w_world *w, uint32_t k)
 {
-    SP_ASSERT(k < w->p.accounts);
     return (txn_group_id) (k % w->p.groups) + 1;
 }
 
-static size_t account_key(uint32_t k, char *buf)
+static size_t key_name(const struct w_world *w, uint32_t k, char *buf)
 {
-    return (size_t) snprintf(buf, 16, "acct%02u", k);
+    if (w->p.workload == W_BANK)
+        return (size_t) snprintf(buf, 16, "acct%02u", k);
+    return (size_t) snprintf(buf, 16, "k%u", k);
 }
 
-static int64_t parse_balance(const struct w_world *w, const struct txn_value *v)
+static char *value_str(const struct txn_value *v)
 {
     if (v->kind != TXN_VERSION_VALUE)
-        return w->p.balance; /* never written: the initial balance */
-    char buf[32];
-    size_t n = v->value_len < sizeof buf - 1 ? v->value_len : sizeof buf - 1;
-    if (n)
-        memcpy(buf, v->value, n);
-    buf[n] = '\0';
-    return strtoll(buf, NULL, 10);
+        return NULL;
+    char *s = xmalloc(v->value_len + 1);
+    if (v->value_len)
+        memcpy(s, v->value, v->value_len);
+    s[v->value_len] = '\0';
+    return s;
 }
 
-static int new_op(struct w_world *w, enum op_kind kind, bool scripted)
+/* A balance read: never written means the initial balance. */
+static int64_t item_balance(const struct w_world *w, const struct w_item *it)
 {
-    SP_ASSERT(w->ops_n < W_OPS_MAX);
+    return it->read ? strtoll(it->read, NULL, 10) : w->p.balance;
+}
+
+static int new_op(struct w_world *w, enum op_kind kind, bool scripted, uint32_t n_items)
+{
+    SP_ASSERT(w->ops_n < W_OPS_MAX && n_items <= OP_KEYS_MAX);
     if (w->ops_n == w->ops_cap) {
         w->ops_cap = w->ops_cap ? w->ops_cap * 2 : 256;
         w->ops = realloc(w->ops, sizeof *w->ops * w->ops_cap);
@@ -839,7 +980,21 @@ static int new_op(struct w_world *w, enum op_kind kind, bool scripted)
     op->kind = kind;
     op->scripted = scripted;
     op->invoke = w->now;
+    op->n_items = n_items;
+    op->items = calloc(n_items ? n_items : 1, sizeof *op->items);
+    SP_ASSERT(op->items != NULL);
+    w->stats.ops_started += !scripted;
     return (int) w->ops_n++;
+}
+
+static void op_free_items(struct w_op *op)
+{
+    for (uint32_t k = 0; k < op->n_items; k++) {
+        free(op->items[k].read);
+        free(op->items[k].wrote);
+    }
+    free(op->items);
+    op->items = NULL;
 }
 
 static void client_timer(struct w_world *w, struct w_client *c, tt_micros at)
@@ -853,20 +1008,27 @@ static uint64_t client_send(struct w_world *w, struct w_client *c, uint32_t node
 {
     q->client = c->idx;
     q->req_id = ++w->req_seq;
-    uint32_t zone = c->idx % (w->p.zones ? w->p.zones : 1);
-    push(w, w->now + latency(w, zone, w->nodes[node].zone), W_REQUEST, node, copy_request(q), 0);
+    push(w, w->now + latency(w, c->zone, w->nodes[node].zone), W_REQUEST, node, copy_request(q),
+         0);
     return q->req_id;
 }
 
-static uint32_t random_replica(struct w_world *w, txn_group_id g)
+/* A replica for a snapshot read: one in the client's zone when one is up
+ * (reads from the nearest replica), else any up one. */
+static uint32_t read_replica(struct w_world *w, struct w_client *c, txn_group_id g)
 {
-    uint32_t r[W_REPLICAS_MAX], up[W_REPLICAS_MAX], n_up = 0;
+    uint32_t r[W_REPLICAS_MAX], up[W_REPLICAS_MAX], near[W_REPLICAS_MAX], n_up = 0, n_near = 0;
     uint32_t k = w_world_replicas(w, g, r);
     for (uint32_t j = 0; j < k; j++)
-        if (w->nodes[r[j]].up)
+        if (w->nodes[r[j]].up) {
             up[n_up++] = r[j];
+            if (w->nodes[r[j]].zone == c->zone)
+                near[n_near++] = r[j];
+        }
     /* Voting or read-only; clients route around nodes known to be down, as
      * a real client's failure detector would after its first timeout. */
+    if (n_near && w->p.faults && rnd_below(w, 4) != 0)
+        return near[rnd_below(w, n_near)];
     return n_up ? up[rnd_below(w, n_up)] : r[rnd_below(w, k)];
 }
 
@@ -886,6 +1048,8 @@ static void reroute(struct w_world *w, struct w_client *c, txn_group_id g, txn_n
 }
 
 static void client_next(struct w_world *w, struct w_client *c);
+static void history_write(struct w_world *w, struct w_op *op);
+static int init_accounts(struct w_world *w);
 
 static void op_done(struct w_world *w, struct w_client *c, int status, tt_micros ts)
 {
@@ -909,36 +1073,53 @@ static void op_done(struct w_world *w, struct w_client *c, int status, tt_micros
         }
     } else if (status == 0) {
         w->stats.ro_ok++;
-        int64_t sum = 0;
-        for (uint32_t k = 0; k < w->p.accounts; k++)
-            sum += op->bal[k];
-        if (sum != (int64_t) w->p.accounts * w->p.balance)
-            violate(w, "read-only txn at %lld saw total %lld, not %lld", (long long) ts,
-                    (long long) sum, (long long) w->p.accounts * w->p.balance);
+        if (w->p.workload == W_BANK && op->n_items == w->p.accounts && !w->p.no_inline_checks) {
+            int64_t sum = 0;
+            for (uint32_t k = 0; k < op->n_items; k++)
+                sum += item_balance(w, &op->items[k]);
+            if (sum != (int64_t) w->p.accounts * w->p.balance)
+                violate(w, "read-only txn at %lld saw total %lld, not %lld", (long long) ts,
+                        (long long) sum, (long long) w->p.accounts * w->p.balance);
+        }
     } else {
         w->stats.ro_failed++;
     }
     TRACE(w, "client %u: op %d done: %s ts %lld", c->idx, c->op, sp_errname(status),
           (long long) ts);
+    history_write(w, op);
     if (c->workload)
         client_timer(w, c, w->now + 500 + (tt_micros) rnd_below(w, 2000));
 }
 
 static void tr_attempt(struct w_world *w, struct w_client *c);
 static void ro_attempt(struct w_world *w, struct w_client *c);
+static void tr_commit(struct w_world *w, struct w_client *c);
+
+/* The groups of the current op, in the order its items first use them. */
+static void op_groups(struct w_world *w, struct w_client *c)
+{
+    const struct w_op *op = &w->ops[c->op];
+    c->n_groups = 0;
+    for (uint32_t k = 0; k < op->n_items; k++) {
+        txn_group_id g = w_account_group(w, op->items[k].key);
+        uint32_t j = 0;
+        while (j < c->n_groups && c->groups[j] != g)
+            j++;
+        if (j == c->n_groups)
+            c->groups[c->n_groups++] = g;
+    }
+}
 
 /* Ends an attempt that cannot commit: release what it holds, retry later. */
 static void tr_fail(struct w_world *w, struct w_client *c, int status)
 {
-    struct w_op *op = &w->ops[c->op];
-    txn_group_id gs[2] = {w_account_group(w, op->a), w_account_group(w, op->b)};
     /* To every replica: whichever leads releases the locks, the rest answer
      * NOT_LEADER (ignored: the replies are stale by then). */
-    for (int k = 0; k < 2; k++) {
+    for (uint32_t k = 0; k < c->n_groups; k++) {
         uint32_t r[W_REPLICAS_MAX];
-        uint32_t nr = w_world_replicas(w, gs[k], r);
+        uint32_t nr = w_world_replicas(w, c->groups[k], r);
         for (uint32_t j = 0; j < nr; j++) {
-            struct txn_request q = {.type = TXN_REQ_ABORT, .group = gs[k], .id = c->txn};
+            struct txn_request q = {.type = TXN_REQ_ABORT, .group = c->groups[k], .id = c->txn};
             client_send(w, c, r[j], &q);
         }
     }
@@ -951,6 +1132,12 @@ static void tr_fail(struct w_world *w, struct w_client *c, int status)
     client_timer(w, c, w->now + 1000 + (tt_micros) rnd_below(w, 4000 * c->attempts));
 }
 
+/* Does item need its value read before the commit? */
+static bool item_reads(const struct w_item *it)
+{
+    return (it->f & (IT_READ | IT_APPEND | IT_TRANSFER)) != 0;
+}
+
 static void tr_attempt(struct w_world *w, struct w_client *c)
 {
     struct w_op *op = &w->ops[c->op];
@@ -958,69 +1145,144 @@ static void tr_attempt(struct w_world *w, struct w_client *c)
     c->attempts++;
     c->req_lo = w->req_seq + 1;
     c->phase = C_READ;
-    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
-    char ka[16], kb[16];
-    struct txn_key keys[2] = {{ka, account_key(op->a, ka)}, {kb, account_key(op->b, kb)}};
-    struct txn_request q = {.type = TXN_REQ_READ, .id = c->txn, .start_ts = c->start_ts};
-    q.group = ga;
-    q.keys = keys;
-    q.keys_n = ga == gb ? 2 : 1;
-    client_send(w, c, c->leader[ga], &q);
-    c->pending = 1;
-    if (ga != gb) {
-        q.group = gb;
-        q.keys = &keys[1];
-        client_send(w, c, c->leader[gb], &q);
-        c->pending = 2;
+    c->pending = 0;
+    for (uint32_t k = 0; k < op->n_items; k++) {
+        free(op->items[k].read);
+        op->items[k].read = NULL;
+    }
+    for (uint32_t j = 0; j < c->n_groups; j++) {
+        char names[OP_KEYS_MAX][16];
+        struct txn_key keys[OP_KEYS_MAX];
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < op->n_items; k++)
+            if (item_reads(&op->items[k]) &&
+                w_account_group(w, op->items[k].key) == c->groups[j]) {
+                keys[n].key = names[n];
+                keys[n].key_len = key_name(w, op->items[k].key, names[n]);
+                n++;
+            }
+        c->read_req[j] = 0;
+        if (n == 0)
+            continue; /* blind writes only: the commit takes the locks */
+        struct txn_request q = {.type = TXN_REQ_READ, .id = c->txn, .start_ts = c->start_ts};
+        q.group = c->groups[j];
+        q.keys = keys;
+        q.keys_n = n;
+        c->read_req[j] = client_send(w, c, c->leader[c->groups[j]], &q);
+        c->pending++;
+    }
+    if (c->pending == 0) {
+        tr_commit(w, c);
+        return;
     }
     client_timer(w, c, w->now + READ_TIMEOUT);
+}
+
+/* The value item k writes, from what the attempt read. */
+static void item_new_value(struct w_world *w, struct w_op *op, uint32_t k)
+{
+    struct w_item *it = &op->items[k];
+    char buf[32];
+    if (it->f & IT_TRANSFER) {
+        int64_t v = item_balance(w, it) + (k == 0 ? -op->amount : op->amount);
+        snprintf(buf, sizeof buf, "%lld", (long long) v);
+        free(it->wrote);
+        it->wrote = strdup(buf);
+    } else if (it->f & IT_APPEND) {
+        size_t old = it->read ? strlen(it->read) : 0;
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long) it->element);
+        free(it->wrote);
+        it->wrote = xmalloc(old + strlen(buf) + 2);
+        snprintf(it->wrote, old + strlen(buf) + 2, "%s%s%s", old ? it->read : "", old ? "," : "",
+                 buf);
+    }
+    /* IT_WRITE: chosen when the op was made. */
+    SP_ASSERT(it->wrote != NULL || !(it->f & (IT_WRITE | IT_APPEND | IT_TRANSFER)));
 }
 
 static void tr_commit(struct w_world *w, struct w_client *c)
 {
     struct w_op *op = &w->ops[c->op];
-    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
-    char ka[16], kb[16], va[32], vb[32];
-    struct txn_write ws[2] = {
-        {TXN_WRITE_PUT, ka, account_key(op->a, ka), va,
-         (size_t) snprintf(va, sizeof va, "%lld", (long long) (c->va - op->amount))},
-        {TXN_WRITE_PUT, kb, account_key(op->b, kb), vb,
-         (size_t) snprintf(vb, sizeof vb, "%lld", (long long) (c->vb + op->amount))},
-    };
-    struct txn_request q = {.id = c->txn, .start_ts = c->start_ts, .writes = ws};
+    char names[OP_KEYS_MAX][16];
+    struct txn_write ws[OP_KEYS_MAX];
     c->phase = C_COMMIT;
     c->req_lo = w->req_seq + 1;
-    if (ga != gb) { /* 2PC: group a coordinates, group b participates */
-        op->is_2pc = true;
+    op->is_2pc = c->n_groups > 1;
+    for (uint32_t k = 0; k < op->n_items; k++)
+        if (op->items[k].f & (IT_APPEND | IT_TRANSFER))
+            item_new_value(w, op, k);
+    /* Coordinator: the first group. Every other group prepares, also one
+     * that was only read (its read locks must hold until the commit). Each
+     * group's writes lie together in ws. */
+    uint32_t off[W_GROUPS_MAX] = {0}, cnt[W_GROUPS_MAX] = {0}, used = 0;
+    for (uint32_t j = 0; j < c->n_groups; j++) {
+        off[j] = used;
+        cnt[j] = 0;
+        for (uint32_t k = 0; k < op->n_items; k++) {
+            const struct w_item *it = &op->items[k];
+            if (w_account_group(w, it->key) != c->groups[j] ||
+                !(it->f & (IT_WRITE | IT_APPEND | IT_TRANSFER)))
+                continue;
+            struct txn_write *x = &ws[used++];
+            x->kind = TXN_WRITE_PUT;
+            x->key = names[used - 1];
+            x->key_len = key_name(w, it->key, names[used - 1]);
+            x->value = it->wrote;
+            x->value_len = strlen(it->wrote);
+            cnt[j]++;
+        }
+    }
+    struct txn_write *first_ws = &ws[off[0]];
+    uint32_t first_n = cnt[0];
+    struct txn_request q = {.id = c->txn, .start_ts = c->start_ts};
+    c->read_req[0] = 0;
+    for (uint32_t j = 1; j < c->n_groups; j++) {
         q.type = TXN_REQ_PREPARE;
-        q.group = gb;
-        q.coord_group = ga;
-        q.writes = &ws[1];
-        q.writes_n = 1;
-        client_send(w, c, c->leader[gb], &q);
-        c->req_lo = w->req_seq + 1; /* no reply expected */
-        q.participants = &gb;
-        q.participants_n = 1;
+        q.group = c->groups[j];
+        q.coord_group = c->groups[0];
+        q.writes = cnt[j] ? &ws[off[j]] : NULL;
+        q.writes_n = cnt[j];
+        /* A participant answers only to refuse (not the leader, or locks
+         * lost): the client then learns where the leader is. */
+        c->read_req[j] = client_send(w, c, c->leader[c->groups[j]], &q);
     }
     q.type = TXN_REQ_COMMIT;
-    q.group = ga;
-    q.writes = ws;
-    q.writes_n = ga == gb ? 2 : 1;
-    client_send(w, c, c->leader[ga], &q);
+    q.group = c->groups[0];
+    q.coord_group = 0;
+    q.writes = first_n ? first_ws : NULL;
+    q.writes_n = first_n;
+    q.participants = c->n_groups > 1 ? &c->groups[1] : NULL;
+    q.participants_n = c->n_groups - 1;
+    client_send(w, c, c->leader[c->groups[0]], &q);
     c->pending = 1;
     client_timer(w, c, w->now + COMMIT_TIMEOUT);
+}
+
+/* Index of the group a reply to request id answers, or -1. */
+static int reply_group(const struct w_client *c, uint64_t req_id)
+{
+    for (uint32_t j = 0; j < c->n_groups; j++)
+        if (c->read_req[j] == req_id)
+            return (int) j;
+    return -1;
 }
 
 static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
 {
     struct w_op *op = &w->ops[c->op];
-    txn_group_id ga = w_account_group(w, op->a), gb = w_account_group(w, op->b);
-    if (r->status == SP_EPAXOS_NOT_LEADER)
-        reroute(w, c, r->req_id == c->req_lo || ga == gb ? ga : gb, r->leader_hint);
     if (c->phase == C_COMMIT) {
+        int pj = reply_group(c, r->req_id);
+        if (pj > 0) { /* a participant's answer to its PREPARE */
+            if (r->status == SP_EPAXOS_NOT_LEADER)
+                reroute(w, c, c->groups[pj], r->leader_hint);
+            return; /* the coordinator's reply decides */
+        }
+        if (r->status == SP_EPAXOS_NOT_LEADER)
+            reroute(w, c, c->groups[0], r->leader_hint);
         /* Commit wait, seen from outside: the acknowledgement of a commit at
          * s arrives only once s has passed in true time. */
-        if (r->status == 0 && !w->p.commit_wait_off && r->ts >= w->now)
+        if (r->status == 0 && !w->p.commit_wait_off && r->ts >= w->now &&
+            !w->p.no_inline_checks)
             violate(w, "commit at %lld acknowledged at true time %lld", (long long) r->ts,
                     (long long) w->now);
         if (r->status == 0 || r->status == SP_ETXN_UNKNOWN)
@@ -1029,43 +1291,52 @@ static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_rep
             tr_fail(w, c, r->status);
         return;
     }
+    int j = reply_group(c, r->req_id);
+    if (j < 0)
+        return; /* a commit-phase or older reply */
+    if (r->status == SP_EPAXOS_NOT_LEADER)
+        reroute(w, c, c->groups[j], r->leader_hint);
     if (r->status != 0) {
         tr_fail(w, c, r->status);
         return;
     }
-    bool first = r->req_id == c->req_lo;
-    if (ga == gb) {
-        SP_ASSERT(r->values_n == 2);
-        c->va = parse_balance(w, &r->values[0]);
-        c->vb = parse_balance(w, &r->values[1]);
-    } else if (first) {
-        c->va = parse_balance(w, &r->values[0]);
-    } else {
-        c->vb = parse_balance(w, &r->values[0]);
+    uint32_t v = 0;
+    for (uint32_t k = 0; k < op->n_items; k++) {
+        struct w_item *it = &op->items[k];
+        if (!item_reads(it) || w_account_group(w, it->key) != c->groups[j])
+            continue;
+        SP_ASSERT(v < r->values_n);
+        free(it->read);
+        it->read = value_str(&r->values[v]);
+        it->found = it->read != NULL;
+        it->ver = r->values[v].ts;
+        v++;
     }
+    c->read_req[j] = 0; /* a duplicate reply is ignored */
     if (--c->pending == 0)
         tr_commit(w, c);
 }
 
 static void ro_send(struct w_world *w, struct w_client *c)
 {
-    char keys_buf[W_ACCOUNTS_MAX][16];
-    struct txn_key keys[W_ACCOUNTS_MAX];
+    const struct w_op *op = &w->ops[c->op];
+    char names[OP_KEYS_MAX][16];
+    struct txn_key keys[OP_KEYS_MAX];
     uint32_t n = 0;
-    txn_group_id g = c->ro_group;
-    for (uint32_t k = 0; k < w->p.accounts; k++)
-        if (w_account_group(w, k) == g) {
-            keys[n].key = keys_buf[n];
-            keys[n].key_len = account_key(k, keys_buf[n]);
+    txn_group_id g = c->groups[c->ro_gi];
+    for (uint32_t k = 0; k < op->n_items; k++)
+        if (w_account_group(w, op->items[k].key) == g) {
+            keys[n].key = names[n];
+            keys[n].key_len = key_name(w, op->items[k].key, names[n]);
             n++;
         }
     struct txn_request q = {.type = TXN_REQ_RO_READ, .group = g, .keys = keys, .keys_n = n};
-    q.mode = g == 1 ? c->ro_mode : TXN_READ_EXACT;
+    q.mode = c->ro_gi == 0 ? c->ro_mode : TXN_READ_EXACT;
     q.read_ts = c->s_read;
     q.staleness_us = 50 * 1000;
-    uint32_t node = q.mode == TXN_READ_STRONG_SINGLE ? c->leader[g] : random_replica(w, g);
+    uint32_t node = q.mode == TXN_READ_STRONG_SINGLE ? c->leader[g] : read_replica(w, c, g);
     c->ro_node = node;
-    client_send(w, c, node, &q);
+    c->read_req[0] = client_send(w, c, node, &q);
     c->pending = 1;
 }
 
@@ -1074,17 +1345,18 @@ static void ro_attempt(struct w_world *w, struct w_client *c)
     c->attempts++;
     c->req_lo = w->req_seq + 1;
     c->phase = C_RO;
-    c->ro_group = 1;
+    c->ro_gi = 0;
     c->s_read = c->fixed_ts;
     if (c->fixed_ts)
         c->ro_mode = TXN_READ_EXACT;
-    else if (w->p.groups == 1)
-        c->ro_mode = TXN_READ_STRONG_SINGLE;
     else if (c->workload && rnd_below(w, 100) < w->p.stale_pct)
         c->ro_mode = TXN_READ_STALE;
+    else if (c->n_groups == 1)
+        c->ro_mode = TXN_READ_STRONG_SINGLE;
     else
         c->ro_mode = TXN_READ_STRONG;
     w->ops[c->op].snapshot = c->ro_mode == TXN_READ_STALE || c->ro_mode == TXN_READ_EXACT;
+    w->ops[c->op].single = c->ro_mode == TXN_READ_STRONG_SINGLE;
     ro_send(w, c);
     client_timer(w, c, w->now + RO_TIMEOUT);
 }
@@ -1092,9 +1364,12 @@ static void ro_attempt(struct w_world *w, struct w_client *c)
 static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
 {
     struct w_op *op = &w->ops[c->op];
+    if (r->req_id != c->read_req[0])
+        return; /* an earlier group's duplicate */
+    txn_group_id g = c->groups[c->ro_gi];
     if (r->status != 0) {
         if (r->status == SP_EPAXOS_NOT_LEADER)
-            reroute(w, c, c->ro_group, r->leader_hint);
+            reroute(w, c, g, r->leader_hint);
         if (c->attempts >= ATTEMPTS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
             c->fixed_ts = 0;
             op_done(w, c, r->status, 0);
@@ -1105,20 +1380,23 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
         return;
     }
     uint32_t reps[W_REPLICAS_MAX];
-    if (w_world_replicas(w, c->ro_group, reps) > W_VOTERS && reps[W_VOTERS] == c->ro_node)
+    if (w_world_replicas(w, g, reps) > W_VOTERS && reps[W_VOTERS] == c->ro_node)
         w->stats.reads_at_read_only++;
-    if (c->ro_group == 1)
+    if (c->ro_gi == 0)
         c->s_read = r->ts;
     SP_ASSERT(r->ts == c->s_read);
-    uint32_t j = 0;
-    for (uint32_t k = 0; k < w->p.accounts; k++)
-        if (w_account_group(w, k) == c->ro_group) {
-            SP_ASSERT(j < r->values_n);
-            op->bal[k] = parse_balance(w, &r->values[j]);
-            op->ver[k] = r->values[j].ts;
-            j++;
+    uint32_t v = 0;
+    for (uint32_t k = 0; k < op->n_items; k++)
+        if (w_account_group(w, op->items[k].key) == g) {
+            SP_ASSERT(v < r->values_n);
+            struct w_item *it = &op->items[k];
+            free(it->read);
+            it->read = value_str(&r->values[v]);
+            it->found = it->read != NULL;
+            it->ver = r->values[v].ts;
+            v++;
         }
-    if (++c->ro_group > w->p.groups) {
+    if (++c->ro_gi >= c->n_groups) {
         c->fixed_ts = 0;
         op_done(w, c, 0, c->s_read);
         return;
@@ -1153,16 +1431,17 @@ static void client_on_timer(struct w_world *w, struct w_client *c)
             ro_attempt(w, c);
         break;
     case C_READ:
-        reroute(w, c, w_account_group(w, op->a), 0);
-        reroute(w, c, w_account_group(w, op->b), 0);
+        for (uint32_t j = 0; j < c->n_groups; j++)
+            if (c->read_req[j])
+                reroute(w, c, c->groups[j], 0);
         tr_fail(w, c, SP_ETIMEDOUT);
         break;
     case C_COMMIT:
-        reroute(w, c, w_account_group(w, op->a), 0);
+        reroute(w, c, c->groups[0], 0);
         op_done(w, c, SP_ETXN_UNKNOWN, 0);
         break;
     case C_RO:
-        reroute(w, c, c->ro_group, 0);
+        reroute(w, c, c->groups[c->ro_gi], 0);
         c->phase = C_BACKOFF;
         c->req_lo = w->req_seq + 1;
         client_timer(w, c, w->now + 1000);
@@ -1175,25 +1454,98 @@ static void start_op(struct w_world *w, struct w_client *c, int op)
     c->op = op;
     c->attempts = 0;
     c->start_ts = w->now;
+    w->ops[op].client = c->idx;
+    op_groups(w, c);
     if (w->ops[op].kind == OP_TRANSFER)
         tr_attempt(w, c);
     else
         ro_attempt(w, c);
 }
 
+/* k distinct keys drawn from [base, base + n) into out. */
+static void pick_keys(struct w_world *w, uint32_t base, uint32_t n, uint32_t k, uint32_t *out)
+{
+    SP_ASSERT(k <= n);
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t key;
+        bool dup;
+        do {
+            key = base + (uint32_t) rnd_below(w, n);
+            dup = false;
+            for (uint32_t j = 0; j < i; j++)
+                dup |= out[j] == key;
+        } while (dup);
+        out[i] = key;
+    }
+}
+
 /* A workload client picks its next operation. */
 static void client_next(struct w_world *w, struct w_client *c)
 {
-    if (!c->workload || w->now >= w->p.run_us)
+    if (!c->workload || w->stopped || w->now >= w->p.run_us)
         return;
+    if (w->init_op >= 0 && !w->ops[w->init_op].done) {
+        client_timer(w, c, w->now + 10 * 1000); /* transfers wait for the balances */
+        return;
+    }
+    if (w->init_op >= 0 && w->ops[w->init_op].status != 0) {
+        /* It failed or may not have applied: write them again (blind,
+         * idempotent while no transfer has run). */
+        w->init_op = init_accounts(w);
+        client_timer(w, c, w->now + 10 * 1000);
+        return;
+    }
+    if (w->p.txns && w->stats.ops_started >= w->p.txns) {
+        w->stopped = true;
+        w->p.run_us = w->now; /* retries give up GIVE_UP_US from here */
+        return;
+    }
     bool ro = rnd_below(w, 100) < w->p.ro_pct;
-    int op = new_op(w, ro ? OP_READ : OP_TRANSFER, false);
-    if (!ro) {
+    int op;
+    if (w->p.workload == W_BANK) {
+        op = new_op(w, ro ? OP_READ : OP_TRANSFER, false, ro ? w->p.accounts : 2);
         struct w_op *o = &w->ops[op];
-        o->a = (uint32_t) rnd_below(w, w->p.accounts);
-        o->b = (uint32_t) rnd_below(w, w->p.accounts - 1);
-        o->b += o->b >= o->a;
-        o->amount = 1 + (int64_t) rnd_below(w, 10);
+        if (ro) {
+            for (uint32_t k = 0; k < w->p.accounts; k++)
+                o->items[k] = (struct w_item){.key = k, .f = IT_READ};
+        } else {
+            uint32_t ab[2];
+            pick_keys(w, 0, w->p.accounts, 2, ab);
+            o->items[0] = (struct w_item){.key = ab[0], .f = IT_TRANSFER};
+            o->items[1] = (struct w_item){.key = ab[1], .f = IT_TRANSFER};
+            o->amount = 1 + (int64_t) rnd_below(w, 10);
+        }
+    } else {
+        /* List-append keys rotate: a window of `keys` keys serves
+         * LIST_WINDOW operations, so lists stay short. */
+        uint32_t base = 0;
+        if (w->p.workload == W_LIST_APPEND)
+            base = (uint32_t) (w->stats.ops_started / LIST_WINDOW) * w->p.keys;
+        uint32_t n = 1 + (uint32_t) rnd_below(w, w->p.keys < 3 ? w->p.keys : 3);
+        uint32_t keys[4];
+        pick_keys(w, base, w->p.keys, n, keys);
+        op = new_op(w, ro ? OP_READ : OP_TRANSFER, false, n);
+        struct w_op *o = &w->ops[op];
+        bool wrote = false;
+        for (uint32_t k = 0; k < n; k++) {
+            struct w_item *it = &o->items[k];
+            it->key = keys[k];
+            uint64_t r = rnd_below(w, 3);
+            if (ro || (r == 0 && !(k == n - 1 && !wrote))) {
+                it->f = IT_READ;
+                continue;
+            }
+            wrote = true;
+            if (w->p.workload == W_REGISTER) {
+                it->f = (uint8_t) (IT_WRITE | (r == 1 ? IT_READ : 0));
+                char buf[24];
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long) ++w->value_seq);
+                it->wrote = strdup(buf);
+            } else {
+                it->f = (uint8_t) (IT_APPEND | (r == 1 ? IT_READ : 0));
+                it->element = ++w->value_seq;
+            }
+        }
     }
     start_op(w, c, op);
 }
@@ -1210,17 +1562,25 @@ static struct w_client *scripted_client(struct w_world *w)
 int w_world_transfer(struct w_world *w, uint32_t a, uint32_t b, int64_t amount)
 {
     SP_ASSERT(a < w->p.accounts && b < w->p.accounts && a != b);
-    int op = new_op(w, OP_TRANSFER, true);
-    w->ops[op].a = a;
-    w->ops[op].b = b;
+    int op = new_op(w, OP_TRANSFER, true, 2);
+    w->ops[op].items[0] = (struct w_item){.key = a, .f = IT_TRANSFER};
+    w->ops[op].items[1] = (struct w_item){.key = b, .f = IT_TRANSFER};
     w->ops[op].amount = amount;
     start_op(w, scripted_client(w), op);
     return op;
 }
 
+static int read_all_op(struct w_world *w)
+{
+    int op = new_op(w, OP_READ, true, w->p.accounts);
+    for (uint32_t k = 0; k < w->p.accounts; k++)
+        w->ops[op].items[k] = (struct w_item){.key = k, .f = IT_READ};
+    return op;
+}
+
 int w_world_read_all(struct w_world *w)
 {
-    int op = new_op(w, OP_READ, true);
+    int op = read_all_op(w);
     start_op(w, scripted_client(w), op);
     return op;
 }
@@ -1228,10 +1588,22 @@ int w_world_read_all(struct w_world *w)
 int w_world_read_all_at(struct w_world *w, tt_micros ts)
 {
     SP_ASSERT(ts >= 1);
-    int op = new_op(w, OP_READ, true);
+    int op = read_all_op(w);
     struct w_client *c = scripted_client(w);
     c->fixed_ts = ts;
     start_op(w, c, op);
+    return op;
+}
+
+/* Bank: one transaction writes every account's initial balance. */
+static int init_accounts(struct w_world *w)
+{
+    int op = new_op(w, OP_TRANSFER, true, w->p.accounts);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long) w->p.balance);
+    for (uint32_t k = 0; k < w->p.accounts; k++)
+        w->ops[op].items[k] = (struct w_item){.key = k, .f = IT_WRITE, .wrote = strdup(buf)};
+    start_op(w, scripted_client(w), op);
     return op;
 }
 
@@ -1256,7 +1628,12 @@ int w_world_op_status(const struct w_world *w, int op)
 
 int64_t w_world_op_balance(const struct w_world *w, int op, uint32_t account)
 {
-    return w->ops[op].bal[account];
+    const struct w_op *o = &w->ops[op];
+    for (uint32_t k = 0; k < o->n_items; k++)
+        if (o->items[k].key == account)
+            return item_balance(w, &o->items[k]);
+    SP_ASSERT(!"account not read by this op");
+    return 0;
 }
 
 tt_micros w_world_op_ts(const struct w_world *w, int op)
@@ -1273,21 +1650,108 @@ void w_world_op_times(const struct w_world *w, int op, tt_micros *invoke, tt_mic
 int64_t w_world_peek(struct w_world *w, uint32_t node, uint32_t account, tt_micros t)
 {
     char k[16];
-    size_t kl = account_key(account, k);
+    size_t kl = key_name(w, account, k);
     struct txn_version v = {0};
     int rc = txn_store_get(w->nodes[node].store, w_account_group(w, account), k, kl, t, &v, NULL);
     SP_ASSERT(rc == 0);
     struct txn_value tv = {.kind = v.kind, .ts = v.ts, .value = v.value, .value_len = v.value_len};
-    int64_t bal = parse_balance(w, &tv);
+    struct w_item it = {.read = value_str(&tv)};
+    int64_t bal = item_balance(w, &it);
+    free(it.read);
     txn_version_clear(&v);
     return bal;
 }
 
+/* ---- the history (sim/README.md's format) ------------------------------------------ */
+
+static void json_list(FILE *f, const char *s)
+{
+    fputc('[', f);
+    if (s != NULL)
+        fputs(s, f); /* "1,5,9": decimal elements, comma-separated */
+    fputc(']', f);
+}
+
+static void history_write(struct w_world *w, struct w_op *op)
+{
+    FILE *f = w->p.history;
+    if (f == NULL || op->logged)
+        return;
+    op->logged = true;
+    bool rw = op->kind == OP_TRANSFER;
+    if (!rw && op->status != 0)
+        return; /* a failed read-only transaction had no effect and saw nothing */
+    const char *outcome = op->status == 0                 ? "ok"
+                          : op->status == SP_ETXN_UNKNOWN ? "unknown"
+                                                          : "aborted";
+    fprintf(f, "{\"id\":%u,\"client\":%u,\"zone\":%u,\"mode\":\"%s\",", (unsigned) (op - w->ops),
+            op->client, w->clients[op->client].zone, rw ? "rw" : "ro");
+    if (op->snapshot)
+        fputs("\"snapshot\":true,", f);
+    if (op->single)
+        fputs("\"single_group\":true,", f);
+    fprintf(f, "\"invoke_us\":%lld,\"complete_us\":%lld,", (long long) op->invoke,
+            (long long) op->complete);
+    if (op->status == 0)
+        fprintf(f, "\"ts\":%lld,", (long long) op->ts);
+    fputs("\"ops\":[", f);
+    bool first = true;
+    char name[16];
+    /* Reads first (the read phase), then the writes; reads only when the
+     * transaction committed (an aborted one's reads promise nothing). */
+    for (uint32_t k = 0; k < op->n_items && op->status == 0; k++) {
+        const struct w_item *it = &op->items[k];
+        if (!(it->f & (IT_READ | IT_TRANSFER)))
+            continue;
+        key_name(w, it->key, name);
+        fprintf(f, "%s{\"f\":\"r\",\"key\":\"%s\",\"value\":", first ? "" : ",", name);
+        if (w->p.workload == W_LIST_APPEND)
+            json_list(f, it->read);
+        else if (it->read)
+            fprintf(f, "\"%s\"", it->read);
+        else
+            fputs("null", f);
+        fputc('}', f);
+        first = false;
+    }
+    for (uint32_t k = 0; k < op->n_items && rw; k++) {
+        const struct w_item *it = &op->items[k];
+        if (!(it->f & (IT_WRITE | IT_APPEND | IT_TRANSFER)) || it->wrote == NULL)
+            continue;
+        key_name(w, it->key, name);
+        if (it->f & IT_APPEND)
+            fprintf(f, "%s{\"f\":\"append\",\"key\":\"%s\",\"value\":%llu}", first ? "" : ",",
+                    name, (unsigned long long) it->element);
+        else
+            fprintf(f, "%s{\"f\":\"w\",\"key\":\"%s\",\"value\":\"%s\"}", first ? "" : ",", name,
+                    it->wrote);
+        first = false;
+    }
+    fprintf(f, "],\"outcome\":\"%s\"}\n", outcome);
+}
+
+/* A fault, in the history: a line the checker counts and skips. */
+static void history_fault(struct w_world *w, const char *what, int node, const char *detail)
+{
+    wlog(w, "fault %s node %d %s", what, node, detail ? detail : "");
+    if (w->p.history == NULL)
+        return;
+    fprintf(w->p.history, "{\"fault\":\"%s\",\"at_us\":%lld", what, (long long) w->now);
+    if (node >= 0)
+        fprintf(w->p.history, ",\"node\":%d", node);
+    if (detail)
+        fprintf(w->p.history, ",\"detail\":\"%s\"", detail);
+    fputs("}\n", w->p.history);
+}
+
 /* ---- checkers ------------------------------------------------------------------------- */
 
-static bool writes_account(const struct w_op *t, uint32_t k)
+static bool op_writes(const struct w_op *t, uint32_t key)
 {
-    return t->a == k || t->b == k;
+    for (uint32_t k = 0; k < t->n_items; k++)
+        if (t->items[k].key == key && (t->items[k].f & (IT_WRITE | IT_APPEND | IT_TRANSFER)))
+            return true;
+    return false;
 }
 
 /* External consistency and snapshot checks over the whole history. */
@@ -1325,12 +1789,15 @@ int w_world_check(struct w_world *w)
             const struct w_op *t = &w->ops[j];
             if (t->kind != OP_TRANSFER || !t->done || t->status != 0)
                 continue;
-            for (uint32_t k = 0; k < w->p.accounts; k++)
-                if (writes_account(t, k) && t->ts > r->ver[k] && t->ts <= r->ts)
+            for (uint32_t k = 0; k < r->n_items; k++) {
+                const struct w_item *it = &r->items[k];
+                if (op_writes(t, it->key) && t->ts > it->ver && t->ts <= r->ts)
                     violate(w,
-                            "read op %u at %lld returned account %u at version %lld, but op %u "
+                            "read op %u at %lld returned key %u at version %lld, but op %u "
                             "committed it at %lld",
-                            i, (long long) r->ts, k, (long long) r->ver[k], j, (long long) t->ts);
+                            i, (long long) r->ts, it->key, (long long) it->ver, j,
+                            (long long) t->ts);
+            }
         }
     }
     return w->violation[0] ? SP_ESIM_VIOLATION : 0;
@@ -1366,11 +1833,11 @@ static void on_crash_event(struct w_world *w)
         all_up &= w->nodes[i].up;
     /* One fault at a time keeps every group a majority: a crash, or (if
      * partitions are on) one node cut off from all others. */
-    if (all_up && w->cut == 0) {
+    if (all_up && (w->cut_a | w->cut_b) == 0) {
         uint32_t victim = (uint32_t) rnd_below(w, w->n);
         if (w->p.partitions && rnd_below(w, 2) == 0) {
             TRACE(w, "partition node %u away", victim + 1);
-            w->cut = 1u << victim;
+            w_world_partition(w, 1u << victim);
             w->stats.partitions++;
             push(w, w->now + w->p.down_us, W_HEAL, victim, NULL, 0);
         } else {
@@ -1379,6 +1846,247 @@ static void on_crash_event(struct w_world *w)
         }
     }
     schedule_crash(w);
+}
+
+/* ---- faults (params.faults) ---------------------------------------------------- */
+
+static const char *const fault_names[] = {"crash",   "pause", "partition", "leader",
+                                          "drop",    "dup",   "reorder",   "slow",
+                                          "disk",    "clock", "clock-bad"};
+#define FAULT_KINDS (sizeof fault_names / sizeof fault_names[0])
+
+int w_faults_parse(const char *s, uint32_t *out, char *bad, size_t bad_len)
+{
+    uint32_t m = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t) (e - p) : strlen(p);
+        bool ok = false;
+        if (n == 3 && strncmp(p, "all", 3) == 0) {
+            m |= W_F_ALL;
+            ok = true;
+        } else if (n == 4 && strncmp(p, "none", 4) == 0) {
+            ok = true;
+        }
+        for (size_t k = 0; k < FAULT_KINDS && !ok; k++)
+            if (strlen(fault_names[k]) == n && strncmp(p, fault_names[k], n) == 0) {
+                m |= 1u << k;
+                ok = true;
+            }
+        if (!ok) {
+            snprintf(bad, bad_len, "%.*s", (int) n, p);
+            return -1;
+        }
+        p += n + (e != NULL);
+    }
+    *out = m;
+    return 0;
+}
+
+const char *w_faults_format(uint32_t mask, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < FAULT_KINDS; k++)
+        if (mask & (1u << k))
+            o += (size_t) snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? "," : "",
+                                   fault_names[k]);
+    if (o == 0)
+        snprintf(buf, len, "none");
+    return buf;
+}
+
+#define STRUCTURAL (W_F_CRASH | W_F_PAUSE | W_F_PARTITION | W_F_LEADER)
+
+static tt_micros fault_length(struct w_world *w)
+{
+    return w->p.down_us / 2 + (tt_micros) rnd_below(w, (uint64_t) w->p.down_us + 1);
+}
+
+static void schedule_fault(struct w_world *w)
+{
+    tt_micros gap = w->p.fault_every_us;
+    push(w, w->now + gap / 2 + (tt_micros) rnd_below(w, (uint64_t) gap + 1), W_FAULT, UINT32_MAX,
+         NULL, 0);
+}
+
+static void fault_end_at(struct w_world *w, uint32_t kind, uint32_t node, tt_micros len)
+{
+    push(w, w->now + len, W_FAULT_END, node, NULL, kind);
+}
+
+/* A random bipartition: a nonempty proper subset of the nodes. */
+static uint32_t random_half(struct w_world *w)
+{
+    uint32_t all = (1u << w->n) - 1, m;
+    do
+        m = (uint32_t) rnd_below(w, all + 1);
+    while (m == 0 || m == all);
+    return m;
+}
+
+static void start_partition(struct w_world *w)
+{
+    uint32_t all = (1u << w->n) - 1;
+    char detail[64];
+    uint64_t shape = rnd_below(w, 4);
+    if (shape == 0) { /* one node alone */
+        uint32_t v = (uint32_t) rnd_below(w, w->n);
+        w_world_partition(w, 1u << v);
+        snprintf(detail, sizeof detail, "node %u alone", v + 1);
+    } else if (shape == 1 || w->p.zones < 2) { /* two halves */
+        w_world_partition(w, random_half(w));
+        snprintf(detail, sizeof detail, "halves %#x|%#x", w->cut_a, w->cut_b);
+    } else if (shape == 2) { /* one zone cut off */
+        uint32_t z = (uint32_t) rnd_below(w, w->p.zones), m = 0;
+        for (uint32_t i = 0; i < w->n; i++)
+            if (w->nodes[i].zone == z)
+                m |= 1u << i;
+        w_world_partition(w, m);
+        snprintf(detail, sizeof detail, "zone %u cut off", z);
+    } else { /* a bridge: two sides that only one node connects */
+        uint32_t bridge = (uint32_t) rnd_below(w, w->n);
+        uint32_t a = random_half(w) & ~(1u << bridge);
+        w->cut_a = a;
+        w->cut_b = all & ~a & ~(1u << bridge);
+        snprintf(detail, sizeof detail, "bridge node %u between %#x and %#x", bridge + 1, w->cut_a,
+                 w->cut_b);
+    }
+    w->stats.partitions++;
+    history_fault(w, "partition", -1, detail);
+}
+
+static void on_fault(struct w_world *w)
+{
+    if (!w->chaos || w->stopped || w->now >= w->p.run_us)
+        return;
+    schedule_fault(w);
+    uint32_t kind = 1u << rnd_below(w, FAULT_KINDS);
+    if (!(w->p.faults & kind) || (w->active & kind))
+        return;
+    /* One structural fault at a time, so most groups keep a majority most
+     * of the time; network and clock windows overlap them. */
+    if ((kind & STRUCTURAL) && (w->active & STRUCTURAL))
+        return;
+    uint32_t v = (uint32_t) rnd_below(w, w->n);
+    tt_micros len = fault_length(w);
+    char detail[64];
+    switch (kind) {
+    case W_F_CRASH:
+    case W_F_LEADER:
+        if (kind == W_F_LEADER) {
+            int l = w_world_leader(w, (txn_group_id) (1 + rnd_below(w, w->p.groups)));
+            if (l < 0)
+                return;
+            v = (uint32_t) l;
+            w->stats.leader_kills++;
+        }
+        history_fault(w, kind == W_F_LEADER ? "leader" : "crash", (int) v + 1, NULL);
+        w_world_crash(w, v);
+        break;
+    case W_F_PAUSE:
+        w->nodes[v].paused_until = w->now + len;
+        w->stats.pauses++;
+        history_fault(w, "pause", (int) v + 1, NULL);
+        break;
+    case W_F_PARTITION:
+        start_partition(w);
+        break;
+    case W_F_DROP:
+    case W_F_DUP:
+    case W_F_REORDER:
+        w->stats.net_faults++;
+        history_fault(w, kind == W_F_DROP ? "drop" : kind == W_F_DUP ? "dup" : "reorder", -1,
+                      NULL);
+        break;
+    case W_F_SLOW:
+        w->slow_za = (uint32_t) rnd_below(w, w->p.zones ? w->p.zones : 1);
+        w->slow_zb = (uint32_t) rnd_below(w, w->p.zones ? w->p.zones : 1);
+        w->stats.net_faults++;
+        snprintf(detail, sizeof detail, "zones %u-%u", w->slow_za, w->slow_zb);
+        history_fault(w, "slow", -1, detail);
+        break;
+    case W_F_DISK:
+        w->disk_node = v;
+        w->nodes[v].disk_slow = 20;
+        w->stats.disk_faults++;
+        history_fault(w, "disk-slow", (int) v + 1, NULL);
+        break;
+    case W_F_CLOCK: {
+        /* A step and a wider reported eps; the offset stays inside it. */
+        w->clock_node = v;
+        tt_micros eps = w->p.eps_us * (tt_micros) (2 + rnd_below(w, 3));
+        clock_set(w, v, (tt_micros) rnd_below(w, (uint64_t) (2 * eps + 1)) - eps, eps);
+        w->stats.clock_faults++;
+        snprintf(detail, sizeof detail, "eps %lld offset %lld", (long long) eps,
+                 (long long) w->nodes[v].offset_us);
+        history_fault(w, "clock", (int) v + 1, detail);
+        break;
+    }
+    case W_F_CLOCK_BAD: {
+        /* The negative control: the clock is off by more than its eps. */
+        w->clock_bad_node = v;
+        tt_micros e = w->nodes[v].eps_us;
+        tt_micros off = e * (tt_micros) (2 + rnd_below(w, 4)) * (rnd_below(w, 2) ? 1 : -1);
+        w->nodes[v].clock_bad = true;
+        clock_set(w, v, off, e);
+        w->stats.clock_bad++;
+        snprintf(detail, sizeof detail, "offset %lld outside eps %lld", (long long) off,
+                 (long long) e);
+        history_fault(w, "clock-bad", (int) v + 1, detail);
+        break;
+    }
+    default:
+        return;
+    }
+    w->active |= kind;
+    fault_end_at(w, kind, v, len);
+}
+
+static void on_fault_end(struct w_world *w, uint32_t kind, uint32_t v)
+{
+    w->active &= ~kind;
+    switch (kind) {
+    case W_F_CRASH:
+    case W_F_LEADER:
+        w_world_restart(w, v);
+        break;
+    case W_F_PAUSE:
+        wlog(w, "resume node %u", v + 1);
+        break;
+    case W_F_PARTITION:
+        w_world_heal(w);
+        break;
+    case W_F_DISK:
+        w->nodes[w->disk_node].disk_slow = 1;
+        wlog(w, "disk of node %u normal", w->disk_node + 1);
+        break;
+    case W_F_CLOCK:
+    case W_F_CLOCK_BAD: {
+        uint32_t n = kind == W_F_CLOCK ? w->clock_node : w->clock_bad_node;
+        tt_micros e = w->p.eps_us;
+        w->nodes[n].clock_bad = false;
+        clock_set(w, n, (tt_micros) rnd_below(w, (uint64_t) (2 * e + 1)) - e, e);
+        wlog(w, "clock of node %u back inside eps", n + 1);
+        break;
+    }
+    default:
+        wlog(w, "end of fault %#x", kind);
+        break;
+    }
+}
+
+/* Ends every fault window now (settle). */
+static void faults_heal(struct w_world *w)
+{
+    for (uint32_t k = 0; k < FAULT_KINDS; k++) {
+        uint32_t kind = 1u << k;
+        if ((w->active & kind) && kind != W_F_CRASH && kind != W_F_LEADER)
+            on_fault_end(w, kind, kind == W_F_PAUSE ? 0 : w->clock_node);
+    }
+    for (uint32_t i = 0; i < w->n; i++)
+        w->nodes[i].paused_until = 0;
 }
 
 static void deliver(struct w_world *w, struct w_event *e)
@@ -1417,6 +2125,15 @@ static void run_event(struct w_world *w, struct w_event *e)
 {
     w->stats.events++;
     struct w_node *nd = e->node < w->n ? &w->nodes[e->node] : NULL;
+    bool node_event = e->kind == W_DELIVER || e->kind == W_REQUEST || e->kind == W_DISK_DONE ||
+                      e->kind == W_TICK;
+    if (nd && node_event && nd->paused_until > w->now) {
+        /* A paused node takes no step: its input waits, in order. */
+        struct w_event later = *e;
+        later.at = nd->paused_until;
+        push_event(w, later);
+        return;
+    }
     switch (e->kind) {
     case W_DELIVER:
     case W_REQUEST:
@@ -1448,6 +2165,12 @@ static void run_event(struct w_world *w, struct w_event *e)
         break;
     case W_HEAL:
         w_world_heal(w);
+        break;
+    case W_FAULT:
+        on_fault(w);
+        break;
+    case W_FAULT_END:
+        on_fault_end(w, (uint32_t) e->arg, e->node);
         break;
     }
 }
@@ -1485,6 +2208,11 @@ struct w_world *w_world_create(const struct w_params *p)
         tt_micros e = p->eps_us;
         nd->offset_us = p->extreme_offsets ? (i % 2 ? -e : e)
                                            : (tt_micros) rnd_below(w, (uint64_t) (2 * e + 1)) - e;
+        nd->offset_t0 = w->now;
+        nd->eps_us = e;
+        nd->disk_slow = 1;
+        if (p->faults & W_F_CLOCK)
+            nd->drift_ppm = (int32_t) rnd_below(w, 401) - 200; /* +-200 ppm */
         nd->env = rocksdb_create_mem_env();
         SP_ASSERT(nd->env != NULL);
     }
@@ -1493,14 +2221,33 @@ struct w_world *w_world_create(const struct w_params *p)
     for (uint32_t i = 0; i < W_SLOTS_CLIENT; i++) {
         struct w_client *c = &w->clients[i];
         c->idx = i;
+        c->zone = i % (p->zones ? p->zones : 1);
         c->workload = i < p->clients;
         for (txn_group_id g = 1; g <= p->groups; g++)
             c->leader[g] = (uint32_t) (g - 1) % w->n;
         if (c->workload)
             client_timer(w, c, w->now + 300 * 1000 + (tt_micros) rnd_below(w, 10000));
     }
-    w->p.run_us += w->now;
-    schedule_crash(w);
+    if (p->txns)
+        w->p.run_us = TT_MICROS_MAX / 4; /* until txns operations started */
+    else
+        w->p.run_us += w->now;
+    if (w->p.keys == 0)
+        w->p.keys = 8;
+    w->init_op = -1;
+    if (p->workload == W_BANK && p->init_accounts)
+        w->init_op = init_accounts(w);
+    if (p->faults) {
+        if (w->p.fault_every_us == 0)
+            w->p.fault_every_us = 300 * 1000;
+        if (w->p.down_us == 0)
+            w->p.down_us = 300 * 1000;
+        if (w->p.drop_pct == 0)
+            w->p.drop_pct = 10;
+        schedule_fault(w);
+    } else {
+        schedule_crash(w);
+    }
     return w;
 }
 
@@ -1519,6 +2266,8 @@ void w_world_destroy(struct w_world *w)
             plog_free(&w->nodes[i].plog[g]);
         rocksdb_env_destroy(w->nodes[i].env);
     }
+    for (uint32_t i = 0; i < w->ops_n; i++)
+        op_free_items(&w->ops[i]);
     free(w->ops);
     free(w);
 }
@@ -1538,6 +2287,7 @@ static bool quiet(struct w_world *w)
 int w_world_settle(struct w_world *w, tt_micros max_us)
 {
     w->chaos = false;
+    faults_heal(w);
     w_world_heal(w);
     for (uint32_t i = 0; i < w->n; i++)
         w_world_restart(w, i);
@@ -1564,11 +2314,16 @@ int w_world_settle(struct w_world *w, tt_micros max_us)
     /* A final strong read must see the constant total (checked in op_done);
      * it may retry for GIVE_UP_US from here. */
     w->p.run_us = w->now;
-    int op = w_world_read_all(w);
-    while (!w->ops[op].done && w->now < deadline + max_us && !w->violation[0])
-        w_world_run_until(w, w->now + 10 * 1000);
-    if (!w->violation[0] && w->ops[op].status != 0)
-        violate(w, "final read-only transaction failed: %s", sp_errname(w->ops[op].status));
+    w->stopped = true;
+    if (w->p.workload == W_BANK) {
+        int op = w_world_read_all(w);
+        while (!w->ops[op].done && w->now < deadline + max_us && !w->violation[0])
+            w_world_run_until(w, w->now + 10 * 1000);
+        if (!w->violation[0] && w->ops[op].status != 0)
+            violate(w, "final read-only transaction failed: %s", sp_errname(w->ops[op].status));
+    }
+    if (w->p.no_inline_checks)
+        return w->violation[0] ? SP_ESIM_VIOLATION : 0;
     return w_world_check(w);
 }
 

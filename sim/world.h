@@ -24,6 +24,14 @@
  *            group commits and 2PC), and read-only transactions reading all
  *            accounts at one timestamp (strong, or bounded staleness).
  *
+ * The simulator (spanner-sim, sim_main.c) runs the same world with more:
+ * workloads register and list-append besides bank, a history in the
+ * checker's JSON-lines format (sim/README.md), and faults chosen by a mask
+ * (crash, pause, partitions of several shapes, leader kill, message loss,
+ * duplication, reordering, slow links, slow disks and torn unsynced writes,
+ * clock steps and widening inside the reported eps, and the negative
+ * control: clocks outside it).
+ *
  * Checkers (w_world_check, and continuously for totals):
  *   total      every read-only transaction sees the constant total;
  *   external   if T1's commit reply came before T2 started (true time),
@@ -45,11 +53,41 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define W_NODES_MAX    7
+#include <stdio.h>
+
+#define W_NODES_MAX    9
 #define W_GROUPS_MAX   8
-#define W_CLIENTS_MAX  16
+#define W_CLIENTS_MAX  32
 #define W_ACCOUNTS_MAX 32
 #define W_REPLICAS_MAX 4 /* per group: 3 voters and, with read_only, one more */
+
+enum w_workload {
+    W_BANK = 0,     /* transfers between accounts; read-only txns read them all */
+    W_REGISTER,     /* reads and blind writes of unique values, 1-3 keys */
+    W_LIST_APPEND,  /* reads of whole lists and appends of unique values */
+};
+
+/* Faults (w_params.faults). With none set, the older knobs below
+ * (crash_every_us, partitions, drop_pct) drive the chaos instead. */
+enum w_fault {
+    W_F_CRASH = 1u << 0,     /* a node crashes, restarts after a while */
+    W_F_PAUSE = 1u << 1,     /* a node stops taking steps (GC pause, VM stall) */
+    W_F_PARTITION = 1u << 2, /* one node, halves, one zone, or a bridge */
+    W_F_LEADER = 1u << 3,    /* the leader of a random group crashes */
+    W_F_DROP = 1u << 4,      /* a window of node <-> node message loss */
+    W_F_DUP = 1u << 5,       /* a window of duplicated messages */
+    W_F_REORDER = 1u << 6,   /* a window of 10x jitter */
+    W_F_SLOW = 1u << 7,      /* a window where one zone pair's links are 10x slower */
+    W_F_DISK = 1u << 8,      /* slow disks; crashes keep, drop or garble unsynced writes */
+    W_F_CLOCK = 1u << 9,     /* clock steps and eps widening, inside the reported eps */
+    W_F_CLOCK_BAD = 1u << 10, /* negative control: a clock outside its reported eps */
+    W_F_ALL = (1u << 10) - 1, /* every fault but the negative control */
+};
+
+/* Parses "crash,partition,..." ("all", "none"); 0 or -1 naming the bad item. */
+int w_faults_parse(const char *s, uint32_t *out, char *bad, size_t bad_len);
+/* Writes the names of the faults in mask to buf ("none" for 0). */
+const char *w_faults_format(uint32_t mask, char *buf, size_t len);
 
 struct w_params {
     uint64_t seed;
@@ -77,6 +115,17 @@ struct w_params {
     uint32_t stale_pct;   /* share of those at bounded staleness */
     bool commit_wait_off; /* negative control */
     bool verbose;
+    /* ---- the simulator's additions (w_params_init leaves them off) ---- */
+    enum w_workload workload;
+    uint32_t keys;       /* register and list-append: keys in use at a time */
+    uint64_t txns;       /* > 0: clients start this many operations, then stop
+                          * (run_us is ignored) */
+    uint32_t faults;     /* enum w_fault mask */
+    tt_micros fault_every_us; /* mean gap between fault starts */
+    bool init_accounts;  /* bank: a first transaction writes every balance */
+    bool no_inline_checks; /* leave checking to the history checker */
+    FILE *history;       /* every operation as a JSON line, or NULL */
+    FILE *log;           /* faults and node events, one line each, or NULL */
 };
 
 void w_params_init(struct w_params *p, uint64_t seed);
@@ -87,6 +136,10 @@ struct w_stats {
     uint32_t ro_ok, ro_failed;
     uint32_t reads_at_read_only; /* group reads served by a read-only replica */
     uint32_t crashes, partitions;
+    uint32_t pauses, leader_kills, clock_faults, clock_bad, net_faults, disk_faults;
+    uint32_t garbled;     /* unsynced writes torn by a crash */
+    uint64_t msgs_duplicated;
+    uint64_t ops_started;
     uint32_t truncations; /* Paxos log truncations after snapshots */
     uint64_t msgs_sent, msgs_dropped;
     tt_micros end_us;
