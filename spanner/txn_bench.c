@@ -11,6 +11,7 @@
  */
 #include "procs.h"
 #include "client_int.h"
+#include "txn_load.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -26,25 +27,15 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One transaction writing a key at the start of each of the first n groups
- * (group ranges start with their "start" key, so start + suffix is inside). */
+/* One transaction writing a key in each of the first n groups (txn_load.h
+ * places them). */
 static int one_txn(struct sp_client *c, int n, int i, struct sp_commit_info *info,
                    struct sp_err *err)
 {
-    const struct sp_cluster_conf *conf = sp__client_conf(c);
-    struct sp_txn *t;
-    int rc = sp_txn_begin(c, &t, err);
-    for (int g = 0; rc == 0 && g < n; g++) {
-        char key[SP_KEY_MAX + 32], val[32];
-        int kl = snprintf(key, sizeof key, "%s~2pc-%d", conf->groups[g].start, i % 100);
-        int vl = snprintf(val, sizeof val, "v%d", i);
-        rc = sp_txn_write(t, key, (size_t) kl, val, (size_t) vl, err);
-    }
-    if (rc) {
-        sp_txn_abort(t);
-        return rc;
-    }
-    return sp_txn_commit(t, info, err);
+    char suffix[32], val[32];
+    int sl = snprintf(suffix, sizeof suffix, "2pc-%d", i % 100);
+    int vl = snprintf(val, sizeof val, "v%d", i);
+    return sp__load_groups_txn(c, (uint32_t) n, suffix, (size_t) sl, val, (size_t) vl, info, err);
 }
 
 static void measure(struct sp_client *c, int n, int txns)

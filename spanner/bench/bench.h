@@ -40,21 +40,56 @@ enum sp_bench_op {
     SP_BENCH_PUT,        /* durable, replicated single-key write */
     SP_BENCH_GET,        /* linearizable single-key read */
     SP_BENCH_GET_SERIAL, /* serializable (possibly stale, member-local) read */
+    SP_BENCH_TXN1,       /* read-write transaction writing one key in each of 1, */
+    SP_BENCH_TXN2,       /*   2, */
+    SP_BENCH_TXN5,       /*   5 */
+    SP_BENCH_TXN10,      /*   or 10 groups (2PC when more than one) */
+    SP_BENCH_TRANSFER,   /* bank: read two accounts in different groups, write both */
     SP_BENCH_OPS
 };
+/* Op kinds that write (the report shows their commit wait). */
+#define SP_BENCH_WRITES                                                                        \
+    (SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_TXN1) | SP_BENCH_BIT(SP_BENCH_TXN2) |   \
+     SP_BENCH_BIT(SP_BENCH_TXN5) | SP_BENCH_BIT(SP_BENCH_TXN10) | SP_BENCH_BIT(SP_BENCH_TRANSFER))
+/* Groups an SP_BENCH_TXN* op writes to (0 for other kinds). */
+unsigned sp_bench_op_groups(enum sp_bench_op op);
 #define SP_BENCH_BIT(op) (1u << (op))
 
 const char *sp_bench_op_name(enum sp_bench_op op);
 
+/* Workloads: the share of reads and which read. */
+enum sp_bench_workload {
+    SP_BENCH_W_PUT,     /* 100% put */
+    SP_BENCH_W_GET,     /* 100% linearizable get */
+    SP_BENCH_W_GET_SER, /* 100% serializable get */
+    SP_BENCH_W_A,       /* YCSB A: 50% get, 50% put */
+    SP_BENCH_W_B,       /* YCSB B: 95% get, 5% put */
+    SP_BENCH_W_C,       /* YCSB C: 100% get */
+    SP_BENCH_W_TXN1,    /* 100% txn1 (one group, placed like txnN's keys) */
+    SP_BENCH_W_TXN2,    /* 100% txn2: 2PC over 2 groups */
+    SP_BENCH_W_TXN5,    /* 100% txn5 */
+    SP_BENCH_W_TXN10,   /* 100% txn10 */
+    SP_BENCH_W_BANK,    /* 100% transfers; the total is checked after each run */
+    SP_BENCH_W_COUNT
+};
+const char *sp_bench_workload_name(enum sp_bench_workload w);
+int sp_bench_workload_parse(const char *s, enum sp_bench_workload *w);
+/* Op kinds the workload issues (for the "supported by target" check). */
+unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable);
+/* Whether a workload needs every key written first (it reads). */
+int sp_bench_workload_reads(enum sp_bench_workload w, int serializable);
+
 /*
- * A target. No function may be NULL. `op` must be safe to call from many
+ * A target. The first three functions may not be NULL. `op` must be safe to call from many
  * threads at once on one connection (each call is one operation).
  *
  * connect: endpoints is the --endpoints string for this target (may be ""
  *   when the target can start its own local cluster). opts is the bench
  *   configuration (work dir, timeouts). Returns 0 with *conn, or an SP_E*
  *   code with err set.
- * op: performs one operation. Returns 0, or an SP_E* code; the runner
+ * op: performs one operation. For SP_BENCH_TXN* the key is a suffix the
+ *   target places in each group; for SP_BENCH_TRANSFER it is ignored and
+ *   info->rand picks the accounts. Returns 0, or an SP_E* code; the runner
  *   retries SP_ESP_UNAVAILABLE, SP_EPAXOS_NOT_LEADER, SP_EPAXOS_BUSY,
  *   SP_ETXN_ABORTED and SP_ETXN_WOUNDED up to SP_BENCH_RETRIES_MAX times,
  *   then counts an error. A target that retries internally (e.g. to
@@ -69,6 +104,7 @@ struct sp_bench_config;
 struct sp_bench_op_info {
     unsigned retries;        /* attempts the target made beyond the first */
     uint64_t commit_wait_us; /* time the server held the answer for commit wait */
+    uint64_t rand;           /* in: a random word for the target's own choices */
 };
 
 struct sp_bench_target {
@@ -95,6 +131,19 @@ struct sp_bench_target {
     int (*next)(void *conn, int timeout_ms, void **tag, int *code, struct sp_bench_op_info *info,
                 struct sp_err *err);
     unsigned flags; /* SP_BENCH_F_* */
+    /*
+     * Optional (NULL when absent), for the workloads in `checked` (bits
+     * 1u << workload). setup runs once per workload before its first run
+     * on this connection (bank: open every account); check after every run
+     * of it (bank: the total must not have changed). Both return 0 or an
+     * SP_E* code with err set; a failed check is counted as an error of
+     * the run, with err as its message.
+     */
+    unsigned checked;
+    int (*setup)(void *conn, enum sp_bench_workload w, const struct sp_bench_config *cfg,
+                 struct sp_err *err);
+    int (*check)(void *conn, enum sp_bench_workload w, const struct sp_bench_config *cfg,
+                 struct sp_err *err);
 };
 #define SP_BENCH_F_COMMIT_WAIT 1u /* reports commit wait: the report shows its share */
 
@@ -105,20 +154,7 @@ const struct sp_bench_target *sp_bench_target_find(const char *name, const char 
 void sp_bench_targets_list(void (*fn)(void *ctx, const char *name, const char *about, int built),
                            void *ctx);
 
-/* Workloads: the share of reads and which read. */
-enum sp_bench_workload {
-    SP_BENCH_W_PUT,     /* 100% put */
-    SP_BENCH_W_GET,     /* 100% linearizable get */
-    SP_BENCH_W_GET_SER, /* 100% serializable get */
-    SP_BENCH_W_A,       /* YCSB A: 50% get, 50% put */
-    SP_BENCH_W_B,       /* YCSB B: 95% get, 5% put */
-    SP_BENCH_W_C,       /* YCSB C: 100% get */
-    SP_BENCH_W_COUNT
-};
-const char *sp_bench_workload_name(enum sp_bench_workload w);
-int sp_bench_workload_parse(const char *s, enum sp_bench_workload *w);
-/* Op kinds the workload issues (for the "supported by target" check). */
-unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable);
+
 
 struct sp_bench_config {
     enum sp_bench_workload workload;
@@ -145,6 +181,7 @@ struct sp_bench_result {
     uint64_t errors[SP_BENCH_OPS];           /* failed after retries */
     uint64_t retries;                        /* runner and target retries */
     uint64_t commit_wait_us[SP_BENCH_OPS];   /* summed over successful operations */
+    uint64_t checks, checks_failed;          /* target checks after runs (bank) */
     double elapsed_s;
     char first_error[SP_ERR_MSG_MAX]; /* "" when none */
 };

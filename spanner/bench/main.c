@@ -43,11 +43,15 @@ static void usage(FILE *f)
         "usage: spanner-bench [--target NAME [--endpoints LIST]]... [options]\n"
         "       spanner-bench --limits [--dir DIR] [--json]\n"
         "       spanner-bench --list | --free-port\n"
-        "  --target NAME       paxos-log, etcd, echo (repeat to compare; the first is \"ours\")\n"
+        "  --target NAME       spanner, paxos-log, etcd, echo (repeat to compare; the first\n"
+        "                      is \"ours\")\n"
         "  --endpoints LIST    for the preceding --target (paxos-log: 1=H:P,2=H:P,...;\n"
         "                      etcd: H:P,H:P,...); paxos-log without it starts a local group\n"
         "  --workload LIST     put, get (linearizable), get-serializable, a (50/50),\n"
-        "                      b (95/5), c (reads only) [put]\n"
+        "                      b (95/5), c (reads only) [put]; spanner only: txn1, txn2,\n"
+        "                      txn5, txn10 (one key in each of N groups), bank (transfers\n"
+        "                      between accounts in different groups, --keys accounts,\n"
+        "                      total checked after each run)\n"
         "  --clients LIST      closed-loop client threads, 1..%d [1]\n"
         "  --async             one thread keeps --clients operations in flight instead\n"
         "  --seconds S         per run [5]; --ops N stops a run after N operations\n"
@@ -310,6 +314,27 @@ static int preload(const struct opts *o, const struct sp_bench_target *t, void *
     return rc ? rc : (done == cfg.keys ? 0 : SP_EIO);
 }
 
+/* The target's check after a run (bank: the total), counted in res; a
+ * failure is an error of the run's write kind. */
+static void check_run(const struct sp_bench_config *cfg, const struct sp_bench_target *t,
+                      void *conn, struct sp_bench_result *res)
+{
+    if (!t->check || !(t->checked & (1u << cfg->workload)))
+        return;
+    struct sp_err err = {0};
+    res->checks++;
+    if (t->check(conn, cfg->workload, cfg, &err) == 0)
+        return;
+    res->checks_failed++;
+    unsigned ops = sp_bench_workload_ops(cfg->workload, cfg->serializable);
+    for (int k = 0; k < SP_BENCH_OPS; k++)
+        if ((ops & SP_BENCH_WRITES) & SP_BENCH_BIT(k)) {
+            res->errors[k]++;
+            break;
+        }
+    snprintf(res->first_error, sizeof res->first_error, "check after the run: %.200s", err.msg);
+}
+
 /* One run of cell c on target i, merged into the cell. */
 static int run_one(const struct opts *o, struct sp_bench_cell *c, int round, int i,
                    const struct sp_bench_target *t, void *conn)
@@ -339,6 +364,7 @@ static int run_one(const struct opts *o, struct sp_bench_cell *c, int round, int
         snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error, "%s", err.msg);
     } else {
         c->round_ops_s[i][c->rounds[i]++] = ops_s;
+        check_run(&cfg, t, conn, res);
         sp_bench_result_merge(c->res[i], res);
         if (!o->cfg.progress && !o->json) /* a trace in logs, where there is no progress line */
             fprintf(stderr, "%s: %.0f ops/s, %llu errors\n", label, ops_s,
@@ -352,11 +378,33 @@ static int run_one(const struct opts *o, struct sp_bench_cell *c, int round, int
 struct tstate {
     int preloaded; /* 0 not yet, 1 done, -1 failed: read workloads are skipped */
     int abandoned; /* an operation outlived its timeout: never used (or closed) again */
+    unsigned set_up, setup_failed; /* workload bits: target setup done / failed */
 };
 
-static int skip(const struct opts *o, const struct tstate *ts, int reads)
+static int skip(const struct opts *o, const struct tstate *ts, int reads,
+                enum sp_bench_workload w)
 {
-    return ts->abandoned || (o->preload && reads && ts->preloaded < 0);
+    return ts->abandoned || (o->preload && reads && ts->preloaded < 0) ||
+           (ts->setup_failed & (1u << w));
+}
+
+/* The target's setup for workload w, once per invocation; the reason it
+ * failed goes into res. */
+static void setup_once(const struct opts *o, const struct sp_bench_target *t, void *conn,
+                       enum sp_bench_workload w, struct tstate *ts, struct sp_bench_result *res)
+{
+    if (!t->setup || !(t->checked & (1u << w)) || (ts->set_up & (1u << w)) || ts->abandoned)
+        return;
+    struct sp_bench_config cfg = o->cfg;
+    cfg.workload = w;
+    struct sp_err err = {0};
+    ts->set_up |= 1u << w;
+    if (t->setup(conn, w, &cfg, &err) != 0) {
+        ts->setup_failed |= 1u << w;
+        snprintf(res->first_error, sizeof res->first_error, "not run: setup: %.200s", err.msg);
+        fprintf(stderr, "spanner-bench: %s %s: setup: %s\n", t->name, sp_bench_workload_name(w),
+                err.msg);
+    }
 }
 
 /* Runs one cell on every target that supports it, rounds alternating
@@ -366,7 +414,7 @@ static int run_cell(const struct opts *o, const struct sp_bench_target **t, void
                     struct sp_bench_cell *c, struct tstate *ts)
 {
     unsigned need = sp_bench_workload_ops(c->workload, o->cfg.serializable);
-    int reads = need != SP_BENCH_BIT(SP_BENCH_PUT);
+    int reads = sp_bench_workload_reads(c->workload, o->cfg.serializable);
     for (int i = 0; i < o->n_targets; i++) {
         if ((t[i]->ops_supported & need) != need)
             continue;
@@ -379,7 +427,10 @@ static int run_cell(const struct opts *o, const struct sp_bench_target **t, void
             ts[i].preloaded = rc == 0 ? 1 : -1;
             ts[i].abandoned = rc == SP_ETIMEDOUT;
         }
-        if (skip(o, &ts[i], reads))
+        setup_once(o, t[i], conns[i], c->workload, &ts[i], c->res[i]);
+        if (ts[i].setup_failed & (1u << c->workload))
+            continue; /* the reason is in the result already */
+        if (skip(o, &ts[i], reads, c->workload))
             snprintf(c->res[i]->first_error, sizeof c->res[i]->first_error, "not run: %s",
                      ts[i].abandoned ? "the target was abandoned (an operation outlived its "
                                        "timeout)"
@@ -387,7 +438,7 @@ static int run_cell(const struct opts *o, const struct sp_bench_target **t, void
     }
     for (int r = 0; r < o->rounds; r++)
         for (int i = 0; i < o->n_targets; i++) {
-            if (!c->res[i] || skip(o, &ts[i], reads))
+            if (!c->res[i] || skip(o, &ts[i], reads, c->workload))
                 continue;
             int rc = run_one(o, c, r, i, t[i], conns[i]);
             if (rc == SP_ETIMEDOUT)

@@ -79,13 +79,29 @@ static int retryable(int code)
            code == SP_ETXN_ABORTED || code == SP_ETXN_WOUNDED;
 }
 
+/* Each workload: its name, the share of reads, and what it writes. */
+static const struct {
+    const char *name;
+    unsigned read_pct;
+    enum sp_bench_op write;
+} workloads[SP_BENCH_W_COUNT] = {
+    [SP_BENCH_W_PUT] = {"put", 0, SP_BENCH_PUT},
+    [SP_BENCH_W_GET] = {"get", 100, SP_BENCH_PUT},
+    [SP_BENCH_W_GET_SER] = {"get-serializable", 100, SP_BENCH_PUT},
+    [SP_BENCH_W_A] = {"a", 50, SP_BENCH_PUT},
+    [SP_BENCH_W_B] = {"b", 95, SP_BENCH_PUT},
+    [SP_BENCH_W_C] = {"c", 100, SP_BENCH_PUT},
+    [SP_BENCH_W_TXN1] = {"txn1", 0, SP_BENCH_TXN1},
+    [SP_BENCH_W_TXN2] = {"txn2", 0, SP_BENCH_TXN2},
+    [SP_BENCH_W_TXN5] = {"txn5", 0, SP_BENCH_TXN5},
+    [SP_BENCH_W_TXN10] = {"txn10", 0, SP_BENCH_TXN10},
+    [SP_BENCH_W_BANK] = {"bank", 0, SP_BENCH_TRANSFER},
+};
+
 static unsigned read_percent(enum sp_bench_workload w)
 {
-    static const unsigned pct[SP_BENCH_W_COUNT] = {
-        [SP_BENCH_W_PUT] = 0, [SP_BENCH_W_GET] = 100, [SP_BENCH_W_GET_SER] = 100,
-        [SP_BENCH_W_A] = 50,  [SP_BENCH_W_B] = 95,    [SP_BENCH_W_C] = 100,
-    };
-    return pct[w];
+    SP_ASSERT(w < SP_BENCH_W_COUNT);
+    return workloads[w].read_pct;
 }
 
 static enum sp_bench_op read_kind(const struct sp_bench_config *cfg)
@@ -118,7 +134,7 @@ static void record(struct sp_bench_result *res, enum sp_bench_op kind, int rc, l
 static enum sp_bench_op pick(const struct shared *sh, uint64_t n, uint64_t *rng, uint8_t *key)
 {
     const struct sp_bench_config *cfg = sh->cfg;
-    enum sp_bench_op kind = SP_BENCH_PUT;
+    enum sp_bench_op kind = sh->preload ? SP_BENCH_PUT : workloads[cfg->workload].write;
     uint64_t k = n;
     if (!sh->preload) {
         uint64_t r = next_rand(rng);
@@ -135,7 +151,7 @@ static int one_op(struct client *c, enum sp_bench_op kind, const uint8_t *key)
 {
     const struct sp_bench_config *cfg = c->sh->cfg;
     struct sp_err err = {0};
-    struct sp_bench_op_info info = {0};
+    struct sp_bench_op_info info = {.rand = next_rand(&c->rng)};
     long long t0 = mono_ns();
     int rc = 0;
     for (int attempt = 0; attempt <= SP_BENCH_RETRIES_MAX; attempt++) {
@@ -370,7 +386,7 @@ static void async_issue(struct async_run *a, struct aslot *s)
         return;
     s->kind = pick(sh, n, &a->rng, s->key);
     s->attempts = 0;
-    s->info = (struct sp_bench_op_info){0};
+    s->info = (struct sp_bench_op_info){.rand = next_rand(&a->rng)};
     s->t0_ns = mono_ns();
     async_send(a, s);
 }
@@ -497,6 +513,8 @@ void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_re
         dst->errors[k] += src->errors[k];
     }
     dst->retries += src->retries;
+    dst->checks += src->checks;
+    dst->checks_failed += src->checks_failed;
     for (int k = 0; k < SP_BENCH_OPS; k++)
         dst->commit_wait_us[k] += src->commit_wait_us[k];
     /* Rounds run one after another: their times add up. Client threads of
@@ -516,21 +534,16 @@ void sp_bench_key(uint64_t i, uint8_t *key, size_t key_size)
     }
 }
 
-static const char *const workload_names[SP_BENCH_W_COUNT] = {
-    [SP_BENCH_W_PUT] = "put", [SP_BENCH_W_GET] = "get", [SP_BENCH_W_GET_SER] = "get-serializable",
-    [SP_BENCH_W_A] = "a",     [SP_BENCH_W_B] = "b",     [SP_BENCH_W_C] = "c",
-};
-
 const char *sp_bench_workload_name(enum sp_bench_workload w)
 {
     SP_ASSERT(w < SP_BENCH_W_COUNT);
-    return workload_names[w];
+    return workloads[w].name;
 }
 
 int sp_bench_workload_parse(const char *s, enum sp_bench_workload *w)
 {
     for (int i = 0; i < SP_BENCH_W_COUNT; i++)
-        if (strcmp(s, workload_names[i]) == 0) {
+        if (strcmp(s, workloads[i].name) == 0) {
             *w = (enum sp_bench_workload) i;
             return 0;
         }
@@ -544,13 +557,39 @@ unsigned sp_bench_workload_ops(enum sp_bench_workload w, int serializable)
     if (pct > 0)
         mask |= SP_BENCH_BIT(read_kind(&cfg));
     if (pct < 100)
-        mask |= SP_BENCH_BIT(SP_BENCH_PUT);
+        mask |= SP_BENCH_BIT(workloads[w].write);
     return mask;
+}
+
+int sp_bench_workload_reads(enum sp_bench_workload w, int serializable)
+{
+    return (sp_bench_workload_ops(w, serializable) &
+            (SP_BENCH_BIT(SP_BENCH_GET) | SP_BENCH_BIT(SP_BENCH_GET_SERIAL))) != 0;
 }
 
 const char *sp_bench_op_name(enum sp_bench_op op)
 {
-    static const char *const names[SP_BENCH_OPS] = {"put", "get", "get-ser"};
+    static const char *const names[SP_BENCH_OPS] = {
+        [SP_BENCH_PUT] = "put",     [SP_BENCH_GET] = "get",     [SP_BENCH_GET_SERIAL] = "get-ser",
+        [SP_BENCH_TXN1] = "txn1",   [SP_BENCH_TXN2] = "txn2",   [SP_BENCH_TXN5] = "txn5",
+        [SP_BENCH_TXN10] = "txn10", [SP_BENCH_TRANSFER] = "transfer",
+    };
     SP_ASSERT(op < SP_BENCH_OPS);
     return names[op];
+}
+
+unsigned sp_bench_op_groups(enum sp_bench_op op)
+{
+    switch (op) {
+    case SP_BENCH_TXN1:
+        return 1;
+    case SP_BENCH_TXN2:
+        return 2;
+    case SP_BENCH_TXN5:
+        return 5;
+    case SP_BENCH_TXN10:
+        return 10;
+    default:
+        return 0;
+    }
 }

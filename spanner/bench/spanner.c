@@ -10,6 +10,12 @@
  *   get-serializable   a stale read-only transaction (max staleness
  *                      STALE_US) served by the nearest replica that can:
  *                      Spanner's answer to etcd's serializable Range
+ *   txn1..txn10        a read-write transaction writing one key in each of
+ *                      the first N groups (txn_load.h; 2PC when N > 1)
+ *   transfer           the bank workload: read two accounts in different
+ *                      groups, write both (txn_load.h). setup opens --keys
+ *                      accounts; check sums them all in one strong
+ *                      read-only transaction after every run
  *
  * Endpoints: "HOST:PORT,..." (any nodes; the client learns the cluster from
  * their Directory), or a cluster directory made by `spanner cluster up`
@@ -21,6 +27,8 @@
  */
 #include "bench.h"
 #include "spanner.h"
+#include "client_int.h"
+#include "txn_load.h"
 #include "sp_assert.h"
 
 #include <stdio.h>
@@ -31,6 +39,7 @@
 
 struct spanner_conn {
     struct sp_client *client;
+    uint64_t accounts; /* bank: accounts opened by setup (0: none) */
 };
 
 static int spanner_connect(const char *endpoints, const struct sp_bench_config *cfg, void **conn,
@@ -62,11 +71,39 @@ static int spanner_connect(const char *endpoints, const struct sp_bench_config *
     return 0;
 }
 
+#define TRANSFER_MAX 100 /* the largest amount one transfer moves */
+
+/* The write transactions of txn_load.h: one attempt each. */
+static int spanner_txn_op(struct spanner_conn *c, enum sp_bench_op kind, const uint8_t *key,
+                          size_t key_len, const uint8_t *value, size_t value_len,
+                          struct sp_bench_op_info *info, struct sp_err *err)
+{
+    struct sp_commit_info ci = {0};
+    int rc;
+    if (kind == SP_BENCH_TRANSFER) {
+        uint64_t from, to, accounts = c->accounts;
+        uint32_t groups = sp__client_conf(c->client)->n_groups;
+        if (accounts < 2)
+            return sp_err_set(err, SP_EINVAL, "bank: --keys must be at least 2 accounts");
+        sp__load_bank_pick(info->rand, accounts, groups, &from, &to);
+        rc = sp__load_bank_transfer(c->client, from, to, (int64_t) (info->rand >> 48) % TRANSFER_MAX + 1,
+                                    &ci, err);
+    } else {
+        rc = sp__load_groups_txn(c->client, sp_bench_op_groups(kind), key, key_len, value,
+                                 value_len, &ci, err);
+    }
+    if (rc == 0 && ci.commit_wait_us > 0)
+        info->commit_wait_us += (uint64_t) ci.commit_wait_us;
+    return rc;
+}
+
 static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
                       const uint8_t *value, size_t value_len, struct sp_bench_op_info *info,
                       struct sp_err *err)
 {
     struct spanner_conn *c = conn;
+    if (kind != SP_BENCH_PUT && kind != SP_BENCH_GET && kind != SP_BENCH_GET_SERIAL)
+        return spanner_txn_op(c, kind, key, key_len, value, value_len, info, err);
     /* whole-transaction retries are the runner's; commit wait is reported */
     struct sp_txn *t = NULL;
     int rc;
@@ -97,6 +134,42 @@ static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
     return rc;
 }
 
+/* bank: open cfg->keys accounts (once per invocation). */
+static int spanner_setup(void *conn, enum sp_bench_workload w, const struct sp_bench_config *cfg,
+                         struct sp_err *err)
+{
+    struct spanner_conn *c = conn;
+    SP_ASSERT(w == SP_BENCH_W_BANK);
+    if (cfg->keys < 2)
+        return sp_err_set(err, SP_EINVAL, "bank: --keys must be at least 2 accounts");
+    int rc = sp__load_bank_open(c->client, cfg->keys, err);
+    if (rc)
+        return sp_err_wrap(err, "bank: opening %llu accounts", (unsigned long long) cfg->keys);
+    c->accounts = cfg->keys;
+    return 0;
+}
+
+/* bank: every account present, and the total unchanged. */
+static int spanner_check(void *conn, enum sp_bench_workload w, const struct sp_bench_config *cfg,
+                         struct sp_err *err)
+{
+    struct spanner_conn *c = conn;
+    (void) cfg;
+    SP_ASSERT(w == SP_BENCH_W_BANK && c->accounts >= 2);
+    int64_t total = 0, want = (int64_t) c->accounts * SP_LOAD_BANK_BALANCE;
+    uint64_t found = 0;
+    int rc = sp__load_bank_total(c->client, c->accounts, &total, &found, err);
+    if (rc)
+        return sp_err_wrap(err, "bank: reading the total");
+    if (found != c->accounts || total != want)
+        return sp_err_set(err, SP_ECORRUPT,
+                          "bank invariant violated: %llu of %llu accounts, total %lld, expected "
+                          "%lld",
+                          (unsigned long long) found, (unsigned long long) c->accounts,
+                          (long long) total, (long long) want);
+    return 0;
+}
+
 static void spanner_close(void *conn)
 {
     struct spanner_conn *c = conn;
@@ -107,11 +180,17 @@ static void spanner_close(void *conn)
 const struct sp_bench_target sp_bench__target_spanner = {
     .name = "spanner",
     .about = "this store via libspanner: put = 1-write transaction, get = strong read-only, "
-             "get-serializable = stale read (10 s) at the nearest replica",
-    .ops_supported =
-        SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_GET) | SP_BENCH_BIT(SP_BENCH_GET_SERIAL),
+             "get-serializable = stale read (10 s) at the nearest replica, txnN = one key in "
+             "each of N groups, bank = transfers across groups",
+    .ops_supported = SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_GET) |
+                     SP_BENCH_BIT(SP_BENCH_GET_SERIAL) | SP_BENCH_BIT(SP_BENCH_TXN1) |
+                     SP_BENCH_BIT(SP_BENCH_TXN2) | SP_BENCH_BIT(SP_BENCH_TXN5) |
+                     SP_BENCH_BIT(SP_BENCH_TXN10) | SP_BENCH_BIT(SP_BENCH_TRANSFER),
     .connect = spanner_connect,
     .op = spanner_op,
     .close = spanner_close,
     .flags = SP_BENCH_F_COMMIT_WAIT,
+    .checked = 1u << SP_BENCH_W_BANK,
+    .setup = spanner_setup,
+    .check = spanner_check,
 };
