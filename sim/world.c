@@ -801,6 +801,7 @@ static int node_open(struct w_world *w, uint32_t i)
     sc.env = nd->env;
     sc.sync = false;               /* the in-memory env has nothing to sync */
     sc.retention_us = 1000 * 1000; /* GC runs during the runs (gc_period_us below) */
+    sc.write_buffer_bytes = 256 << 10;
     struct sp_err err = {0};
     int rc = txn_store_open("/db", &sc, &nd->store, &err);
     SP_ASSERT(rc == 0);
@@ -1730,6 +1731,18 @@ static void history_write(struct w_world *w, struct w_op *op)
     fprintf(f, "],\"outcome\":\"%s\"}\n", outcome);
 }
 
+void w_world_flush_history(struct w_world *w)
+{
+    for (uint32_t i = 0; i < w->ops_n; i++) {
+        struct w_op *op = &w->ops[i];
+        if (op->done || op->logged)
+            continue;
+        op->complete = w->now;
+        op->status = SP_ETXN_UNKNOWN;
+        history_write(w, op);
+    }
+}
+
 /* A fault, in the history: a line the checker counts and skips. */
 static void history_fault(struct w_world *w, const char *what, int node, const char *detail)
 {
@@ -1962,8 +1975,12 @@ static void on_fault(struct w_world *w)
     if (!w->chaos || w->stopped || w->now >= w->p.run_us)
         return;
     schedule_fault(w);
-    uint32_t kind = 1u << rnd_below(w, FAULT_KINDS);
-    if (!(w->p.faults & kind) || (w->active & kind))
+    uint32_t kinds[FAULT_KINDS], nk = 0;
+    for (uint32_t k = 0; k < FAULT_KINDS; k++)
+        if (w->p.faults & (1u << k))
+            kinds[nk++] = 1u << k;
+    uint32_t kind = kinds[rnd_below(w, nk)];
+    if (w->active & kind)
         return;
     /* One structural fault at a time, so most groups keep a majority most
      * of the time; network and clock windows overlap them. */

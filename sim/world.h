@@ -160,6 +160,10 @@ const char *w_world_violation(const struct w_world *w);
 const struct w_stats *w_world_stats(const struct w_world *w);
 tt_micros w_world_now(const struct w_world *w);
 
+/* Writes every operation still in flight to the history as "unknown" (its
+ * writes may or may not have taken effect): for a run cut short. */
+void w_world_flush_history(struct w_world *w);
+
 /* Runs one seed end to end: chaos, settle, check. */
 int w_run(const struct w_params *p, struct w_stats *stats, char *why, size_t why_len);
 

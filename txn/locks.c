@@ -619,6 +619,26 @@ void txn_locks_waits_for(const struct txn_locks *lt, void (*fn)(void *, txn_id, 
     }
 }
 
+void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
+                        void (*fn)(void *, txn_id, txn_id), void *ctx)
+{
+    SP_ASSERT(lt != NULL && fn != NULL);
+    const struct ltxn *t = *txn_slot(lt, waiter);
+    if (t == NULL)
+        return;
+    for (const struct lreq *w = t->reqs; w; w = w->tnext) {
+        if (w->granted)
+            continue;
+        const struct lkey *k = w->key;
+        for (const struct lreq *h = k->holders; h; h = h->knext)
+            if (h->txn != w->txn && !compatible(h->mode, w->mode))
+                fn(ctx, waiter, h->txn->id);
+        for (const struct lreq *a = k->waiters; a != w && a; a = a->knext)
+            if (a->txn != w->txn)
+                fn(ctx, waiter, a->txn->id);
+    }
+}
+
 static void check_key(const struct lkey *k, uint32_t *held, uint32_t *waiting)
 {
     uint32_t nh = 0, nw = 0;

@@ -79,6 +79,8 @@ static int store_alloc(struct txn_store *s, struct sp_err *err)
     if (!s->groups || !s->key_buf || !s->val_buf || !s->opts || !s->wopts || !s->ropts)
         return sp_err_set(err, SP_ENOMEM, "mvcc store: out of memory");
     rocksdb_options_set_create_if_missing(s->opts, 1);
+    if (s->cfg.write_buffer_bytes)
+        rocksdb_options_set_write_buffer_size(s->opts, s->cfg.write_buffer_bytes);
     rocksdb_writeoptions_set_sync(s->wopts, s->cfg.sync);
     if (s->cfg.in_memory) {
         s->own_env = rocksdb_create_mem_env();

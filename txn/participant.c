@@ -218,7 +218,7 @@ static bool older(const struct txn__rw *a, const struct txn__rw *b)
 static void wound_prepared_blockers(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
 {
     struct blockers b = {.waiter = t->id};
-    txn_locks_waits_for(g->locks, collect_blocker, &b);
+    txn_locks_blockers(g->locks, t->id, collect_blocker, &b);
     for (uint32_t i = 0; i < b.n; i++) {
         struct txn__rw *h = txn__rw_find(g, b.ids[i]);
         if (h == NULL || h->role != TXN__ROLE_PART || !older(t, h))

@@ -89,6 +89,10 @@ struct txn_store_config {
     struct rocksdb_env_t *env;
     uint32_t groups_max;      /* distinct groups with cached metadata; default 4096 */
     uint64_t gc_versions_max; /* versions one txn_store_gc call examines; default 1e6 */
+    /* RocksDB memtable size; 0 keeps RocksDB's default (64 MiB). The
+     * simulator uses a small one so memtables flush and a restart replays
+     * a short log instead of everything since the start. */
+    size_t write_buffer_bytes;
 };
 
 /* Fills cfg with the defaults above. */
@@ -425,6 +429,12 @@ void txn_locks_stats(const struct txn_locks *lt, struct txn_locks_stats *out);
  * request queued ahead of it. For tests and diagnostics; O(requests^2) per
  * key in the worst case. */
 void txn_locks_waits_for(const struct txn_locks *lt, void (*fn)(void *, txn_id, txn_id), void *ctx);
+/* The edges of the waits-for graph out of one transaction: fn(ctx, waiter,
+ * blocker) for each incompatible holder of, and each request queued ahead
+ * of, every request `waiter` has queued. O(its requests x their keys'
+ * queues), not the whole table. */
+void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
+                        void (*fn)(void *, txn_id, txn_id), void *ctx);
 
 /* Checks every structural invariant with SP_ASSERT (tests, debug builds). */
 void txn_locks_check(const struct txn_locks *lt);

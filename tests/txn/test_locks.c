@@ -429,6 +429,19 @@ static void redge(void *ctx, txn_id from, txn_id to)
     w->edge[a - w->t][b - w->t] = true;
 }
 
+struct rblock {
+    struct rworld *w;
+    txn_id waiter;
+    bool row[R_TXNS_MAX];
+};
+
+static void rblocker(void *ctx, txn_id waiter, txn_id blocker)
+{
+    struct rblock *rb = ctx;
+    assert_true(waiter == rb->waiter);
+    rb->row[rfind(rb->w, blocker) - rb->w->t] = true;
+}
+
 static bool rcycle_from(struct rworld *w, int v, int *color)
 {
     color[v] = 1;
@@ -451,6 +464,13 @@ static bool rcheck(struct rworld *w)
         txn_locks_check(w->lt);
     memset(w->edge, 0, sizeof w->edge);
     txn_locks_waits_for(w->lt, redge, w);
+    /* txn_locks_blockers gives each waiter's row of the same graph. */
+    for (int v = 0; v < w->n; v++) {
+        struct rblock rb = {.w = w, .waiter = w->t[v].id};
+        txn_locks_blockers(w->lt, w->t[v].id, rblocker, &rb);
+        for (int u = 0; u < w->n; u++)
+            assert_int_equal(rb.row[u], w->edge[v][u]);
+    }
     int color[R_TXNS_MAX] = {0};
     for (int v = 0; v < w->n; v++) {
         if (color[v] == 0 && rcycle_from(w, v, color)) {
