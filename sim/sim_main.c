@@ -32,6 +32,7 @@ struct opts {
     struct w_params p; /* template; seed set per run */
     const char *history, *log;
     bool quiet;
+    bool trace;
     char replay[512]; /* the options, to print a replay command */
 };
 
@@ -59,7 +60,8 @@ static void usage(FILE *f)
             "  --no-commit-wait      negative control: acknowledge commits at once\n"
             "  --history FILE        write the history (for --seeds: the first failing seed's)\n"
             "  --log FILE            write the fault/event log (deterministic per seed)\n"
-            "  --quiet               one line per seed\n",
+            "  --quiet               one line per seed\n"
+            "  --trace               every node step and client reply, to stderr\n",
             W_NODES_MAX, W_GROUPS_MAX);
 }
 
@@ -86,7 +88,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"keys", 1, 0, 'k'},      {"accounts", 1, 0, 'a'},  {"ro-pct", 1, 0, 'r'},
         {"stale-pct", 1, 0, 't'}, {"eps-us", 1, 0, 'e'},    {"wan-us", 1, 0, 'W'},
         {"no-commit-wait", 0, 0, 'C'}, {"history", 1, 0, 'H'}, {"log", 1, 0, 'L'},
-        {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},      {"trace", 0, 0, 'T'},
+        {0, 0, 0, 0}};
     struct w_params *p = &o->p;
     w_params_init(p, 1);
     p->zones = 3;
@@ -221,6 +224,9 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'q':
             o->quiet = true;
             break;
+        case 'T':
+            p->verbose = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -251,7 +257,7 @@ static int parse(int argc, char **argv, struct opts *o)
         }
         if (strncmp(a, "--seed=", 7) == 0 || strncmp(a, "--seeds=", 8) == 0 ||
             strncmp(a, "--history=", 10) == 0 || strncmp(a, "--log=", 6) == 0 ||
-            strcmp(a, "--quiet") == 0)
+            strcmp(a, "--quiet") == 0 || strcmp(a, "--trace") == 0)
             continue;
         if (rl < sizeof o->replay)
             rl += (size_t) snprintf(o->replay + rl, sizeof o->replay - rl, " %s", a);
@@ -310,7 +316,8 @@ static struct result run_seed(const struct opts *o, uint64_t seed, FILE *log)
     struct w_params p = o->p;
     p.seed = seed;
     p.log = log;
-    p.verbose = getenv("SIM_VERBOSE") != NULL; /* a trace of every step, to stderr */
+    if (getenv("SIM_VERBOSE") != NULL) /* the same as --trace */
+        p.verbose = true;
     FILE *hf = open_memstream(&res.hist, &res.hist_len);
     if (hf == NULL) {
         fprintf(stderr, "spanner-sim: open_memstream: %s\n", strerror(errno));
