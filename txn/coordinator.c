@@ -70,11 +70,28 @@ static void decision_key(uint8_t key[9], txn_id id)
         key[1 + i] = (uint8_t) (id >> (8 * (7 - i)));
 }
 
+static uint32_t *decision_bucket(struct txn__group *g, txn_id id)
+{
+    return &g->decision_heads[(id * 0x9E3779B97F4A7C15ull >> 32) & (TXN__DECISION_BUCKETS - 1)];
+}
+
 void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
 {
-    SP_ASSERT(ts >= 0 && g->decisions_next < TXN_NODE_DECISIONS_MAX);
-    g->decisions[g->decisions_next] = (struct txn__decision){id, ts};
-    g->decisions_next = (g->decisions_next + 1) % TXN_NODE_DECISIONS_MAX;
+    uint32_t slot = g->decisions_next;
+    SP_ASSERT(ts >= 0 && slot < TXN_NODE_DECISIONS_MAX);
+    if (slot < g->decisions_n) { /* the ring wraps: unlink the oldest */
+        uint32_t *p = decision_bucket(g, g->decisions[slot].id);
+        while (*p != slot + 1) {
+            SP_ASSERT(*p != 0);
+            p = &g->decision_next[*p - 1];
+        }
+        *p = g->decision_next[slot];
+    }
+    g->decisions[slot] = (struct txn__decision){id, ts};
+    uint32_t *head = decision_bucket(g, id);
+    g->decision_next[slot] = *head;
+    *head = slot + 1;
+    g->decisions_next = (slot + 1) % TXN_NODE_DECISIONS_MAX;
     if (g->decisions_n < TXN_NODE_DECISIONS_MAX)
         g->decisions_n++;
 }
@@ -83,9 +100,11 @@ void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
  * until the next txn__decision_add on g. */
 const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__group *g, txn_id id)
 {
-    for (uint32_t i = 0; i < g->decisions_n; i++)
-        if (g->decisions[i].id == id)
-            return &g->decisions[i];
+    /* Newest first: a chain lists later additions first, and the first
+     * decision of an id is the only one ever added (C2). */
+    for (uint32_t s = *decision_bucket(g, id); s != 0; s = g->decision_next[s - 1])
+        if (g->decisions[s - 1].id == id)
+            return &g->decisions[s - 1];
     uint8_t key[9], *value = NULL;
     size_t len = 0;
     decision_key(key, id);

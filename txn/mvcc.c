@@ -79,6 +79,13 @@ static int store_alloc(struct txn_store *s, struct sp_err *err)
     if (!s->groups || !s->key_buf || !s->val_buf || !s->opts || !s->wopts || !s->ropts)
         return sp_err_set(err, SP_ENOMEM, "mvcc store: out of memory");
     rocksdb_options_set_create_if_missing(s->opts, 1);
+    /* Point gets of state records (decisions, most of them misses: "was
+     * this transaction decided already?") skip SST files by bloom filter. */
+    s->table = rocksdb_block_based_options_create();
+    if (!s->table)
+        return sp_err_set(err, SP_ENOMEM, "mvcc store: out of memory");
+    rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_options_set_block_based_table_factory(s->opts, s->table);
     if (s->cfg.write_buffer_bytes)
         rocksdb_options_set_write_buffer_size(s->opts, s->cfg.write_buffer_bytes);
     rocksdb_writeoptions_set_sync(s->wopts, s->cfg.sync);
@@ -140,6 +147,8 @@ void txn_store_close(struct txn_store *s)
         rocksdb_writeoptions_destroy(s->wopts);
     if (s->opts)
         rocksdb_options_destroy(s->opts);
+    if (s->table)
+        rocksdb_block_based_options_destroy(s->table);
     /* The env must outlive the database that uses it. */
     if (s->own_env)
         rocksdb_env_destroy(s->own_env);

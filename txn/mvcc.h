@@ -109,6 +109,7 @@ struct txn_store {
     struct txn_store_config cfg;
     rocksdb_t *db;
     rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *table; /* bloom filters for point gets */
     rocksdb_writeoptions_t *wopts;
     rocksdb_readoptions_t *ropts;
     rocksdb_env_t *own_env; /* the in-memory env, when cfg.in_memory */

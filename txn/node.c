@@ -150,7 +150,9 @@ static int group_init(struct txn_node *n, struct txn__group *g,
     g->preps_max = TXN_PREPARED_MAX_DEFAULT;
     g->preps = calloc(g->preps_max, sizeof *g->preps);
     g->decisions = calloc(TXN_NODE_DECISIONS_MAX, sizeof *g->decisions);
-    if (!g->rws || !g->preps || !g->decisions)
+    g->decision_heads = calloc(TXN__DECISION_BUCKETS, sizeof *g->decision_heads);
+    g->decision_next = calloc(TXN_NODE_DECISIONS_MAX, sizeof *g->decision_next);
+    if (!g->rws || !g->preps || !g->decisions || !g->decision_heads || !g->decision_next)
         return sp_err_set(err, SP_ENOMEM, "txn node: group %llu", (unsigned long long) g->id);
     int rc = txn_safetime_create(g->preps_max, &g->st, err);
     if (rc == 0)
@@ -216,6 +218,8 @@ void txn_node_destroy(struct txn_node *n)
         free(g->rws);
         free(g->preps);
         free(g->decisions);
+        free(g->decision_heads);
+        free(g->decision_next);
         txn_locks_destroy(g->locks);
         txn_safetime_destroy(g->st);
         paxos_replica_destroy(g->r);

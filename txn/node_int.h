@@ -154,6 +154,8 @@ struct txn__decision {
     tt_micros ts; /* 0 = abort */
 };
 
+#define TXN__DECISION_BUCKETS (2 * TXN_NODE_DECISIONS_MAX) /* a power of two */
+
 /* A committed entry waiting to be applied, copied into the step's arena. */
 struct txn__pending {
     struct txn__pending *next;
@@ -184,6 +186,9 @@ struct txn__group {
     uint32_t preps_n, preps_max;
     struct txn__decision *decisions; /* a ring cache of the state records */
     uint32_t decisions_n, decisions_next;
+    /* Hash index over the ring: chains of ring slot + 1 (0 ends a chain). */
+    uint32_t *decision_heads; /* TXN__DECISION_BUCKETS */
+    uint32_t *decision_next;  /* per ring slot */
     struct txn__pending *apply_head, *apply_tail;
 };
 
