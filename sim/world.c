@@ -178,6 +178,7 @@ struct w_world {
     bool stopped;          /* clients start no new operation */
     int init_op;           /* bank: the op writing the initial balances, or -1 */
     struct w_event current; /* the event being run */
+    tt_micros pair_us[W_NODES_MAX][W_NODES_MAX]; /* one-way latency per zone pair */
     uint64_t value_seq;    /* unique register values and list elements */
     /* Fault windows in progress (enum w_fault bits) and their parameters. */
     uint32_t active;
@@ -396,7 +397,7 @@ static tt_micros true_at(struct w_world *w, uint32_t i, tt_micros t)
 
 static tt_micros latency(struct w_world *w, uint32_t za, uint32_t zb)
 {
-    tt_micros base = za == zb ? w->p.lat_zone_us : w->p.lat_wan_us;
+    tt_micros base = za == zb ? w->p.lat_zone_us : w->pair_us[za][zb];
     tt_micros jitter = w->p.jitter_us * ((w->active & W_F_REORDER) ? 10 : 1);
     if ((w->active & W_F_SLOW) &&
         ((za == w->slow_za && zb == w->slow_zb) || (za == w->slow_zb && zb == w->slow_za)))
@@ -2235,6 +2236,16 @@ struct w_world *w_world_create(const struct w_params *p)
         nd->env = rocksdb_create_mem_env();
         SP_ASSERT(nd->env != NULL);
     }
+    /* Zone pairs differ: each gets lat_wan_us x [0.5, 2) (a seed's geography). */
+    uint32_t zones = p->zones ? p->zones : 1;
+    for (uint32_t a = 0; a < zones && a < W_NODES_MAX; a++)
+        for (uint32_t b = a; b < zones && b < W_NODES_MAX; b++) {
+            tt_micros l = a == b      ? p->lat_zone_us
+                          : !p->txns ? p->lat_wan_us /* scripted tests: one WAN latency */
+                                     : p->lat_wan_us / 2 +
+                                           (tt_micros) rnd_below(w, (uint64_t) (3 * p->lat_wan_us / 2) + 1);
+            w->pair_us[a][b] = w->pair_us[b][a] = l;
+        }
     for (uint32_t i = 0; i < w->n; i++)
         node_open(w, i);
     for (uint32_t i = 0; i < W_SLOTS_CLIENT; i++) {
