@@ -639,6 +639,22 @@ void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
     }
 }
 
+uint32_t txn_locks_held(const struct txn_locks *lt, txn_id id, enum txn_lock_mode mode,
+                        void (*fn)(void *, const void *, size_t), void *ctx)
+{
+    SP_ASSERT(lt != NULL);
+    const struct ltxn *t = *txn_slot(lt, id);
+    uint32_t n = 0;
+    for (const struct lreq *r = t ? t->reqs : NULL; r; r = r->tnext) {
+        if (!r->granted || r->mode != mode)
+            continue;
+        if (fn)
+            fn(ctx, r->key->bytes, r->key->len);
+        n++;
+    }
+    return n;
+}
+
 static void check_key(const struct lkey *k, uint32_t *held, uint32_t *waiting)
 {
     uint32_t nh = 0, nw = 0;

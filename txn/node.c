@@ -129,9 +129,9 @@ static int recover_one(void *ctx, const uint8_t *key, size_t key_len, const uint
     if (key[0] != 'p')
         return 0; /* decisions ('d') are read from the store when asked for */
     struct txn__rec r;
-    struct txn_write *ws = malloc(sizeof *ws * TXN_REQ_WRITES_MAX);
+    struct txn_write *ws = malloc(sizeof *ws * TXN__REC_ENTRIES_MAX);
     SP_ASSERT(ws != NULL);
-    int e = txn__rec_decode(value, value_len, &r, ws, TXN_REQ_WRITES_MAX, NULL);
+    int e = txn__rec_decode(value, value_len, &r, ws, TXN__REC_ENTRIES_MAX, NULL);
     free(ws);
     if (e || r.type != TXN__REC_PREPARE || r.id != id)
         return SP_ECORRUPT;
@@ -463,10 +463,10 @@ static void check_caught_up(struct txn_node *n, struct txn__group *g)
 static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, const uint8_t *p,
                         uint32_t len)
 {
-    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN_REQ_WRITES_MAX);
+    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN__REC_ENTRIES_MAX);
     struct txn__rec rec;
     struct sp_err err = {0};
-    int rc = txn__rec_decode(p, len, &rec, ws, TXN_REQ_WRITES_MAX, &err);
+    int rc = txn__rec_decode(p, len, &rec, ws, TXN__REC_ENTRIES_MAX, &err);
     if (rc) {
         SP_ERROR("txn node %u: group %llu: record at %llu: %s", n->cfg.self,
                  (unsigned long long) g->id, (unsigned long long) pos, err.msg);

@@ -58,7 +58,18 @@ struct txn__rec {
     txn_group_id parts[TXN_PARTICIPANTS_MAX];
     uint32_t writes_n;
     const struct txn_write *writes; /* borrowed (encode) / into the input (decode) */
+    /* PREPARE: the keys the participant holds read (shared) locks on, so a
+     * new leader re-takes them with the write locks (N3, P2); only key and
+     * key_len are meaningful. Decoded into the same array, after the writes. */
+    uint32_t reads_n;
+    const struct txn_write *reads;
 };
+
+/* Read keys one PREPARE record carries; a participant holding more read
+ * locks than this refuses to prepare. Decode buffers hold
+ * TXN__REC_ENTRIES_MAX entries (writes and reads). */
+#define TXN__REC_READS_MAX   256u
+#define TXN__REC_ENTRIES_MAX (TXN_REQ_WRITES_MAX + TXN__REC_READS_MAX)
 
 /* Header bytes before the participants and writes. */
 #define TXN__REC_HEADER_BYTES (1 + 1 + 8 + 8 + 8 + 8 + 4 + 4)
@@ -66,8 +77,9 @@ struct txn__rec {
 size_t txn__rec_size(const struct txn__rec *r);
 /* Encodes r into buf (cap >= txn__rec_size(r)); returns the bytes written. */
 size_t txn__rec_encode(const struct txn__rec *r, uint8_t *buf, size_t cap);
-/* Decodes; r->writes points into ws (capacity ws_cap), whose keys and values
- * point into data. Errors: SP_ECORRUPT (through SP_CORRUPT). */
+/* Decodes; r->writes and r->reads point into ws (capacity ws_cap, for both;
+ * TXN__REC_ENTRIES_MAX holds any record), whose keys and values point into
+ * data. Errors: SP_ECORRUPT (through SP_CORRUPT). */
 int txn__rec_decode(const uint8_t *data, size_t len, struct txn__rec *r, struct txn_write *ws,
                     uint32_t ws_cap, struct sp_err *err);
 

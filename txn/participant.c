@@ -37,8 +37,9 @@
  * Invariants:
  *   P1 A transaction is marked prepared in the lock table (so it can no
  *      longer be wounded) before its COMMIT or PREPARE record is proposed.
- *   P2 A prepared participant never aborts on its own; it keeps its locks
- *      (re-taken by a new leader once caught up) until an OUTCOME applies.
+ *   P2 A prepared participant never aborts on its own; it keeps its locks,
+ *      read and write (both named in its PREPARE record, and re-taken by a
+ *      new leader once caught up), until an OUTCOME applies.
  *   P3 Locks are released only after the record that ends the transaction
  *      at this group has been applied here, so a later reader at this
  *      leader sees its writes.
@@ -442,20 +443,56 @@ void txn__on_keepalive(struct txn_node *n, struct txn__group *g, const struct tx
 
 /* ---- proceeding once locks are held ------------------------------------------------ */
 
+struct read_locks {
+    struct txn_node *n;
+    struct txn_write *keys; /* TXN__REC_READS_MAX, in the step's arena */
+    uint32_t keys_n;        /* may exceed the capacity: then too many */
+};
+
+static void collect_read_lock(void *ctx, const void *key, size_t key_len)
+{
+    struct read_locks *rl = ctx;
+    if (rl->keys_n < TXN__REC_READS_MAX)
+        rl->keys[rl->keys_n] =
+            (struct txn_write){.kind = TXN_WRITE_PUT,
+                               .key = txn__arena_dup(&rl->n->arena, key, key_len),
+                               .key_len = key_len};
+    rl->keys_n++;
+}
+
+/* P2: the read locks a participant holds go into its PREPARE record, so a
+ * new leader re-takes them with the write locks. A read lock lost in a
+ * leader change after the prepare would let a write under the read commit
+ * below the transaction's commit timestamp, which the read did not see. */
+static int prepare_reads(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
+                         struct txn__rec *rec)
+{
+    struct read_locks rl = {.n = n};
+    rl.keys = txn__arena_alloc(&n->arena, sizeof *rl.keys * TXN__REC_READS_MAX);
+    txn_locks_held(g->locks, t->id, TXN_LOCK_SHARED, collect_read_lock, &rl);
+    if (rl.keys_n > TXN__REC_READS_MAX)
+        return SP_ETXN_TOO_LARGE;
+    rec->reads = rl.keys;
+    rec->reads_n = rl.keys_n;
+    return 0;
+}
+
 /* Logs COMMIT (single) or PREPARE (participant) with a fresh timestamp. */
 static void log_with_ts(struct txn_node *n, struct txn__group *g, struct txn__rw *t)
 {
     bool single = t->role == TXN__ROLE_SINGLE;
     struct txn_ts_bounds b;
     tt_micros ts = 0;
+    struct txn__rec rec = {.type = single ? TXN__REC_COMMIT : TXN__REC_PREPARE, .id = t->id};
     int rc = txn_locks_prepared(g->locks, t->id, NULL); /* P1 */
+    if (rc == 0 && !single)
+        rc = prepare_reads(n, g, t, &rec);
     if (rc == 0)
         rc = txn__ts_bounds(n, g, &b);
     if (rc == 0)
         rc = single ? txn_ts_commit(&b, &ts, NULL) : txn_ts_prepare(&b, &ts, NULL);
     if (rc == 0)
         rc = paxos_note_assigned_ts(g->r, n->now, ts); /* N4 */
-    struct txn__rec rec = {.type = single ? TXN__REC_COMMIT : TXN__REC_PREPARE, .id = t->id};
     rec.ts = ts;
     rec.coord = t->coord;
     rec.writes_n = t->writes_n;
@@ -574,12 +611,12 @@ int txn__apply_outcome(struct txn_node *n, struct txn__group *g, uint64_t pos,
     struct txn__prep *p = txn__prep_find(g, rec->id);
     struct txn_apply a = {.group = g->id, .applied_index = pos};
     struct txn__rec prep;
-    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN_REQ_WRITES_MAX);
+    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN__REC_ENTRIES_MAX);
     uint8_t key[9];
     state_key(key, 'p', rec->id);
     struct txn_state_write sw = {.key = key, .key_len = 9};
     if (p != NULL) {
-        int drc = txn__rec_decode(p->rec, p->rec_len, &prep, ws, TXN_REQ_WRITES_MAX, NULL);
+        int drc = txn__rec_decode(p->rec, p->rec_len, &prep, ws, TXN__REC_ENTRIES_MAX, NULL);
         SP_ASSERT(drc == 0);
         if (rec->ts > 0) { /* From §4.2.1: all participants apply at the same timestamp */
             SP_ASSERT(rec->ts >= p->ts);
@@ -652,25 +689,34 @@ void txn__participant_tick(struct txn_node *n, struct txn__group *g, tt_micros *
     }
 }
 
-/* N3: a new leader, once caught up, takes the write locks of every
- * transaction prepared in the log, so no reader slips past them (P2). */
+/* N3: a new leader, once caught up, takes the locks of every transaction
+ * prepared in the log, the read locks and the write locks its PREPARE
+ * record names, so no reader slips past its writes and no writer under its
+ * reads (P2). They never conflict: the leader that logged each prepare held
+ * all of them at once, together with every earlier prepared transaction's.
+ * A transaction whose record names no lock (logged before records carried
+ * read locks, by a participant that only read) holds none here. */
 void txn__relock_prepared(struct txn_node *n, struct txn__group *g)
 {
     SP_ASSERT(g->leader && g->locks != NULL);
-    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN_REQ_WRITES_MAX);
+    struct txn_write *ws = txn__arena_alloc(&n->arena, sizeof *ws * TXN__REC_ENTRIES_MAX);
     for (uint32_t i = 0; i < g->preps_n; i++) {
         struct txn__prep *p = &g->preps[i];
         struct txn__rec rec;
-        int rc = txn__rec_decode(p->rec, p->rec_len, &rec, ws, TXN_REQ_WRITES_MAX, NULL);
+        int rc = txn__rec_decode(p->rec, p->rec_len, &rec, ws, TXN__REC_ENTRIES_MAX, NULL);
         SP_ASSERT(rc == 0);
         struct txn__rw *t = txn__rw_get(n, g, p->id, p->ts);
         SP_ASSERT(t != NULL && t->state == TXN__RW_ACTIVE);
         t->role = TXN__ROLE_PART;
         t->coord = p->coord;
+        rc = lock_keys(n, g, t, NULL, rec.reads, rec.reads_n, TXN_LOCK_SHARED);
+        SP_ASSERT(rc == 0 && t->waits == 0); /* prepared lock sets never conflict */
         rc = lock_keys(n, g, t, NULL, rec.writes, rec.writes_n, TXN_LOCK_EXCLUSIVE);
-        SP_ASSERT(rc == 0 && t->waits == 0); /* prepared write sets never overlap */
-        rc = txn_locks_prepared(g->locks, t->id, NULL);
-        SP_ASSERT(rc == 0);
+        SP_ASSERT(rc == 0 && t->waits == 0);
+        if (rec.reads_n + rec.writes_n > 0) {
+            rc = txn_locks_prepared(g->locks, t->id, NULL);
+            SP_ASSERT(rc == 0);
+        }
         t->state = TXN__RW_PREPARED;
         p->next_query_us = n->now.earliest;
     }

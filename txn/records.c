@@ -6,16 +6,20 @@
  * of a transaction on a group is one of four records:
  *
  *   COMMIT    single-group commit: writes at ts              (all replicas apply)
- *   PREPARE   2PC participant: prepared at ts, with writes   (kept as a state
- *             record until the outcome, so it survives log truncation)
+ *   PREPARE   2PC participant: prepared at ts, with writes and the keys it
+ *             holds read locks on (kept as a state record until the
+ *             outcome, so it survives log truncation)
  *   OUTCOME   2PC participant: commit at ts (apply the kept writes), or abort
  *   DECISION  2PC coordinator: commit at ts with its own writes, or abort;
  *             remembered as a state record to answer participants' queries
  *
  * Format, little-endian, fixed header then variable parts:
  *   u8 magic, u8 type, u64 tag, u64 id, i64 ts, u64 coord, u32 parts_n,
- *   u32 writes_n, parts_n x u64 group,
- *   writes_n x (u8 kind, u32 key_len, key, u32 value_len, value)
+ *   u32 entries_n, parts_n x u64 group,
+ *   entries_n x (u8 kind, u32 key_len, key, u32 value_len, value)
+ * An entry is a write (kind PUT or DELETE) or, in a PREPARE only, a read
+ * lock (kind READ_KEY, no value); every write comes before every read, so
+ * a record without reads is laid out as it was before reads existed.
  * Paxos checksums its entries on disk, so the codec checks only structure:
  * every length against what remains, every count against its limit, and
  * that nothing is left over. A failure goes through SP_CORRUPT.
@@ -23,6 +27,10 @@
 #include "node_int.h"
 
 _Static_assert(TXN__REC_HEADER_BYTES == 42, "record header layout");
+
+/* Entry kind of a read lock; next to enum txn_write_kind's PUT and DELETE. */
+#define REC_READ_KEY 3u
+_Static_assert(REC_READ_KEY != TXN_WRITE_PUT && REC_READ_KEY != TXN_WRITE_DELETE, "entry kinds");
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -122,12 +130,15 @@ static uint64_t get_u64(const uint8_t *p)
 size_t txn__rec_size(const struct txn__rec *r)
 {
     SP_ASSERT(r != NULL && r->parts_n <= TXN_PARTICIPANTS_MAX);
-    SP_ASSERT(r->writes_n <= TXN_REQ_WRITES_MAX);
+    SP_ASSERT(r->writes_n <= TXN_REQ_WRITES_MAX && r->reads_n <= TXN__REC_READS_MAX);
+    SP_ASSERT(r->reads_n == 0 || r->type == TXN__REC_PREPARE);
     size_t n = TXN__REC_HEADER_BYTES + 8u * r->parts_n;
     for (uint32_t i = 0; i < r->writes_n; i++) {
         size_t vlen = r->writes[i].kind == TXN_WRITE_PUT ? r->writes[i].value_len : 0;
         n += 1 + 4 + r->writes[i].key_len + 4 + vlen;
     }
+    for (uint32_t i = 0; i < r->reads_n; i++)
+        n += 1 + 4 + r->reads[i].key_len + 4;
     return n;
 }
 
@@ -144,7 +155,7 @@ size_t txn__rec_encode(const struct txn__rec *r, uint8_t *buf, size_t cap)
     p = put_u64(p, (uint64_t) r->ts);
     p = put_u64(p, r->coord);
     p = put_u32(p, r->parts_n);
-    p = put_u32(p, r->writes_n);
+    p = put_u32(p, r->writes_n + r->reads_n);
     for (uint32_t i = 0; i < r->parts_n; i++)
         p = put_u64(p, r->parts[i]);
     for (uint32_t i = 0; i < r->writes_n; i++) {
@@ -160,6 +171,16 @@ size_t txn__rec_encode(const struct txn__rec *r, uint8_t *buf, size_t cap)
         if (vlen)
             memcpy(p, w->value, vlen);
         p += vlen;
+    }
+    for (uint32_t i = 0; i < r->reads_n; i++) {
+        const struct txn_write *k = &r->reads[i];
+        SP_ASSERT(k->key_len <= UINT32_MAX);
+        *p++ = (uint8_t) REC_READ_KEY;
+        p = put_u32(p, (uint32_t) k->key_len);
+        if (k->key_len)
+            memcpy(p, k->key, k->key_len);
+        p += k->key_len;
+        p = put_u32(p, 0);
     }
     SP_ASSERT((size_t) (p - buf) == need); /* paired with txn__rec_size */
     return need;
@@ -181,25 +202,35 @@ static int get_bytes(const uint8_t *data, size_t len, size_t *off, const void **
     return 0;
 }
 
-static int decode_writes(const uint8_t *data, size_t len, size_t off, struct txn__rec *r,
-                         struct txn_write *ws, struct sp_err *err)
+/* Decodes entries_n entries into ws: the writes, then the reads. */
+static int decode_entries(const uint8_t *data, size_t len, size_t off, uint32_t entries_n,
+                          struct txn__rec *r, struct txn_write *ws, struct sp_err *err)
 {
-    for (uint32_t i = 0; i < r->writes_n; i++) {
+    uint32_t writes_n = 0;
+    for (uint32_t i = 0; i < entries_n; i++) {
         if (off >= len)
-            return SP_CORRUPT(err, "txn record: write %u of %u truncated", i, r->writes_n);
+            return SP_CORRUPT(err, "txn record: entry %u of %u truncated", i, entries_n);
         uint8_t kind = data[off++];
-        if (kind != TXN_WRITE_PUT && kind != TXN_WRITE_DELETE)
-            return SP_CORRUPT(err, "txn record: write %u has kind %u", i, kind);
-        ws[i].kind = (enum txn_write_kind) kind;
+        if (kind != TXN_WRITE_PUT && kind != TXN_WRITE_DELETE && kind != REC_READ_KEY)
+            return SP_CORRUPT(err, "txn record: entry %u has kind %u", i, kind);
+        if (kind == REC_READ_KEY ? r->type != TXN__REC_PREPARE : writes_n != i)
+            return SP_CORRUPT(err, "txn record: entry %u of kind %u out of place", i, kind);
+        writes_n += kind != REC_READ_KEY;
+        ws[i].kind = kind == REC_READ_KEY ? TXN_WRITE_PUT : (enum txn_write_kind) kind;
         if (get_bytes(data, len, &off, &ws[i].key, &ws[i].key_len) ||
             get_bytes(data, len, &off, &ws[i].value, &ws[i].value_len))
-            return SP_CORRUPT(err, "txn record: write %u overruns %zu bytes", i, len);
-        if (kind == TXN_WRITE_DELETE && ws[i].value_len != 0)
-            return SP_CORRUPT(err, "txn record: delete %u carries a value", i);
+            return SP_CORRUPT(err, "txn record: entry %u overruns %zu bytes", i, len);
+        if (kind != TXN_WRITE_PUT && ws[i].value_len != 0)
+            return SP_CORRUPT(err, "txn record: entry %u of kind %u carries a value", i, kind);
     }
     if (off != len)
         return SP_CORRUPT(err, "txn record: %zu bytes left over", len - off);
+    if (writes_n > TXN_REQ_WRITES_MAX || entries_n - writes_n > TXN__REC_READS_MAX)
+        return SP_CORRUPT(err, "txn record: %u writes, %u reads", writes_n, entries_n - writes_n);
     r->writes = ws;
+    r->writes_n = writes_n;
+    r->reads = ws + writes_n;
+    r->reads_n = entries_n - writes_n;
     return 0;
 }
 
@@ -218,14 +249,14 @@ int txn__rec_decode(const uint8_t *data, size_t len, struct txn__rec *r, struct 
     r->ts = (tt_micros) get_u64(data + 18);
     r->coord = get_u64(data + 26);
     r->parts_n = get_u32(data + 34);
-    r->writes_n = get_u32(data + 38);
-    if (r->parts_n > TXN_PARTICIPANTS_MAX || r->writes_n > ws_cap || r->ts < 0)
-        return SP_CORRUPT(err, "txn record: %u participants, %u writes, ts %lld", r->parts_n,
-                          r->writes_n, (long long) r->ts);
+    uint32_t entries_n = get_u32(data + 38);
+    if (r->parts_n > TXN_PARTICIPANTS_MAX || entries_n > ws_cap || r->ts < 0)
+        return SP_CORRUPT(err, "txn record: %u participants, %u entries, ts %lld", r->parts_n,
+                          entries_n, (long long) r->ts);
     size_t off = TXN__REC_HEADER_BYTES;
     if ((len - off) / 8 < r->parts_n)
         return SP_CORRUPT(err, "txn record: participants overrun %zu bytes", len);
     for (uint32_t i = 0; i < r->parts_n; i++, off += 8)
         r->parts[i] = get_u64(data + off);
-    return decode_writes(data, len, off, r, ws, err);
+    return decode_entries(data, len, off, entries_n, r, ws, err);
 }

@@ -435,6 +435,12 @@ void txn_locks_waits_for(const struct txn_locks *lt, void (*fn)(void *, txn_id, 
  * queues), not the whole table. */
 void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
                         void (*fn)(void *, txn_id, txn_id), void *ctx);
+/* The locks `id` holds (granted, not queued) in exactly `mode`: calls
+ * fn(ctx, key, key_len) for each, unless fn is NULL, and returns how many.
+ * The key bytes are valid until the table's next change. A participant
+ * lists its read locks this way to log them with its prepare record. */
+uint32_t txn_locks_held(const struct txn_locks *lt, txn_id id, enum txn_lock_mode mode,
+                        void (*fn)(void *, const void *, size_t), void *ctx);
 
 /* Checks every structural invariant with SP_ASSERT (tests, debug builds). */
 void txn_locks_check(const struct txn_locks *lt);

@@ -550,6 +550,28 @@ static void test_record_roundtrip(void **state)
         if (r.writes_n)
             assert_int_equal(txn__rec_decode(buf, len, &d, dw, 2, NULL), SP_ECORRUPT);
     }
+    /* A PREPARE carries its read locks after the writes; only it may. */
+    struct txn_write rk[2] = {{TXN_WRITE_PUT, "r1", 2, NULL, 0}, {TXN_WRITE_PUT, "", 0, NULL, 0}};
+    struct txn__rec r = {.type = TXN__REC_PREPARE, .id = 3, .ts = 9, .coord = 1};
+    r.writes = ws;
+    r.writes_n = 1;
+    r.reads = rk;
+    r.reads_n = 2;
+    uint8_t buf[256];
+    size_t len = txn__rec_encode(&r, buf, sizeof buf);
+    assert_int_equal(len, txn__rec_size(&r));
+    struct txn__rec d;
+    struct txn_write dw[4];
+    assert_int_equal(txn__rec_decode(buf, len, &d, dw, 4, NULL), 0);
+    assert_int_equal(d.writes_n, 1);
+    assert_int_equal(d.reads_n, 2);
+    assert_memory_equal(d.writes[0].key, "alpha", 5);
+    assert_int_equal(d.reads[0].key_len, 2);
+    assert_memory_equal(d.reads[0].key, "r1", 2);
+    assert_int_equal(d.reads[1].key_len, 0);
+    assert_int_equal(txn__rec_decode(buf, len, &d, dw, 2, NULL), SP_ECORRUPT);
+    buf[1] = TXN__REC_COMMIT; /* read locks in a COMMIT record */
+    assert_int_equal(txn__rec_decode(buf, len, &d, dw, 4, NULL), SP_ECORRUPT);
     sp_log_level = level;
 }
 
@@ -701,12 +723,20 @@ static void solo_step(struct solo *s, uint32_t i, struct txn_node_event *ev)
     }
 }
 
+/* While set, 2PC messages (votes, queries, decisions, wounds) are lost: a
+ * prepared participant stays prepared, its outcome unknown. */
+static bool solo_lose_2pc;
+
 static void solo_drain(struct solo *s)
 {
     for (uint32_t rounds = 0; s->queue_n > 0; rounds++) {
         assert_true(rounds < 1000000);
         struct txn_node_msg *m = s->queue[0];
         memmove(s->queue, s->queue + 1, sizeof *s->queue * --s->queue_n);
+        if (solo_lose_2pc && !m->is_paxos && m->txn.type != TXN_MSG_PROMISE) {
+            solo_free_msg(m);
+            continue;
+        }
         struct txn_node_event ev = {.type = m->is_paxos ? TXN_NODE_EV_PAXOS : TXN_NODE_EV_TXN};
         ev.group = m->group;
         if (m->is_paxos)
@@ -1079,6 +1109,75 @@ static void test_solo_wound_wait_and_expiry(void **state)
     solo_destroy(s);
 }
 
+/* P2 across a leader change: a prepared participant keeps its read locks
+ * as well as its write locks; the next leader re-takes both from the
+ * PREPARE record, also for a participant that only read at that group (its
+ * record has no writes; re-taking used to fail an assertion there). A write
+ * under a prepared transaction's read waits for the outcome: committed
+ * earlier, it could take a timestamp below the transaction's commit
+ * timestamp, and the read would have missed it. */
+static void test_solo_prepared_read_locks_survive_restart(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    solo_lose_2pc = true; /* the coordinator never decides */
+    struct txn_key kr = {"r", 1}, kq = {"q", 1};
+    struct txn_write ww = put("w", "1");
+    /* T50 reads r at group 2 and prepares with no writes there; T51 reads q
+     * and prepares a write of w. */
+    struct txn_request rd = {.type = TXN_REQ_READ, .group = 2, .id = 50, .start_ts = s->now};
+    rd.keys = &kr;
+    rd.keys_n = 1;
+    solo_request(s, &rd);
+    assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
+    struct txn_request rd2 = rd;
+    rd2.id = 51;
+    rd2.keys = &kq;
+    solo_request(s, &rd2);
+    assert_int_equal(solo_reply(s, rd2.req_id)->status, 0);
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 50, .start_ts = rd.start_ts};
+    p.coord_group = 1;
+    solo_request(s, &p);
+    struct txn_request p2 = p;
+    p2.id = 51;
+    p2.writes = &ww;
+    p2.writes_n = 1;
+    solo_request(s, &p2);
+    solo_advance(s, 1000);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 2);
+    /* Leadership changes: node 1 restarts and leads again, caught up. */
+    solo_crash(s, 0);
+    solo_advance(s, 1000);
+    solo_open(s, 0, true);
+    solo_advance(s, 4 * 1000 * 1000);
+    assert_true(txn_node_is_leader(LEADER(s), 1) && txn_node_is_leader(LEADER(s), 2));
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 2);
+    /* Single-group writes of r and of q wait for the read locks. */
+    tt_micros last = txn_node_last_ts(LEADER(s), 2);
+    struct txn_write wr = put("r", "x"), wq = put("q", "x");
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 2, .id = 60, .start_ts = s->now};
+    c.writes = &wr;
+    c.writes_n = 1;
+    solo_request(s, &c);
+    struct txn_request c2 = c;
+    c2.id = 61;
+    c2.writes = &wq;
+    solo_request(s, &c2);
+    solo_advance(s, 100 * 1000);
+    assert_null(solo_reply(s, c.req_id));
+    assert_null(solo_reply(s, c2.req_id));
+    assert_int_equal(txn_node_last_ts(LEADER(s), 2), last);
+    /* The outcome (presumed abort) ends both; then the writes commit. */
+    solo_lose_2pc = false;
+    solo_advance(s, 200 * 1000);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0);
+    assert_non_null(solo_reply(s, c.req_id));
+    assert_int_equal(solo_reply(s, c.req_id)->status, 0);
+    assert_non_null(solo_reply(s, c2.req_id));
+    assert_int_equal(solo_reply(s, c2.req_id)->status, 0);
+    solo_destroy(s);
+}
+
 /* Version GC runs in the node, below the retention window and never above
  * t_safe: a read below the horizon is a clear error, recent ones are served. */
 static void test_solo_gc(void **state)
@@ -1129,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_solo_gc),
+        cmocka_unit_test(test_solo_prepared_read_locks_survive_restart),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
         cmocka_unit_test(test_bank_chaos_wide),
