@@ -16,9 +16,10 @@
  * From Spanner §4.2.4: "A replica can advance t_paxos_safe to
  * MinNextTS(n) - 1 when it has applied through n."
  *
- * Read state diagram:
- *   RO_READ --t <= t_safe--> served
- *   RO_READ --t > t_safe--> HELD --t_safe reaches t--> served
+ * Read state diagram ("ready": t <= t_safe and TT.after(min(t, LastTS())),
+ * R1 and R4):
+ *   RO_READ --ready--> served
+ *   RO_READ --not ready--> HELD --ready--> served
  *                               --read_timeout_us--> SP_ETXN_NOT_SAFE
  *
  * Invariants:
@@ -31,6 +32,16 @@
  *      timestamps stay above it, and it is inside the lease.
  *   R3 (C3) A held commit reply leaves only once tt_after(s) (the client's
  *      part leaves early under the test-only commit_wait_off).
+ *   R4 Commit wait on the read side. From Spanner §4.1.2: "the coordinator
+ *      leader ensures that clients cannot see any data committed by T_i
+ *      until TT.after(s_i) is true." Replicas apply a commit as soon as it
+ *      is chosen, while s is still ahead of true time (s >= now.latest at
+ *      assignment), so a read at t >= s (a strong read at now.latest, or at
+ *      LastTS() = s) could return the data before the commit wait ends; a
+ *      later strong read, at an earlier now.latest elsewhere, would then
+ *      miss it. So a read at t is served only once TT.after(min(t, LastTS()))
+ *      holds here as well: every version it can return is then past its
+ *      commit wait.
  *
  * Transition -> function:
  *   RO_READ request          -> txn__on_ro_read()
@@ -142,6 +153,22 @@ static void serve(struct txn_node *n, struct txn__group *g, const struct txn_rep
         txn__serve_read(n, g, who->client, who->req_id, who->id, keys, keys_n, t);
 }
 
+/* R1 and R4: whether a read at t may be served here now. If not only for
+ * R4, *wake_us is lowered to when it will be (in now.earliest). */
+static bool read_ready(const struct txn_node *n, const struct txn__group *g, tt_micros t,
+                       tt_micros *wake_us)
+{
+    if (txn_safetime_check_read(g->st, t, NULL) != 0)
+        return false;
+    tt_micros last = txn_safetime_last_ts(g->st);
+    tt_micros newest = t < last ? t : last; /* the newest version a read at t can see */
+    if (txn_ts_commit_wait_over(n->now, newest))
+        return true;
+    if (wake_us != NULL && newest + 1 < *wake_us)
+        *wake_us = newest + 1; /* now.earliest >= newest + 1 means tt_after(newest) */
+    return false;
+}
+
 /* Chooses s_read for the request, or answers it with an error. */
 static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_request *req,
                    tt_micros *t)
@@ -193,7 +220,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
         txn__reply_status(n, req->client, req->req_id, req->id, rc, txn__hint(g));
         return;
     }
-    if (txn_safetime_check_read(g->st, t, NULL) == 0) { /* R1 */
+    if (read_ready(n, g, t, NULL)) { /* R1, R4 */
         serve(n, g, &who, req->keys, req->keys_n, limit, t);
         return;
     }
@@ -247,7 +274,8 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
         }
         struct txn__group *g = txn__group_find(n, w->group);
         SP_ASSERT(g != NULL);
-        if (txn_safetime_check_read(g->st, w->ts, NULL) == 0) {
+        tt_micros ready_us = TT_MICROS_MAX;
+        if (read_ready(n, g, w->ts, &ready_us)) {
             serve(n, g, &w->reply, w->keys, w->keys_n, w->scan_limit, w->ts);
             wait_free(n, w);
         } else if (w->deadline_us <= n->now.earliest) {
@@ -261,8 +289,11 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
             txn__reply_status(n, w->reply.client, w->reply.req_id, w->reply.id, SP_ETXN_NOT_SAFE,
                               0);
             wait_free(n, w);
-        } else if (w->deadline_us < *wake) {
-            *wake = w->deadline_us;
+        } else {
+            if (w->deadline_us < *wake)
+                *wake = w->deadline_us;
+            if (ready_us < *wake)
+                *wake = ready_us;
         }
     }
 }

@@ -927,6 +927,47 @@ static void test_solo_commit_wait(void **state)
     solo_destroy(s);
 }
 
+/* R4, commit wait on the read side (§4.1.2: "clients cannot see any data
+ * committed by T_i until TT.after(s_i) is true"): replicas apply a commit as
+ * soon as it is chosen, while s is still ahead of true time; a read that
+ * would return it, at LastTS() = s or at now.latest >= s, waits until
+ * TT.after(s) like the commit's own reply. Served early, a strong read
+ * started after it (at a lower now.latest on another node) could miss what
+ * it saw. */
+static void test_solo_reads_wait_for_commit_wait(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w = put("k", "v1");
+    struct txn_request q = {.type = TXN_REQ_COMMIT, .group = 1, .id = 1, .start_ts = s->now};
+    q.writes = &w;
+    q.writes_n = 1;
+    solo_request(s, &q);
+    while (txn_node_last_ts(LEADER(s), 1) == 0)
+        solo_advance(s, 10);
+    tt_micros commit_ts = txn_node_last_ts(LEADER(s), 1);
+    assert_false(solo_tt(s).earliest > commit_ts); /* applied, commit wait not over */
+    struct txn_key k = {"k", 1};
+    struct txn_request single = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    single.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &single);
+    struct txn_request strong = single;
+    strong.mode = TXN_READ_STRONG;
+    solo_request(s, &strong);
+    while (solo_reply(s, single.req_id) == NULL || solo_reply(s, strong.req_id) == NULL) {
+        /* A reply may exist only once TT.after(s). */
+        assert_true((solo_reply(s, single.req_id) == NULL && solo_reply(s, strong.req_id) == NULL) ||
+                    solo_tt(s).earliest > commit_ts);
+        solo_advance(s, 100);
+    }
+    assert_true(solo_tt(s).earliest > commit_ts);
+    assert_int_equal(solo_reply(s, single.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, single.req_id)->ts, commit_ts); /* s_read = LastTS() */
+    assert_int_equal(solo_reply(s, strong.req_id)->status, 0);
+    assert_true(solo_reply(s, strong.req_id)->ts >= commit_ts);
+    solo_destroy(s);
+}
+
 /* MinNextTS (§4.2.4): an idle group's t_safe follows the promises, and the
  * leader honours them: the next commit is at or above the last promise. */
 static void test_solo_min_next_ts(void **state)
@@ -1224,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_record_corrupt),
         cmocka_unit_test(test_solo_commit_wait),
         cmocka_unit_test(test_solo_min_next_ts),
+        cmocka_unit_test(test_solo_reads_wait_for_commit_wait),
         cmocka_unit_test(test_solo_reads),
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
