@@ -182,9 +182,13 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
     struct txn_ts_bounds b;
     tt_micros s = 0;
     int rc = txn_locks_prepared(g->locks, t->id, NULL);
-    /* Bounds at the current now: s > now.latest here >= now.latest at arrival. */
+    /* Bounds at the current now, but s > now.latest at the arrival too: a
+     * clock may step back inside its eps, so now.latest here can be below
+     * what it was when the commit arrived. */
     if (rc == 0)
         rc = txn__ts_bounds(n, g, &b);
+    if (rc == 0 && b.now.latest < t->arrival.latest)
+        b.now.latest = t->arrival.latest;
     if (rc == 0)
         rc = txn_ts_coordinator_commit(&b, prepare_ts, t->parts_n, &s, NULL);
     if (rc == 0)

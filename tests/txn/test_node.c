@@ -643,9 +643,14 @@ struct solo {
     uint32_t replies_n;
 };
 
+/* Every node's clock reads true time + solo_offset_us, |offset| <= eps, so
+ * the interval still holds true time; a test steps it to move clocks. */
+static tt_micros solo_offset_us;
+
 static struct tt_interval solo_tt(const struct solo *s)
 {
-    return (struct tt_interval){s->now - SOLO_EPS_US, s->now + SOLO_EPS_US};
+    tt_micros c = s->now + solo_offset_us;
+    return (struct tt_interval){c - SOLO_EPS_US, c + SOLO_EPS_US};
 }
 
 static void solo_persist(struct solo_node *sn, const struct txn_node_persist *p)
@@ -724,8 +729,12 @@ static void solo_step(struct solo *s, uint32_t i, struct txn_node_event *ev)
 }
 
 /* While set, 2PC messages (votes, queries, decisions, wounds) are lost: a
- * prepared participant stays prepared, its outcome unknown. */
-static bool solo_lose_2pc;
+ * prepared participant stays prepared, its outcome unknown. While
+ * solo_hold_2pc is set they are held instead, and solo_release_2pc
+ * delivers them. */
+static bool solo_lose_2pc, solo_hold_2pc;
+static struct txn_node_msg *solo_held[64];
+static uint32_t solo_held_n;
 
 static void solo_drain(struct solo *s)
 {
@@ -733,8 +742,11 @@ static void solo_drain(struct solo *s)
         assert_true(rounds < 1000000);
         struct txn_node_msg *m = s->queue[0];
         memmove(s->queue, s->queue + 1, sizeof *s->queue * --s->queue_n);
-        if (solo_lose_2pc && !m->is_paxos && m->txn.type != TXN_MSG_PROMISE) {
-            solo_free_msg(m);
+        if ((solo_lose_2pc || solo_hold_2pc) && !m->is_paxos && m->txn.type != TXN_MSG_PROMISE) {
+            if (solo_hold_2pc && solo_held_n < 64)
+                solo_held[solo_held_n++] = m;
+            else
+                solo_free_msg(m);
             continue;
         }
         struct txn_node_event ev = {.type = m->is_paxos ? TXN_NODE_EV_PAXOS : TXN_NODE_EV_TXN};
@@ -746,6 +758,17 @@ static void solo_drain(struct solo *s)
         solo_step(s, m->to - 1, &ev);
         solo_free_msg(m);
     }
+}
+
+static void solo_release_2pc(struct solo *s)
+{
+    solo_hold_2pc = false;
+    for (uint32_t i = 0; i < solo_held_n; i++) {
+        assert_true(s->queue_n < SOLO_QUEUE);
+        s->queue[s->queue_n++] = solo_held[i];
+    }
+    solo_held_n = 0;
+    solo_drain(s);
 }
 
 /* Advances true time by us, ticking every node at its wake-ups on the way. */
@@ -1094,6 +1117,41 @@ static void test_solo_two_phase(void **state)
     solo_destroy(s);
 }
 
+/* C1 under a clock step: the coordinator's s is above now.latest at the
+ * commit's arrival even when its clock has stepped back (inside eps) by
+ * the time the last vote comes; it used to fail the C1 assertion. */
+static void test_solo_coordinator_clock_steps_back(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write wa = put("a", "1"), wb = put("b", "2");
+    txn_group_id part = 2;
+    solo_hold_2pc = true; /* the vote waits */
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 7, .start_ts = s->now};
+    p.writes = &wb;
+    p.writes_n = 1;
+    p.coord_group = 1;
+    solo_request(s, &p);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1);
+    solo_offset_us = SOLO_EPS_US; /* the clock is ahead when the commit arrives */
+    struct tt_interval arrival = solo_tt(s);
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 7, .start_ts = p.start_ts};
+    c.writes = &wa;
+    c.writes_n = 1;
+    c.participants = &part;
+    c.participants_n = 1;
+    solo_request(s, &c);
+    solo_offset_us = -SOLO_EPS_US; /* and steps back by 2 eps before the vote */
+    solo_release_2pc(s);
+    solo_offset_us = 0;
+    while (solo_reply(s, c.req_id) == NULL)
+        solo_advance(s, 200);
+    const struct txn_reply *r = solo_reply(s, c.req_id);
+    assert_int_equal(r->status, 0);
+    assert_true(r->ts > arrival.latest);
+    solo_destroy(s);
+}
+
 /* From §4.2.1: wound-wait by start timestamp. An older transaction's write
  * wounds a younger reader (it aborts with a retryable error, and says so on
  * its next request); a younger writer waits for an older reader, until that
@@ -1268,6 +1326,7 @@ int main(void)
         cmocka_unit_test(test_solo_reads_wait_for_commit_wait),
         cmocka_unit_test(test_solo_reads),
         cmocka_unit_test(test_solo_two_phase),
+        cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_solo_gc),
         cmocka_unit_test(test_solo_prepared_read_locks_survive_restart),
