@@ -34,6 +34,21 @@
  *      timestamps leaders assign (COMMIT, PREPARE, DECISION to commit)
  *      strictly increase in log order. (An OUTCOME carries the coordinator's
  *      s, not this group's; prepared-transaction safe time covers it.)
+ *   N6 A record proposed by a leader older than the proposer of a record
+ *      applied before it (its tag, the proposer's ballot, below tag_max) is
+ *      skipped: its position counts as applied, nothing else changes. Paxos
+ *      can choose such a record after a newer leader's: an old leader,
+ *      partitioned, accepts its own proposals at slots the newer leader,
+ *      not seeing them, never used; a later leader whose phase 1 meets that
+ *      acceptor must re-propose them, behind the newer leader's records.
+ *      Its timestamps are below theirs (N5) and may be below a MinNextTS
+ *      promise already applied (t_safe). Skipping is safe: the old proposer
+ *      applies the log in the same order, so it skips the record too and
+ *      never reports it (no reply, vote or decision leaves for it); for the
+ *      transaction it is as if the leader had died before logging it.
+ *      tag_max is durable (state record "b", written before the record
+ *      that raises it), so every replica, restarted or not, skips the same
+ *      records.
  *
  * Transition -> function:
  *   paxos message / persisted / tick   -> step_paxos()   -> txn__absorb()
@@ -141,6 +156,26 @@ static int recover_one(void *ctx, const uint8_t *key, size_t key_len, const uint
     return e;
 }
 
+/* N6: the durable tag_max, state record "b" (8 bytes), 0 if none yet. */
+static const uint8_t TAG_MAX_KEY[1] = {'b'};
+
+static int load_tag_max(struct txn_node *n, struct txn__group *g, struct sp_err *err)
+{
+    uint8_t *value = NULL;
+    size_t len = 0;
+    int rc =
+        txn_store_state_get(n->store, g->id, TAG_MAX_KEY, sizeof TAG_MAX_KEY, &value, &len, err);
+    if (rc == SP_ENOTFOUND)
+        return 0;
+    if (rc == 0 && len != 8)
+        rc = SP_CORRUPT(err, "group %llu: tag_max record of %zu bytes", (unsigned long long) g->id,
+                        len);
+    if (rc == 0)
+        memcpy(&g->tag_max, value, 8);
+    free(value);
+    return rc;
+}
+
 static int group_init(struct txn_node *n, struct txn__group *g,
                       const struct txn_node_group_config *gc,
                       const struct paxos_durable_state *loaded, struct sp_err *err)
@@ -168,6 +203,8 @@ static int group_init(struct txn_node *n, struct txn__group *g,
     g->applied_slot = TXN__POS_SLOT(meta.applied_index);
     struct recover_ctx ctx = {g, 0};
     rc = txn_store_state_list(n->store, g->id, recover_one, &ctx, RECOVER_RECORDS_MAX, err);
+    if (rc == 0)
+        rc = load_tag_max(n, g, err);
     return rc;
 }
 
@@ -460,6 +497,40 @@ static void check_caught_up(struct txn_node *n, struct txn__group *g)
 
 /* ---- apply ---------------------------------------------------------------- */
 
+/* N6: returns 1 if rec is skipped (its position applied as a no-op), 0 to
+ * apply it, or an error. Raising tag_max is made durable first, in its own
+ * batch: a crash before the record itself is applied replays it with
+ * tag == tag_max, which applies. */
+static int check_tag(struct txn_node *n, struct txn__group *g, uint64_t pos,
+                     const struct txn__rec *rec)
+{
+    struct txn_apply a = {.group = g->id};
+    if (rec->tag < g->tag_max) {
+        SP_DEBUG("txn node %u: group %llu: skip record %u txn %llu of ballot %llu < %llu",
+                 n->cfg.self, (unsigned long long) g->id, rec->type, (unsigned long long) rec->id,
+                 (unsigned long long) rec->tag, (unsigned long long) g->tag_max);
+        a.applied_index = pos;
+        int rc = txn__store_apply(n, g, &a);
+        if (rc)
+            return rc;
+        g->applied = pos;
+        txn_safetime_apply_other(g->st, pos);
+        return 1;
+    }
+    if (rec->tag == g->tag_max)
+        return 0;
+    uint64_t tag = rec->tag;
+    struct txn_state_write sw = {.key = TAG_MAX_KEY, .key_len = sizeof TAG_MAX_KEY};
+    sw.value = &tag;
+    sw.value_len = sizeof tag;
+    a.state = &sw;
+    a.state_n = 1;
+    int rc = txn__store_apply(n, g, &a);
+    if (rc == 0)
+        g->tag_max = tag;
+    return rc;
+}
+
 static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, const uint8_t *p,
                         uint32_t len)
 {
@@ -477,6 +548,9 @@ static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, 
              n->cfg.self, (unsigned long long) g->id, rec.type, (unsigned long long) rec.id,
              (long long) rec.ts, (unsigned long long) TXN__POS_SLOT(pos),
              (unsigned long long) (pos & TXN__POS_K_MAX), g->leader ? " (leader)" : "");
+    rc = check_tag(n, g, pos, &rec);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
     if (g->leader && rec.tag == g->lead_ballot && rec.ts > 0 && g->outstanding > 0 &&
         rec.type != TXN__REC_OUTCOME)
         g->outstanding--;
@@ -564,8 +638,7 @@ static int on_client(struct txn_node *n, const struct txn_request *req)
         return 0;
     }
     if (!g->leader || !g->caught_up) { /* N3 */
-        txn__reply_status(n, req->client, req->req_id, req->id, SP_EPAXOS_NOT_LEADER,
-                          txn__hint(g));
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_EPAXOS_NOT_LEADER, txn__hint(g));
         return 0;
     }
     switch (req->type) {

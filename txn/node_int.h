@@ -188,6 +188,7 @@ struct txn__group {
     paxos_slot snap_reported; /* last PAXOS_EV_SNAPSHOT_TAKEN */
     uint32_t outstanding;     /* own timestamped proposals not yet applied */
     tt_micros log_ts_max;     /* highest leader-assigned ts applied since start (N5) */
+    uint64_t tag_max;         /* highest proposer ballot applied (N6); durable, state "b" */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
     tt_micros gc_due_us;
