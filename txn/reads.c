@@ -32,6 +32,9 @@
  *      timestamps stay above it, and it is inside the lease.
  *   R3 (C3) A held commit reply leaves only once tt_after(s) (the client's
  *      part leaves early under the test-only commit_wait_off).
+ *   R5 A single-group strong read at LastTS() is served only by a leader
+ *      holding its lease at the request (lease disjointness then rules out
+ *      a later leader's commits above LastTS()).
  *   R4 Commit wait on the read side. From Spanner §4.1.2: "the coordinator
  *      leader ensures that clients cannot see any data committed by T_i
  *      until TT.after(s_i) is true." Replicas apply a commit as soon as it
@@ -175,7 +178,10 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
 {
     switch (req->mode) {
     case TXN_READ_STRONG_SINGLE: {
-        if (!g->leader || !g->caught_up)
+        /* LastTS() covers every acknowledged write only at the leader that
+         * holds the lease now: a deposed leader cut off from the group still
+         * believes it leads, while its successor commits (R5). */
+        if (!g->leader || !g->caught_up || paxos_lease_get(g->r, n->now, NULL, NULL) != 0)
             return SP_EPAXOS_NOT_LEADER;
         *t = txn_safetime_strong_read_ts(g->st, n->now);
         /* An idle group's LastTS may have fallen below the GC horizon. The

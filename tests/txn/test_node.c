@@ -1203,6 +1203,46 @@ static void test_solo_stale_leader_records_skipped(void **state)
     solo_destroy(s);
 }
 
+/* R5: a single-group strong read at LastTS() needs the lease. A leader cut
+ * off from its group keeps believing it leads after its lease ends; its
+ * successor commits meanwhile, and a LastTS() read there would miss that
+ * acknowledged commit. */
+static void test_solo_strong_single_read_needs_lease(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    solo_cut = 1u; /* node 1, the leader, is cut off */
+    for (int i = 0; i < 30 && !txn_node_is_leader(s->nodes[1].n, 1) &&
+                    !txn_node_is_leader(s->nodes[2].n, 1);
+         i++)
+        solo_advance(s, 1000 * 1000);
+    uint32_t l = txn_node_is_leader(s->nodes[1].n, 1) ? 1 : 2;
+    assert_true(txn_node_is_leader(s->nodes[l].n, 1));
+    assert_true(txn_node_is_leader(LEADER(s), 1)); /* in its own view */
+    struct txn_write w = put("k", "v");
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 80, .start_ts = s->now};
+    c.writes = &w;
+    c.writes_n = 1;
+    solo_request_to(s, l, &c);
+    while (solo_reply(s, c.req_id) == NULL)
+        solo_advance(s, 500);
+    assert_int_equal(solo_reply(s, c.req_id)->status, 0);
+    struct txn_key k = {"k", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &r); /* to node 1 */
+    solo_advance(s, 10 * 1000);
+    assert_non_null(solo_reply(s, r.req_id));
+    assert_int_equal(solo_reply(s, r.req_id)->status, SP_EPAXOS_NOT_LEADER);
+    struct txn_request r2 = r;
+    solo_request_to(s, l, &r2);
+    solo_advance(s, 10 * 1000);
+    assert_int_equal(solo_reply(s, r2.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, r2.req_id)->ts, solo_reply(s, c.req_id)->ts);
+    solo_cut = 0;
+    solo_destroy(s);
+}
+
 /* C1 under a clock step: the coordinator's s is above now.latest at the
  * commit's arrival even when its clock has stepped back (inside eps) by
  * the time the last vote comes; it used to fail the C1 assertion. */
@@ -1414,6 +1454,7 @@ int main(void)
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_stale_leader_records_skipped),
+        cmocka_unit_test(test_solo_strong_single_read_needs_lease),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_solo_gc),
         cmocka_unit_test(test_solo_prepared_read_locks_survive_restart),
