@@ -178,6 +178,7 @@ struct w_world {
     bool stopped;          /* clients start no new operation */
     int init_op;           /* bank: the op writing the initial balances, or -1 */
     struct w_event current; /* the event being run */
+    bool clock_bad_ever;    /* some clock left its bound (negative control) */
     tt_micros pair_us[W_NODES_MAX][W_NODES_MAX]; /* one-way latency per zone pair */
     uint64_t value_seq;    /* unique register values and list elements */
     /* Fault windows in progress (enum w_fault bits) and their parameters. */
@@ -385,6 +386,9 @@ static struct tt_interval node_now(struct w_world *w, uint32_t i)
         iv.earliest = nd->floor_us;
     }
     nd->floor_us = iv.earliest;
+    /* The control: a correct clock's interval holds true time (a clock left
+     * outside its bound leaves a floor above true time for a while). */
+    SP_ASSERT(nd->clock_bad || w->clock_bad_ever || (iv.earliest <= w->now && w->now <= iv.latest));
     return iv;
 }
 
@@ -2049,6 +2053,7 @@ static void on_fault(struct w_world *w)
         tt_micros e = w->nodes[v].eps_us;
         tt_micros off = e * (tt_micros) (2 + rnd_below(w, 4)) * (rnd_below(w, 2) ? 1 : -1);
         w->nodes[v].clock_bad = true;
+        w->clock_bad_ever = true;
         clock_set(w, v, off, e);
         w->stats.clock_bad++;
         snprintf(detail, sizeof detail, "offset %lld outside eps %lld", (long long) off,

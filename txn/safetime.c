@@ -316,8 +316,10 @@ int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval
         return sp_err_set(err, SP_ETXN_NOT_SAFE,
                           "replica is %lld us behind now.latest; the staleness bound is %lld us",
                           (long long) (now.latest - safe), (long long) staleness_us);
-    /* A promise can put t_safe ahead of the clock; a snapshot read has no
-     * use for a timestamp in the future. */
-    *out = safe < now.latest ? safe : now.latest;
+    /* A promise can put t_safe ahead of the clock; a snapshot read stays at
+     * a timestamp certainly passed (now.earliest), so a transaction that
+     * starts after it ends gets a larger timestamp. */
+    tt_micros past = now.earliest > oldest ? now.earliest : oldest;
+    *out = safe < past ? safe : past;
     return 0;
 }

@@ -520,7 +520,11 @@ tt_micros txn_safetime_strong_read_ts(const struct txn_safetime *st, struct tt_i
 
 /* Bounded staleness: the newest timestamp this replica can serve without
  * waiting, t_safe, if it is >= now.latest - staleness_us; else
- * SP_ETXN_NOT_SAFE (the replica is too far behind for the bound). */
+ * SP_ETXN_NOT_SAFE (the replica is too far behind for the bound). The
+ * timestamp is never above now.earliest (a promise can put t_safe ahead of
+ * true time; a snapshot at a timestamp not yet passed would be ordered
+ * after transactions that begin once it is done), unless the bound is
+ * tighter than the clock's uncertainty: then now.latest - staleness_us. */
 int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval now,
                                tt_micros staleness_us, tt_micros *out, struct sp_err *err);
 

@@ -174,6 +174,10 @@ static void test_read_timestamp_choices(void **state)
     txn_safetime_promise(st, 3, 5000);
     assert_int_equal(txn_safetime_stale_read_ts(st, now, 0, &ts, NULL), 0);
     assert_int_equal(ts, 1500); /* never a timestamp beyond now.latest */
+    /* Safe time ahead of the clock: the read stays at now.earliest, a
+     * timestamp certainly passed, when the bound allows it. */
+    assert_int_equal(txn_safetime_stale_read_ts(st, now, 200, &ts, NULL), 0);
+    assert_int_equal(ts, 1400);
 }
 
 static void test_restore(void **state)
