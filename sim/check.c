@@ -13,8 +13,13 @@
  * elements read.
  *
  * 1. Timestamp order (this file). From Spanner §4.1.2 (external
- *    consistency): if T1 completes before T2 is invoked, ts(T1) < ts(T2);
- *    a read-only T2 may share T1's timestamp (it reads at or below ts).
+ *    consistency): if a read-write T1 completes before T2 is invoked,
+ *    ts(T1) < ts(T2); a read-only T2 may share T1's timestamp (it reads at
+ *    or below ts). T1 is a writer: the invariant is on commit timestamps.
+ *    A read-only T1 may carry a timestamp true time has not reached (a
+ *    strong read at TT.now().latest is served as soon as safe time passes
+ *    it); that is harmless, since every version it can see is past its
+ *    commit wait, and check 2 holds its reads to its timestamp.
  *    Only ok transactions take part (an unknown one has no trusted ts), and
  *    a snapshot read (read-only at a chosen, possibly stale, timestamp) is
  *    never the later T2: Spanner promises it no real-time bound.
@@ -342,13 +347,17 @@ int sim__check_ts_order(const struct sim_history *h, struct sim_report *r, struc
         free(by_c), free(by_i), free(c), free(inv);
         return sp_err_set(err, SP_ENOMEM, "timestamp order: out of memory");
     }
+    size_t nc = 0; /* by_c: the ok read-write transactions (T1); by_i: every ok one (T2) */
     for (uint32_t t = 0; t < h->ntxns; t++) {
         c[t] = h->txns[t].complete_us;
         inv[t] = h->txns[t].invoke_us;
-        if (h->txns[t].outcome == SIM_OK)
-            by_c[n] = by_i[n] = t, n++;
+        if (h->txns[t].outcome == SIM_OK) {
+            by_i[n++] = t;
+            if (h->txns[t].mode == SIM_RW)
+                by_c[nc++] = t;
+        }
     }
-    if (sim__sort_by(by_c, n, c) || sim__sort_by(by_i, n, inv)) {
+    if (sim__sort_by(by_c, nc, c) || sim__sort_by(by_i, n, inv)) {
         free(by_c), free(by_i), free(c), free(inv);
         return sp_err_set(err, SP_ENOMEM, "timestamp order: out of memory");
     }
@@ -356,7 +365,7 @@ int sim__check_ts_order(const struct sim_history *h, struct sim_report *r, struc
     uint32_t arg = UINT32_MAX; /* the completed txn with the largest ts so far */
     for (size_t k = 0; k < n; k++) {
         const struct sim_txn *t2 = &h->txns[by_i[k]];
-        for (; j < n && c[by_c[j]] < t2->invoke_us; j++)
+        for (; j < nc && c[by_c[j]] < t2->invoke_us; j++)
             if (arg == UINT32_MAX || h->txns[by_c[j]].ts > h->txns[arg].ts)
                 arg = by_c[j];
         /* A snapshot read may lag real time; a single-group read at LastTS()

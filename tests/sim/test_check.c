@@ -235,6 +235,45 @@ static void test_ts_order(void **state)
     (void) state;
     expect_anomaly(RW(0, 10, 100, W("x", "a"), "ok") RW(20, 30, 50, W("y", "b"), "ok"),
                    SIM_WORKLOAD_REGISTER, "ts-order");
+    /* The same with a strong read-only T2: it must read at or above 100. */
+    expect_anomaly(RW(0, 10, 100, W("x", "a"), "ok") RO(20, 30, 50, RV("x", "a")),
+                   SIM_WORKLOAD_REGISTER, "ts-order");
+    /* A read-only T1 whose timestamp (100) true time had not reached when it
+     * completed (10): harmless, it wrote nothing; T2 may commit at 50. */
+    expect_valid(RW(0, 2, 1, W("x", "a"), "ok") RO(3, 10, 100, RV("x", "a"))
+                     RW(20, 30, 50, W("y", "b"), "ok"),
+                 SIM_WORKLOAD_REGISTER);
+}
+
+/* A single-group strong read at LastTS() is held to the writes of its own
+ * keys only: a commit elsewhere (y) at a higher ts before it began is fine,
+ * one of a key it read (x) is not. */
+static void test_single_group_read(void **state)
+{
+    (void) state;
+    const char *single = "{'mode':'ro','single_group':true,'invoke_us':20,'complete_us':30,"
+                         "'ts':10,'ops':[" RV("x", "a") "],'outcome':'ok'}\n";
+    char h[1024];
+    snprintf(h, sizeof h, "%s%s%s", RW(0, 5, 10, W("x", "a"), "ok"), RW(6, 12, 40, W("y", "b"), "ok"),
+             single);
+    expect_valid(h, SIM_WORKLOAD_REGISTER);
+    snprintf(h, sizeof h, "%s%s%s", RW(0, 5, 10, W("x", "a"), "ok"),
+             RW(6, 12, 40, W("x", "b"), "ok"), single);
+    expect_anomaly(h, SIM_WORKLOAD_REGISTER, "ts-order");
+    expect_input_error("{'mode':'rw','single_group':true,'invoke_us':1,'complete_us':2,'ts':1,"
+                       "'ops':[],'outcome':'ok'}\n",
+                       "\"single_group\": only a strong read-only");
+}
+
+/* A fault line is counted and skipped; one that claims to be a transaction
+ * too is an error. */
+static void test_fault_lines(void **state)
+{
+    (void) state;
+    expect_valid("{'fault':'crash','at_us':3,'node':2}\n" RW(0, 10, 5, W("x", "a"), "ok")
+                 "{'fault':'partition','at_us':12,'detail':'halves'}\n" RO(20, 30, 25, RV("x", "a")),
+                 SIM_WORKLOAD_REGISTER);
+    expect_input_error("{'fault':'crash','mode':'rw'}\n", "a fault line is not a transaction");
 }
 
 /* A read-only transaction at ts 30 returns the version of ts 10, not 20. */
@@ -562,6 +601,8 @@ int main(void)
         cmocka_unit_test(test_unknown_repeated_values),
         cmocka_unit_test(test_unknown_inconsistent),
         cmocka_unit_test(test_ts_order),
+        cmocka_unit_test(test_single_group_read),
+        cmocka_unit_test(test_fault_lines),
         cmocka_unit_test(test_stale_read),
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_g1a),
