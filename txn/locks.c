@@ -639,6 +639,14 @@ void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
     }
 }
 
+bool txn_locks_holds(const struct txn_locks *lt, txn_id id, const void *key, size_t key_len)
+{
+    SP_ASSERT(lt != NULL && (key != NULL || key_len == 0));
+    const struct ltxn *t = *txn_slot(lt, id);
+    const struct lkey *k = *key_slot(lt, key, key_len, key_hash(key, key_len));
+    return t != NULL && k != NULL && find_req(t, k, true) != NULL;
+}
+
 uint32_t txn_locks_held(const struct txn_locks *lt, txn_id id, enum txn_lock_mode mode,
                         void (*fn)(void *, const void *, size_t), void *ctx)
 {

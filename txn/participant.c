@@ -43,6 +43,8 @@
  *   P3 Locks are released only after the record that ends the transaction
  *      at this group has been applied here, so a later reader at this
  *      leader sees its writes.
+ *   P4 A COMMIT or PREPARE that names the keys the transaction read here
+ *      goes ahead only while the transaction still holds their locks.
  *
  * Transition -> function:
  *   READ request              -> txn__on_read()
@@ -355,6 +357,18 @@ void txn__on_read(struct txn_node *n, struct txn__group *g, const struct txn_req
         txn__rw_continue(n, g, t);
 }
 
+/* P4: COMMIT and PREPARE may name the keys the transaction read here; each
+ * must still be locked by it, or its reads may be stale (a new leader's
+ * lock table starts empty; an idle transaction's locks expire). 0 or
+ * SP_ETXN_ABORTED. */
+static int reads_still_locked(const struct txn__group *g, const struct txn__rw *t)
+{
+    for (uint32_t i = 0; i < t->keys_n; i++)
+        if (!txn_locks_holds(g->locks, t->id, t->keys[i].key, t->keys[i].key_len))
+            return SP_ETXN_ABORTED;
+    return 0;
+}
+
 void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
 {
     const struct txn__decision *d = txn__decision_find(n, g, req->id);
@@ -376,7 +390,9 @@ void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_r
     t->deadline_us = n->now.earliest + n->cfg.vote_timeout_us;
     t->state = TXN__RW_WAIT_LOCKS;
     txn_id id = t->id;
-    int rc = txn__lock_writes(n, g, t);
+    int rc = reads_still_locked(g, t);
+    if (rc == 0)
+        rc = txn__lock_writes(n, g, t);
     if (!t->used || t->id != id || t->state != TXN__RW_WAIT_LOCKS)
         return;
     if (rc) {
@@ -398,14 +414,17 @@ void txn__on_prepare(struct txn_node *n, struct txn__group *g, const struct txn_
     struct txn__rw *t = begin(n, g, req);
     if (t == NULL)
         return; /* begin answered the client */
-    /* The client hears only that the prepare was taken; the outcome comes
-     * from the coordinator (has_client stays false for PREPARE). */
-    txn__reply_status(n, req->client, req->req_id, req->id, 0, 0);
+    int rc = reads_still_locked(g, t);
+    /* The client hears only that the prepare was taken (or that its read
+     * locks are lost); the outcome comes from the coordinator (has_client
+     * stays false for PREPARE). */
+    txn__reply_status(n, req->client, req->req_id, req->id, rc, 0);
     t->role = TXN__ROLE_PART;
     t->coord = req->coord_group;
     t->state = TXN__RW_WAIT_LOCKS;
     txn_id id = t->id;
-    int rc = txn__lock_writes(n, g, t);
+    if (rc == 0)
+        rc = txn__lock_writes(n, g, t);
     if (!t->used || t->id != id || t->state != TXN__RW_WAIT_LOCKS)
         return;
     if (rc) {

@@ -441,6 +441,8 @@ void txn_locks_blockers(const struct txn_locks *lt, txn_id waiter,
  * lists its read locks this way to log them with its prepare record. */
 uint32_t txn_locks_held(const struct txn_locks *lt, txn_id id, enum txn_lock_mode mode,
                         void (*fn)(void *, const void *, size_t), void *ctx);
+/* True iff `id` holds a lock (either mode, granted) on key. */
+bool txn_locks_holds(const struct txn_locks *lt, txn_id id, const void *key, size_t key_len);
 
 /* Checks every structural invariant with SP_ASSERT (tests, debug builds). */
 void txn_locks_check(const struct txn_locks *lt);
@@ -773,7 +775,12 @@ struct txn_request {
     txn_group_id group;
     txn_id id;          /* read-write: unique transaction id */
     tt_micros start_ts; /* read-write: wound-wait priority, kept across retries */
-    uint32_t keys_n;    /* READ, RO_READ: <= TXN_REQ_KEYS_MAX */
+    /* READ, RO_READ: the keys to read. COMMIT, PREPARE: the keys the
+     * transaction read at `group` (optional); the leader refuses with
+     * SP_ETXN_ABORTED unless it still holds their locks: a leader change or
+     * an idle expiry in between lost them, and a write under the reads may
+     * have committed since. <= TXN_REQ_KEYS_MAX. */
+    uint32_t keys_n;
     const struct txn_key *keys;
     uint32_t writes_n; /* COMMIT, PREPARE: <= TXN_REQ_WRITES_MAX */
     const struct txn_write *writes;

@@ -1243,6 +1243,69 @@ static void test_solo_strong_single_read_needs_lease(void **state)
     solo_destroy(s);
 }
 
+/* P4: a COMMIT or PREPARE naming the keys the transaction read at the group
+ * goes ahead only while the transaction still holds their locks there. A
+ * leader change empties the lock table: a write under those reads may have
+ * committed in between, so the commit is refused rather than logged with
+ * stale reads. */
+static void test_solo_commit_checks_read_locks(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_key ka = {"a", 1}, kc = {"c", 1}, ke = {"e", 1};
+    struct txn_write wb = put("b", "1"), wd = put("d", "1"), wf = put("f", "1");
+    /* Locks held: the commit goes ahead. */
+    struct txn_request rd = {.type = TXN_REQ_READ, .group = 1, .id = 90, .start_ts = s->now};
+    rd.keys = &ka;
+    rd.keys_n = 1;
+    solo_request(s, &rd);
+    assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 90, .start_ts = rd.start_ts};
+    c.keys = &ka;
+    c.keys_n = 1;
+    c.writes = &wb;
+    c.writes_n = 1;
+    solo_request(s, &c);
+    solo_advance(s, 10 * 1000);
+    assert_int_equal(solo_reply(s, c.req_id)->status, 0);
+    /* Reads at both groups, then a leader change (node 1 restarts). */
+    struct txn_request rd2 = rd, rd3 = rd;
+    rd2.id = 91;
+    rd2.keys = &kc;
+    solo_request(s, &rd2);
+    assert_int_equal(solo_reply(s, rd2.req_id)->status, 0);
+    rd3.id = 92;
+    rd3.group = 2;
+    rd3.keys = &ke;
+    solo_request(s, &rd3);
+    assert_int_equal(solo_reply(s, rd3.req_id)->status, 0);
+    solo_crash(s, 0);
+    solo_advance(s, 1000);
+    solo_open(s, 0, true);
+    solo_advance(s, 4 * 1000 * 1000);
+    assert_true(txn_node_is_leader(LEADER(s), 1) && txn_node_is_leader(LEADER(s), 2));
+    tt_micros last1 = txn_node_last_ts(LEADER(s), 1);
+    struct txn_request c2 = c;
+    c2.id = 91;
+    c2.keys = &kc;
+    c2.writes = &wd;
+    solo_request(s, &c2);
+    solo_advance(s, 10 * 1000);
+    assert_int_equal(solo_reply(s, c2.req_id)->status, SP_ETXN_ABORTED);
+    assert_int_equal(txn_node_last_ts(LEADER(s), 1), last1); /* nothing logged */
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 92, .start_ts = rd.start_ts};
+    p.keys = &ke;
+    p.keys_n = 1;
+    p.writes = &wf;
+    p.writes_n = 1;
+    p.coord_group = 1;
+    solo_request(s, &p);
+    solo_advance(s, 1000);
+    assert_int_equal(solo_reply(s, p.req_id)->status, SP_ETXN_ABORTED);
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0);
+    solo_destroy(s);
+}
+
 /* C1 under a clock step: the coordinator's s is above now.latest at the
  * commit's arrival even when its clock has stepped back (inside eps) by
  * the time the last vote comes; it used to fail the C1 assertion. */
@@ -1455,6 +1518,7 @@ int main(void)
         cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_stale_leader_records_skipped),
         cmocka_unit_test(test_solo_strong_single_read_needs_lease),
+        cmocka_unit_test(test_solo_commit_checks_read_locks),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_solo_gc),
         cmocka_unit_test(test_solo_prepared_read_locks_survive_restart),
