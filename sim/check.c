@@ -449,7 +449,13 @@ static int build_versions(struct reads *x)
             uint32_t *w = sim__map_put(&x->wmap, sim__kv(op->key, op->val), t);
             if (!w)
                 return SP_ENOMEM;
-            if (h->txns[*w].outcome == SIM_ABORTED) /* prefer a writer that counts */
+            /* With repeated values (bank balances) prefer, as the writer of a
+             * value, an unknown transaction without a ts (it cannot be placed,
+             * so a read of its value cannot be proven wrong), then any writer
+             * that counts over an aborted one. */
+            bool t_unplaced = tx->outcome == SIM_UNKNOWN && tx->ts <= 0;
+            bool w_unplaced = h->txns[*w].outcome == SIM_UNKNOWN && h->txns[*w].ts <= 0;
+            if (h->txns[*w].outcome == SIM_ABORTED || (t_unplaced && !w_unplaced))
                 *w = t;
             if (tx->outcome == SIM_ABORTED || tx->ts <= 0)
                 continue;

@@ -30,6 +30,7 @@
 #define GIVE_UP_US     (1000 * 1000) /* after run_us, failed attempts are not retried */
 #define OP_KEYS_MAX    W_ACCOUNTS_MAX /* keys one operation touches */
 #define LIST_WINDOW    256            /* list-append: operations per key window */
+#define W_DEFERRED_MAX 65536          /* unknown outcomes awaiting a late reply */
 
 enum w_kind {
     W_DELIVER = 1,
@@ -130,6 +131,10 @@ struct w_op {
     bool snapshot; /* a read at a chosen past timestamp (stale or exact) */
     bool single;   /* a strong read of one group, at its LastTS() */
     bool logged;
+    bool deferred; /* unknown: its history line waits for a late reply */
+    uint64_t commit_req; /* the last COMMIT request's id */
+    tt_micros late_ts;   /* a commit reply that came after the client gave up */
+    bool late_abort;
     int status;
     tt_micros invoke, complete, ts;
     uint32_t client;
@@ -178,6 +183,9 @@ struct w_world {
     bool stopped;          /* clients start no new operation */
     int init_op;           /* bank: the op writing the initial balances, or -1 */
     struct w_event current; /* the event being run */
+    uint32_t deferred[W_DEFERRED_MAX]; /* unknown ops whose line waits */
+    uint32_t deferred_n;
+    bool history_final;
     bool clock_bad_ever;    /* some clock left its bound (negative control) */
     tt_micros pair_us[W_NODES_MAX][W_NODES_MAX]; /* one-way latency per zone pair */
     uint64_t value_seq;    /* unique register values and list elements */
@@ -1260,7 +1268,7 @@ static void tr_commit(struct w_world *w, struct w_client *c)
     q.writes_n = first_n;
     q.participants = c->n_groups > 1 ? &c->groups[1] : NULL;
     q.participants_n = c->n_groups - 1;
-    client_send(w, c, c->leader[c->groups[0]], &q);
+    op->commit_req = client_send(w, c, c->leader[c->groups[0]], &q);
     c->pending = 1;
     client_timer(w, c, w->now + COMMIT_TIMEOUT);
 }
@@ -1684,7 +1692,16 @@ static void history_write(struct w_world *w, struct w_op *op)
     FILE *f = w->p.history;
     if (f == NULL || op->logged)
         return;
+    if (op->status == SP_ETXN_UNKNOWN && !op->deferred && !w->history_final) {
+        /* The client gave up on the commit; its reply may still come. */
+        op->deferred = true;
+        SP_ASSERT(w->deferred_n < W_DEFERRED_MAX);
+        w->deferred[w->deferred_n++] = (uint32_t) (op - w->ops);
+        return;
+    }
     op->logged = true;
+    if (op->status == SP_ETXN_UNKNOWN && op->late_abort)
+        op->status = SP_ETXN_ABORTED; /* the coordinator said so, after the client left */
     bool rw = op->kind == OP_TRANSFER;
     if (!rw && op->status != 0)
         return; /* a failed read-only transaction had no effect and saw nothing */
@@ -1701,6 +1718,10 @@ static void history_write(struct w_world *w, struct w_op *op)
             (long long) op->complete);
     if (op->status == 0)
         fprintf(f, "\"ts\":%lld,", (long long) op->ts);
+    else if (op->status == SP_ETXN_UNKNOWN && op->late_ts > 0)
+        fprintf(f, "\"ts\":%lld,", (long long) op->late_ts); /* the simulator knows it */
+    if (op->late_ts > 0 || op->late_abort)
+        fputs("\"late_reply\":true,", f);
     fputs("\"ops\":[", f);
     bool first = true;
     char name[16];
@@ -1737,14 +1758,33 @@ static void history_write(struct w_world *w, struct w_op *op)
     fprintf(f, "],\"outcome\":\"%s\"}\n", outcome);
 }
 
+/* A reply to a commit whose client already gave up (timed out: outcome
+ * unknown) still tells what happened: the history line gets it. */
+static void late_reply(struct w_world *w, const struct txn_reply *r)
+{
+    for (uint32_t k = 0; k < w->deferred_n; k++) {
+        struct w_op *op = &w->ops[w->deferred[k]];
+        if (op->commit_req != r->req_id || op->logged)
+            continue;
+        if (r->status == 0 && r->ts > 0)
+            op->late_ts = r->ts;
+        else if (r->status == SP_ETXN_ABORTED || r->status == SP_ETXN_WOUNDED)
+            op->late_abort = true;
+        return;
+    }
+}
+
 void w_world_flush_history(struct w_world *w)
 {
+    w->history_final = true;
     for (uint32_t i = 0; i < w->ops_n; i++) {
         struct w_op *op = &w->ops[i];
-        if (op->done || op->logged)
+        if (op->logged)
             continue;
-        op->complete = w->now;
-        op->status = SP_ETXN_UNKNOWN;
+        if (!op->done) {
+            op->complete = w->now;
+            op->status = SP_ETXN_UNKNOWN;
+        }
         history_write(w, op);
     }
 }
@@ -2164,6 +2204,7 @@ static void run_event(struct w_world *w, struct w_event *e)
         deliver(w, e);
         break;
     case W_REPLY:
+        late_reply(w, e->ptr);
         client_on_reply(w, &w->clients[e->node], e->ptr);
         free_event(e);
         break;
@@ -2357,6 +2398,7 @@ int w_world_settle(struct w_world *w, tt_micros max_us)
         if (!w->violation[0] && w->ops[op].status != 0)
             violate(w, "final read-only transaction failed: %s", sp_errname(w->ops[op].status));
     }
+    w_world_flush_history(w); /* the unknown outcomes, with what late replies said */
     if (w->p.no_inline_checks)
         return w->violation[0] ? SP_ESIM_VIOLATION : 0;
     return w_world_check(w);

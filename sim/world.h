@@ -160,8 +160,11 @@ const char *w_world_violation(const struct w_world *w);
 const struct w_stats *w_world_stats(const struct w_world *w);
 tt_micros w_world_now(const struct w_world *w);
 
-/* Writes every operation still in flight to the history as "unknown" (its
- * writes may or may not have taken effect): for a run cut short. */
+/* Writes the history lines still owed: operations still in flight as
+ * "unknown" (their writes may or may not have taken effect), and the
+ * commits the client gave up on, with the timestamp (or the abort) a reply
+ * that came after the client left told. w_world_settle calls it; call it
+ * for a run cut short. */
 void w_world_flush_history(struct w_world *w);
 
 /* Runs one seed end to end: chaos, settle, check. */
