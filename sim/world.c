@@ -1247,6 +1247,23 @@ static void tr_commit(struct w_world *w, struct w_client *c)
             cnt[j]++;
         }
     }
+    /* The keys read at each group go along: its leader commits or prepares
+     * only while the transaction still holds their locks. */
+    char rnames[OP_KEYS_MAX][16];
+    struct txn_key rkeys[OP_KEYS_MAX];
+    uint32_t roff[W_GROUPS_MAX] = {0}, rcnt[W_GROUPS_MAX] = {0}, rused = 0;
+    for (uint32_t j = 0; j < c->n_groups; j++) {
+        roff[j] = rused;
+        for (uint32_t k = 0; k < op->n_items; k++) {
+            const struct w_item *it = &op->items[k];
+            if (w_account_group(w, it->key) != c->groups[j] || !item_reads(it))
+                continue;
+            rkeys[rused].key = rnames[rused];
+            rkeys[rused].key_len = key_name(w, it->key, rnames[rused]);
+            rused++;
+            rcnt[j]++;
+        }
+    }
     struct txn_write *first_ws = &ws[off[0]];
     uint32_t first_n = cnt[0];
     struct txn_request q = {.id = c->txn, .start_ts = c->start_ts};
@@ -1257,6 +1274,8 @@ static void tr_commit(struct w_world *w, struct w_client *c)
         q.coord_group = c->groups[0];
         q.writes = cnt[j] ? &ws[off[j]] : NULL;
         q.writes_n = cnt[j];
+        q.keys = rcnt[j] ? &rkeys[roff[j]] : NULL;
+        q.keys_n = rcnt[j];
         /* A participant answers only to refuse (not the leader, or locks
          * lost): the client then learns where the leader is. */
         c->read_req[j] = client_send(w, c, c->leader[c->groups[j]], &q);
@@ -1266,6 +1285,8 @@ static void tr_commit(struct w_world *w, struct w_client *c)
     q.coord_group = 0;
     q.writes = first_n ? first_ws : NULL;
     q.writes_n = first_n;
+    q.keys = rcnt[0] ? &rkeys[roff[0]] : NULL;
+    q.keys_n = rcnt[0];
     q.participants = c->n_groups > 1 ? &c->groups[1] : NULL;
     q.participants_n = c->n_groups - 1;
     op->commit_req = client_send(w, c, c->leader[c->groups[0]], &q);
