@@ -20,6 +20,13 @@
  *      durable. The messages of update N leave only after the batches of N
  *      and of every earlier update are durable, even when N itself has
  *      nothing to persist (its messages may repeat an earlier promise).
+ *      One exception a driver may take: an ACCEPT (sent only by a leader)
+ *      promises nothing, so it may leave before step 1 is durable, and the
+ *      leader's disk write then overlaps its followers' (Raft's leader does
+ *      the same with AppendEntries, Ongaro's thesis §10.2.1). This is safe
+ *      because the leader counts its own accept only after step 3 (R3 in
+ *      replication.c), its commit index counts only durable accepts, and
+ *      after a restart it can lead again only under a higher ballot.
  *   3. REPORT completion with a PAXOS_EV_PERSISTED event carrying
  *      up.persist_seq (skip if up.persist_seq == 0). The leader counts its
  *      own accept, promise and lease grant only after this event. If the

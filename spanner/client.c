@@ -8,8 +8,9 @@
  *   commit     one touched group: COMMIT at its leader. Several: the first
  *              group with writes coordinates; every other touched group
  *              gets PREPARE (its writes, maybe none: its read locks must
- *              hold until the decision), then the coordinator gets COMMIT
- *              with the participant list and answers after commit wait.
+ *              hold until the decision) while the coordinator gets COMMIT
+ *              with the participant list, collects the participants' votes
+ *              and answers after commit wait.
  * A read-only transaction (§4.2.2) picks its timestamp at the first read
  * (strong: at a replica, s_read = its TT.now().latest, or LastTS when the
  * transaction reads one key at its leader; stale: the newest safe time
@@ -703,31 +704,39 @@ static void *prepare_one(void *arg)
     return NULL;
 }
 
-/* PREPARE at every participant but the coordinator, all at once (from
- * Spanner §4.2.1: the client sends the prepares and the commit without
- * waiting between them); any refusal aborts the transaction (nothing is
- * committed yet). */
-static int prepare_all(struct sp_txn *t, uint32_t coord, struct sp_err *err)
+/* PREPAREs in flight (prepare_start .. prepare_finish). */
+struct preps {
+    struct prep p[TXN_PARTICIPANTS_MAX];
+    uint32_t n;
+};
+
+/* Starts PREPARE at every participant but the coordinator, each on its own
+ * thread (done here when no thread can be had). */
+static void prepare_start(struct sp_txn *t, uint32_t coord, struct preps *ps)
 {
-    struct prep ps[TXN_PARTICIPANTS_MAX];
-    uint32_t n = 0;
+    ps->n = 0;
     for (uint32_t i = 0; i < t->touched_n; i++) {
         if (i == coord)
             continue;
-        ps[n] = (struct prep){.t = t, .gidx = t->touched[i], .coord = coord};
-        ps[n].threaded = pthread_create(&ps[n].th, NULL, prepare_one, &ps[n]) == 0;
-        if (!ps[n].threaded)
-            prepare_one(&ps[n]); /* no thread: do it here */
-        n++;
+        struct prep *p = &ps->p[ps->n++];
+        *p = (struct prep){.t = t, .gidx = t->touched[i], .coord = coord};
+        p->threaded = pthread_create(&p->th, NULL, prepare_one, p) == 0;
+        if (!p->threaded)
+            prepare_one(p);
     }
+}
+
+/* Waits for every PREPARE; returns the first failure (err set), or 0. */
+static int prepare_finish(struct preps *ps, struct sp_err *err)
+{
     int rc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (ps[i].threaded)
-            pthread_join(ps[i].th, NULL);
-        if (ps[i].rc && rc == 0) {
-            rc = ps[i].rc;
+    for (uint32_t i = 0; i < ps->n; i++) {
+        if (ps->p[i].threaded)
+            pthread_join(ps->p[i].th, NULL);
+        if (ps->p[i].rc && rc == 0) {
+            rc = ps->p[i].rc;
             if (err)
-                *err = ps[i].err;
+                *err = ps->p[i].err;
         }
     }
     if (rc == SP_ESP_UNAVAILABLE)
@@ -735,6 +744,38 @@ static int prepare_all(struct sp_txn *t, uint32_t coord, struct sp_err *err)
     return rc;
 }
 
+/* The COMMIT to the coordinator: its writes and the participant list. */
+static int commit_coord(struct sp_txn *t, uint32_t coord, Spanner__Txn__Reply **rep,
+                        struct sp_err *err)
+{
+    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
+    txn_group_id parts[TXN_PARTICIPANTS_MAX];
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        if (i != coord)
+            parts[np++] = t->c->conf.groups[t->touched[i]].id;
+    uint32_t g = t->touched[coord];
+    struct txn_request req = {.type = TXN_REQ_COMMIT, .group = t->c->conf.groups[g].id,
+                              .id = t->id, .start_ts = t->start_ts, .participants_n = np,
+                              .participants = parts};
+    req.writes_n = group_writes(t, g, ws);
+    req.writes = ws;
+    int rc = to_leader(t->c, g, &req, rep, err);
+    if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
+        rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");
+    return rc;
+}
+
+/*
+ * From Spanner §4.2.1: the client "chooses a coordinator group and sends a
+ * commit message to each participant's leader with the identity of the
+ * coordinator and any buffered writes". The participants' PREPAREs and the
+ * coordinator's COMMIT leave together: the coordinator waits for the
+ * participants' votes (their prepare records are logged meanwhile), so the
+ * client does not wait a round trip between them. A participant that
+ * refuses votes no, and the coordinator aborts; one that never hears its
+ * PREPARE makes the coordinator abort at its vote timeout.
+ */
 int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *err)
 {
     SP_ASSERT(t != NULL);
@@ -747,29 +788,20 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         txn_free(t);
         return 0;
     }
-    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
-    txn_group_id parts[TXN_PARTICIPANTS_MAX];
-    uint32_t coord = pick_coordinator(t), np = 0;
-    for (uint32_t i = 0; i < t->touched_n; i++)
-        if (i != coord)
-            parts[np++] = t->c->conf.groups[t->touched[i]].id;
-    int rc = prepare_all(t, coord, err);
+    uint32_t coord = pick_coordinator(t);
+    struct preps ps;
+    prepare_start(t, coord, &ps);
     Spanner__Txn__Reply *rep = NULL;
+    struct sp_err perr = {0};
+    int rc = commit_coord(t, coord, &rep, err);
+    int prc = prepare_finish(&ps, &perr);
     if (rc == 0) {
-        uint32_t g = t->touched[coord];
-        struct txn_request req = {.type = TXN_REQ_COMMIT, .group = t->c->conf.groups[g].id,
-                                  .id = t->id, .start_ts = t->start_ts, .participants_n = np,
-                                  .participants = parts};
-        req.writes_n = group_writes(t, g, ws);
-        req.writes = ws;
-        rc = to_leader(t->c, g, &req, &rep, err);
-        if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
-            rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");
-    }
-    if (rc == 0) {
+        /* Committed: every participant voted yes, whatever its reply said. */
         info->ts = rep->ts;
         info->commit_wait_us = rep->commit_wait_us;
     } else if (rc != SP_ETXN_UNKNOWN) {
+        if (prc && err && rc != SP_ETXN_ABORTED && rc != SP_ETXN_WOUNDED)
+            *err = perr; /* the prepare's failure explains more */
         release_all(t);
     }
     if (rep)

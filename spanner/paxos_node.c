@@ -297,16 +297,24 @@ static int now_or_fail(struct node *n, struct tt_interval *now)
 static int step_event(struct node *n, struct group *g, struct paxos_event *ev);
 
 /* Carries out one update (paxos.h's order): its persist joins the round's
- * WriteBatch, its messages wait for the round's fsync, committed entries
- * are applied now (they are chosen: durable on a majority already). */
+ * WriteBatch, its messages wait for the round's fsync (but a leader's
+ * ACCEPT, which leaves at once: sp_round_may_leave_early), committed
+ * entries are applied now (they are chosen: durable on a majority
+ * already). */
 static void carry_out(struct node *n, struct group *g, const struct paxos_update *up)
 {
     sp_round_persist(&n->round, g->id, up);
     for (uint32_t i = 0; i < up->n_msgs; i++) {
         uint8_t *data;
         size_t len;
-        if (sp_paxos_pack(g->id, &up->msgs[i], &data, &len) == 0)
+        if (sp_paxos_pack(g->id, &up->msgs[i], &data, &len) != 0)
+            continue;
+        if (sp_round_may_leave_early(&up->msgs[i])) {
+            sp_transport_send(n->tr, up->msgs[i].to, data, len);
+            free(data);
+        } else {
             sp_round_msg(&n->round, up->msgs[i].to, data, len);
+        }
     }
     app_apply_all(n, g, up);
     if (up->snapshot_needed) {

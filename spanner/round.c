@@ -38,10 +38,17 @@ void sp_round_persist(struct sp_round *r, uint64_t group, const struct paxos_upd
     paxos_store_batch_add(r->wb, group, pu);
     if (pu->persist_seq == 0)
         return;
+    r->truncates |= pu->truncate_through > 0;
     SP_ASSERT(r->n_done < r->max);
     r->dirty = true;
     r->sync |= pu->sync;
     r->done[r->n_done++] = (struct sp_round_done){group, pu->persist_seq};
+}
+
+bool sp_round_may_leave_early(const struct paxos_msg *m)
+{
+    SP_ASSERT(m != NULL);
+    return m->type == PAXOS_MSG_ACCEPT;
 }
 
 bool sp_round_msg(struct sp_round *r, uint32_t to, uint8_t *data, size_t len)
@@ -66,9 +73,14 @@ void sp_round_flush(struct sp_round *r, struct paxos_store *store, const struct 
         int status = 0;
         struct sp_err err = {0};
         if (r->dirty) {
-            status = paxos_store_write(store, r->wb, r->sync, &err);
-            if (status)
-                SP_ERROR("round: %s", err.msg);
+            /* The application's state first: the log below it is going. */
+            if (r->truncates && ops->before_truncate)
+                status = ops->before_truncate(ctx);
+            if (status == 0) {
+                status = paxos_store_write(store, r->wb, r->sync, &err);
+                if (status)
+                    SP_ERROR("round: %s", err.msg);
+            }
             rocksdb_writebatch_clear(r->wb);
         }
         for (uint32_t i = 0; i < r->n_msgs; i++) {
@@ -82,7 +94,7 @@ void sp_round_flush(struct sp_round *r, struct paxos_store *store, const struct 
         uint32_t nd = r->n_done;
         memcpy(r->scratch, r->done, nd * sizeof r->done[0]);
         r->n_done = 0;
-        r->dirty = r->sync = false;
+        r->dirty = r->sync = r->truncates = false;
         for (uint32_t i = 0; i < nd; i++)
             ops->persisted(ctx, r->scratch[i].group, r->scratch[i].seq, status);
     }

@@ -24,6 +24,12 @@ struct sp_round_ops {
     /* Reports one batch: step PAXOS_EV_PERSISTED (or the node's
      * equivalent); its update may add to the round. */
     void (*persisted)(void *ctx, uint64_t group, uint64_t seq, int status);
+    /* Called before a write that persists a log truncation (an update with
+     * truncate_through > 0): make the application's state durable through
+     * the snapshot it reported (txn_store_sync). Returns 0 or an SP_E*
+     * code, which fails the round's write like a failed fsync. May be NULL
+     * (the application syncs every apply itself). */
+    int (*before_truncate)(void *ctx);
 };
 
 struct sp_round_msg {
@@ -39,7 +45,7 @@ struct sp_round_done {
 
 struct sp_round {
     rocksdb_writebatch_t *wb;
-    bool dirty, sync;
+    bool dirty, sync, truncates;
     uint32_t max, n_msgs, n_done;
     struct sp_round_msg *msgs;
     struct sp_round_done *done, *scratch;
@@ -53,13 +59,20 @@ void sp_round_destroy(struct sp_round *r);
  * 0). */
 void sp_round_persist(struct sp_round *r, uint64_t group, const struct paxos_update *pu);
 
+/* paxos.h step 2's one exception: a leader's ACCEPT promises nothing, so a
+ * driver may send it at once instead of queueing it for the round; the
+ * leader's own write then overlaps its followers' (it counts its accept
+ * only once PERSISTED). True for exactly those messages. */
+bool sp_round_may_leave_early(const struct paxos_msg *m);
+
 /* Queues a packed message (owned by the round from now on). False, and the
  * message dropped, when the round is full (Paxos and 2PC resend). */
 bool sp_round_msg(struct sp_round *r, uint32_t to, uint8_t *data, size_t len);
 
-/* Ends rounds until nothing waits (at most 64 per call): one write, fsynced
- * if any update asked; then the messages (only if the write succeeded) and
- * ops->written; then ops->persisted for every batch. */
+/* Ends rounds until nothing waits (at most 64 per call): ops->before_truncate
+ * if the round truncates a log, then one write, fsynced if any update asked;
+ * then the messages (only if the write succeeded) and ops->written; then
+ * ops->persisted for every batch. */
 void sp_round_flush(struct sp_round *r, struct paxos_store *store, const struct sp_round_ops *ops,
                     void *ctx);
 

@@ -135,6 +135,22 @@ err_after_alloc:
     return rc;
 }
 
+int txn_store_sync(struct txn_store *s, struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && s->db != NULL);
+    if (s->failed)
+        return sp_err_set(err, SP_ECLOSED, "mvcc store: an earlier write failed");
+    char *rerr = NULL;
+    rocksdb_flush_wal(s->db, 1, &rerr); /* sync: fsync the WAL, every earlier write */
+    if (rerr) {
+        s->failed = true;
+        int rc = sp_err_set(err, SP_EIO, "mvcc store: sync: %s", rerr);
+        rocksdb_free(rerr);
+        return rc;
+    }
+    return 0;
+}
+
 void txn_store_close(struct txn_store *s)
 {
     if (!s)

@@ -77,7 +77,9 @@ struct txn_store_config {
     size_t value_bytes_max; /* larger values fail with SP_ETXN_TOO_LARGE; default 1 MiB */
     size_t key_bytes_max;   /* larger keys fail with SP_ETXN_TOO_LARGE; default 8 KiB */
     tt_micros retention_us; /* versions shadowed for longer may be GC'd; default 1 h */
-    bool sync;              /* fsync every apply before returning; default true */
+    bool sync;              /* fsync every apply before returning; default true. When
+                             * false, applies reach the disk in order (RocksDB's WAL
+                             * recovers a prefix) and txn_store_sync makes them durable */
     /* Storage backend. in_memory: the store creates and owns a RocksDB
      * in-memory env (rocksdb_create_mem_env), `path` names the database
      * inside it, and everything is lost on close. env (not owned, must
@@ -111,6 +113,16 @@ int txn_store_open(const char *path, const struct txn_store_config *cfg, struct 
 /* Closes the database and frees the store. NULL is a no-op. Every pointer the
  * store handed out that is documented as store-owned becomes invalid. */
 void txn_store_close(struct txn_store *s);
+
+/*
+ * Makes every apply so far durable (fsync of the store's log), for stores
+ * opened with cfg.sync false: a driver calls it before anything that relies
+ * on the store being durable through a slot, e.g. persisting a log
+ * truncation below a snapshot the node reported (see snapshot_every).
+ * Returns 0, SP_ECLOSED (an earlier write failed), or SP_EIO (the store
+ * then refuses further writes, as after a failed apply).
+ */
+int txn_store_sync(struct txn_store *s, struct sp_err *err);
 
 enum txn_write_kind {
     TXN_WRITE_PUT = 1,    /* a new version with a value */
@@ -601,7 +613,8 @@ bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
  *      may share one write (group commit).
  *   2. SEND up.msgs and up.replies only once every batch of this and every
  *      earlier update is durable (persist before send, for all of them:
- *      a vote, an acknowledgement or a reply may rest on step 1).
+ *      a vote, an acknowledgement or a reply may rest on step 1), except
+ *      Paxos ACCEPT messages, which may leave at once (paxos.h step 2).
  *   3. REPORT each completed batch with TXN_NODE_EV_PERSISTED (group, seq).
  *   4. Step a TXN_NODE_EV_TICK once now.earliest >= up.wake_us.
  *
@@ -673,9 +686,12 @@ struct txn_node_config {
      * 0: off. A pass that stops at gc_versions_max resumes 1 ms later. */
     tt_micros gc_period_us;
     /* The store is each group's snapshot: once a replica has handed out and
-     * the node applied slot S (the store syncs every apply), the node reports
-     * PAXOS_EV_SNAPSHOT_TAKEN(S) every snapshot_every slots, so the replica
-     * may truncate its log below S - paxos.log_keep. Default 1024; 0: never.
+     * the node applied slot S, the node reports PAXOS_EV_SNAPSHOT_TAKEN(S)
+     * every snapshot_every slots, so the replica may truncate its log below
+     * S - paxos.log_keep. The store must be durable through S before that
+     * truncation is: a store opened with sync syncs every apply; otherwise
+     * the driver calls txn_store_sync before it persists an update with
+     * truncate_through > 0. Default 1024; 0: never.
      * Not yet supported: installing a peer's snapshot (paxos_update
      * .snapshot_needed is ignored), so a replica that falls more than
      * log_keep slots behind a truncated log cannot catch up; keep log_keep
