@@ -1,19 +1,21 @@
 #!/bin/sh
 # spanner-sim end to end (issue 6): determinism, bad usage, the negative
 # controls, and the positive sweep. Each part is its own ctest entry so they
-# run in parallel: usage: sim_cli.sh SPANNER_SIM PART
+# run in parallel: usage: sim_cli.sh SPANNER_SIM PART [SWEEP_SEEDS [CONTROL_SEEDS]]
 #   basic     same seed -> byte-identical history and log; a different seed
 #             -> a different history; bad options exit 2 naming them; a
 #             history written by spanner-sim passes spanner-check
-#   no-cw     commit wait off: a sweep of 24 seeds per workload must report
-#             violations, found by the checker itself
+#   no-cw     commit wait off: a sweep of CONTROL_SEEDS (24) seeds per
+#             workload must report violations, found by the checker itself
 #   clock-bad clocks outside their reported eps: the same
-#   sweep-W   W in bank, register, list-append: 70 seeds each (210 in all)
-#             with every fault, commit wait on, clocks inside eps: no
-#             violation
+#   sweep-W   W in bank, register, list-append: SWEEP_SEEDS (70) seeds each
+#             (210 in all) with every fault, commit wait on, clocks inside
+#             eps: no violation
 set -u
 bin=$1
 part=$2
+sweep_seeds=${3:-70}
+control_seeds=${4:-24}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -39,11 +41,11 @@ run() {
 # the checker (not only a core assertion) must name at least one.
 negative() {
     for w in bank register list-append; do
-        run 1 --seeds 1..24 --txns 300 --workload "$w" "$@" || continue
+        run 1 --seeds 1..$control_seeds --txns 300 --workload "$w" "$@" || continue
         seeds=$(grep -c "VIOLATION at seed" "$tmp/out")
         checker=$(grep -c "^\[[1-4]\].*: VIOLATION" "$tmp/out")
         names=$(grep -o "^    [a-zA-Z0-9-]* (" "$tmp/out" | sort | uniq -c | tr -s ' \n' ' ')
-        say "   $w: violations in $seeds of 24 seeds; checker verdicts INVALID: $checker; anomalies:$names"
+        say "   $w: violations in $seeds of $control_seeds seeds; checker verdicts INVALID: $checker; anomalies:$names"
         if [ "$seeds" -lt 1 ] || [ "$checker" -lt 1 ]; then
             say "FAIL: the negative control $* did not make the checker report a violation"
             fail=1
@@ -92,7 +94,7 @@ clock-bad)
     ;;
 sweep-*)
     w=${part#sweep-}
-    run 0 --seeds 1..70 --txns 300 --workload "$w" --faults all --quiet
+    run 0 --seeds 1..$sweep_seeds --txns 300 --workload "$w" --faults all --quiet
     tail -2 "$tmp/out"
     ;;
 *)
