@@ -122,7 +122,9 @@ static int add_dep(struct graph *g, uint32_t s, uint32_t d, uint8_t type, uint32
         return 0;
     const struct sim_txn *a = &h->txns[s], *b = &h->txns[d];
     bool bad = false;
-    if (a->ts > 0 && b->ts > 0) {
+    bool a_ts = a->ts > 0 || (a->outcome == SIM_OK && a->mode == SIM_RO);
+    bool b_ts = b->ts > 0 || (b->outcome == SIM_OK && b->mode == SIM_RO);
+    if (a_ts && b_ts) {
         if (type == E_WW)
             bad = a->ts >= b->ts;
         else if (type == E_WR)

@@ -604,9 +604,12 @@ static int txn_rules(struct cur *c, const struct sim_txn *t, unsigned seen)
         return sp_err_set(c->err, SP_EINVAL,
                           "\"complete_us\" %" PRId64 " is before \"invoke_us\" %" PRId64,
                           t->complete_us, t->invoke_us);
-    if (t->outcome == SIM_OK && t->ts <= 0)
+    /* A read-only transaction may read at 0, the initial state (a
+     * single-group read of a group nothing was written to yet: LastTS() = 0). */
+    if (t->outcome == SIM_OK && (t->ts < 0 || (t->ts == 0 && t->mode == SIM_RW)))
         return sp_err_set(c->err, SP_EINVAL,
-                          "\"ts\": an ok transaction needs a positive timestamp");
+                          "\"ts\": an ok transaction needs a positive timestamp (a read-only "
+                          "one may read at 0)");
     if (t->snapshot && t->mode != SIM_RO)
         return sp_err_set(c->err, SP_EINVAL, "\"snapshot\": only a read-only transaction");
     if (t->single_group && (t->mode != SIM_RO || t->snapshot))

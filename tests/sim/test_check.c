@@ -265,6 +265,19 @@ static void test_single_group_read(void **state)
                        "\"single_group\": only a strong read-only");
 }
 
+/* A read-only transaction may read the initial state at ts 0 (LastTS() of a
+ * group never written); a read-write one may not commit at 0, and a read
+ * at 0 that returns a value is wrong. */
+static void test_read_at_zero(void **state)
+{
+    (void) state;
+    expect_valid(RO(0, 5, 0, R("x", "null")) RW(6, 10, 8, W("x", "a"), "ok"),
+                 SIM_WORKLOAD_REGISTER);
+    expect_anomaly(RW(0, 2, 1, W("x", "a"), "ok") RO(3, 5, 0, RV("x", "a")),
+                   SIM_WORKLOAD_REGISTER, "future-read");
+    expect_input_error(RW(0, 5, 0, W("x", "a"), "ok"), "needs a positive timestamp");
+}
+
 /* A fault line is counted and skipped; one that claims to be a transaction
  * too is an error. */
 static void test_fault_lines(void **state)
@@ -603,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_ts_order),
         cmocka_unit_test(test_single_group_read),
         cmocka_unit_test(test_fault_lines),
+        cmocka_unit_test(test_read_at_zero),
         cmocka_unit_test(test_stale_read),
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_g1a),
