@@ -33,6 +33,7 @@ struct opts {
     const char *history, *log;
     bool quiet;
     bool trace;
+    struct w_scheduled schedule[256];
     char replay[512]; /* the options, to print a replay command */
 };
 
@@ -57,6 +58,8 @@ static void usage(FILE *f)
             "  --stale-pct P         share of those that are stale snapshot reads (default 20)\n"
             "  --eps-us E            TrueTime uncertainty (default 2000)\n"
             "  --wan-us L            one-way latency between zones (default 1000)\n"
+            "  --schedule LIST       faults at fixed virtual times, besides --faults:\n"
+            "                        e.g. 300ms:crash:2,1s:partition,1500ms:leader:1\n"
             "  --no-commit-wait      negative control: acknowledge commits at once\n"
             "  --history FILE        write the history (for --seeds: the first failing seed's)\n"
             "  --log FILE            write the fault/event log (deterministic per seed)\n"
@@ -89,6 +92,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"stale-pct", 1, 0, 't'}, {"eps-us", 1, 0, 'e'},    {"wan-us", 1, 0, 'W'},
         {"no-commit-wait", 0, 0, 'C'}, {"history", 1, 0, 'H'}, {"log", 1, 0, 'L'},
         {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},      {"trace", 0, 0, 'T'},
+        {"schedule", 1, 0, 'F'},
         {0, 0, 0, 0}};
     struct w_params *p = &o->p;
     w_params_init(p, 1);
@@ -227,6 +231,18 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'T':
             p->verbose = true;
             break;
+        case 'F': {
+            char bad[96];
+            if (w_schedule_parse(optarg, o->schedule, 256, &p->schedule_n, bad, sizeof bad)) {
+                fprintf(stderr,
+                        "spanner-sim: --schedule: \"%s\" is not TIME:FAULT[:NODE] (TIME in us, "
+                        "ms or s; NODE 1-based, a group for leader; at most 256 items)\n",
+                        bad);
+                return 2;
+            }
+            p->schedule = o->schedule;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);

@@ -1964,6 +1964,52 @@ int w_faults_parse(const char *s, uint32_t *out, char *bad, size_t bad_len)
     return 0;
 }
 
+int w_schedule_parse(const char *s, struct w_scheduled *out, uint32_t max, uint32_t *n, char *bad,
+                     size_t bad_len)
+{
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t) (e - p) : strlen(p);
+        char item[96];
+        snprintf(item, sizeof item, "%.*s", (int) len, p);
+        snprintf(bad, bad_len, "%s", item);
+        char *colon = strchr(item, ':');
+        if (colon == NULL || *n >= max)
+            return -1;
+        *colon = '\0';
+        char *unit;
+        long long t = strtoll(item, &unit, 10);
+        long long mul = strcmp(unit, "ms") == 0 ? 1000 : strcmp(unit, "s") == 0 ? 1000000
+                        : strcmp(unit, "us") == 0                        ? 1
+                                                                         : -1;
+        if (unit == item || mul < 0 || t < 0)
+            return -1;
+        char *name = colon + 1, *node = strchr(name, ':');
+        int nd = -1;
+        if (node) {
+            *node++ = '\0';
+            char *end;
+            long v = strtol(node, &end, 10);
+            if (*end || end == node || v < 1 || v > 64)
+                return -1;
+            nd = (int) v;
+        }
+        uint32_t kind = 0;
+        if (w_faults_parse(name, &kind, bad, bad_len) || kind == 0 || (kind & (kind - 1)) != 0) {
+            snprintf(bad, bad_len, "%.*s", (int) len, p);
+            return -1;
+        }
+        /* Nodes are 1-based on the command line; a leader fault names a group. */
+        out[(*n)++] = (struct w_scheduled){t * mul, kind, kind == W_F_LEADER ? nd : nd - (nd > 0)};
+        if (kind == W_F_LEADER && nd < 0)
+            out[*n - 1].node = -1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
+
 const char *w_faults_format(uint32_t mask, char *buf, size_t len)
 {
     size_t o = 0;
@@ -2037,6 +2083,8 @@ static void start_partition(struct w_world *w)
     history_fault(w, "partition", -1, detail);
 }
 
+static void start_fault(struct w_world *w, uint32_t kind, int node);
+
 static void on_fault(struct w_world *w)
 {
     if (!w->chaos || w->stopped || w->now >= w->p.run_us)
@@ -2053,14 +2101,39 @@ static void on_fault(struct w_world *w)
      * of the time; network and clock windows overlap them. */
     if ((kind & STRUCTURAL) && (w->active & STRUCTURAL))
         return;
+    start_fault(w, kind, -1);
+}
+
+/* A fault of the schedule (params.schedule): it starts whatever else is
+ * going on, unless the same kind is still in progress. */
+static void on_scheduled_fault(struct w_world *w, uint64_t arg)
+{
+    uint32_t kind = (uint32_t) (arg & 0xffffffffu);
+    int node = (int) (arg >> 32) - 1;
+    if (!w->chaos || (w->active & kind)) {
+        wlog(w, "scheduled fault %#x skipped: %s", kind,
+             w->chaos ? "the same kind is in progress" : "settling");
+        return;
+    }
+    start_fault(w, kind, node);
+}
+
+/* Starts fault `kind` at node (-1: a random one; leader: of a random group). */
+static void start_fault(struct w_world *w, uint32_t kind, int node)
+{
     uint32_t v = (uint32_t) rnd_below(w, w->n);
+    if (node >= 0 && (uint32_t) node < w->n)
+        v = (uint32_t) node;
     tt_micros len = fault_length(w);
     char detail[64];
     switch (kind) {
     case W_F_CRASH:
     case W_F_LEADER:
         if (kind == W_F_LEADER) {
-            int l = w_world_leader(w, (txn_group_id) (1 + rnd_below(w, w->p.groups)));
+            txn_group_id g = (txn_group_id) (1 + rnd_below(w, w->p.groups));
+            int l = w_world_leader(w, node >= 1 && (uint32_t) node <= w->p.groups
+                                          ? (txn_group_id) node /* the schedule names a group */
+                                          : g);
             if (l < 0)
                 return;
             v = (uint32_t) l;
@@ -2253,7 +2326,10 @@ static void run_event(struct w_world *w, struct w_event *e)
         w_world_heal(w);
         break;
     case W_FAULT:
-        on_fault(w);
+        if (e->arg)
+            on_scheduled_fault(w, e->arg);
+        else
+            on_fault(w);
         break;
     case W_FAULT_END:
         on_fault_end(w, (uint32_t) e->arg, e->node);
@@ -2334,6 +2410,11 @@ struct w_world *w_world_create(const struct w_params *p)
     w->init_op = -1;
     if (p->workload == W_BANK && p->init_accounts)
         w->init_op = init_accounts(w);
+    for (uint32_t k = 0; k < p->schedule_n; k++) /* arg: kind, node + 1 */
+        push(w, w->now + p->schedule[k].at_us, W_FAULT, UINT32_MAX, NULL,
+             (uint64_t) p->schedule[k].kind | (uint64_t) (p->schedule[k].node + 1) << 32);
+    if (p->down_us == 0 && p->schedule_n)
+        w->p.down_us = 300 * 1000;
     if (p->faults) {
         if (w->p.fault_every_us == 0)
             w->p.fault_every_us = 300 * 1000;

@@ -84,6 +84,20 @@ enum w_fault {
     W_F_ALL = (1u << 10) - 1, /* every fault but the negative control */
 };
 
+/* One fault of a schedule: kind (one enum w_fault bit) at at_us after the
+ * start, at node (0-based; -1 any; for W_F_LEADER the group id, -1 any). */
+struct w_scheduled {
+    tt_micros at_us;
+    uint32_t kind;
+    int node;
+};
+
+/* Parses a schedule "300ms:crash:2,1s:partition,1500ms:leader:1" (times in
+ * ms, s or us; nodes 1-based, groups for leader) into out[0..*n). 0, or -1
+ * with the bad item in bad. */
+int w_schedule_parse(const char *s, struct w_scheduled *out, uint32_t max, uint32_t *n, char *bad,
+                     size_t bad_len);
+
 /* Parses "crash,partition,..." ("all", "none"); 0 or -1 naming the bad item. */
 int w_faults_parse(const char *s, uint32_t *out, char *bad, size_t bad_len);
 /* Writes the names of the faults in mask to buf ("none" for 0). */
@@ -124,6 +138,9 @@ struct w_params {
     tt_micros fault_every_us; /* mean gap between fault starts */
     bool init_accounts;  /* bank: a first transaction writes every balance */
     bool no_inline_checks; /* leave checking to the history checker */
+    /* Faults at fixed times (after the start), besides the random ones. */
+    const struct w_scheduled *schedule;
+    uint32_t schedule_n;
     FILE *history;       /* every operation as a JSON line, or NULL */
     FILE *log;           /* faults and node events, one line each, or NULL */
 };

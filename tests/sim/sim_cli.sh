@@ -80,6 +80,19 @@ basic)
         fi
     done
     grep -q '"fault":' "$tmp/h1" || { say "FAIL: no fault recorded in the history"; fail=1; }
+    # Faults on a schedule: at the virtual times given, in the log and the history.
+    if run 0 --seed 2 --txns 300 --workload register --schedule 300ms:crash:2,800ms:partition,1200ms:leader:1 \
+        --history "$tmp/h4" --log "$tmp/l4"; then
+        if grep -q "^1000300000 fault crash node 2" "$tmp/l4" && grep -q "^1000800000 fault partition" "$tmp/l4" &&
+            grep -q "^1001200000 fault leader" "$tmp/l4" && [ "$(grep -c '"fault":' "$tmp/h4")" -eq 3 ]; then
+            say "ok: the scheduled faults happened at their times"
+        else
+            say "FAIL: the scheduled faults are not in the log at their times"
+            cat "$tmp/l4"
+            fail=1
+        fi
+    fi
+    run 2 --schedule 3x:crash && grep -q '"3x:crash" is not TIME:FAULT' "$tmp/out" || fail=1
     run 2 --faults crash,bogus && grep -q 'unknown fault "bogus"' "$tmp/out" || fail=1
     run 2 --workload nope && grep -q '"nope" is not bank, register or list-append' "$tmp/out" || fail=1
     run 2 --seeds 9..3 && grep -q -- "--seeds" "$tmp/out" || fail=1
