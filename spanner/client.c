@@ -3,7 +3,9 @@
  *
  * A read-write transaction (Spanner §4.2.1) here:
  *   begin      id = random, priority = start time (kept across retries)
- *   read       READ at the leader of the key's group (shared lock there)
+ *   read       READ at the leader of the key's group (shared lock there);
+ *              the key is named again in that group's COMMIT or PREPARE, so
+ *              a leader that no longer holds the lock refuses (txn.h P4)
  *   write      buffered in the transaction, by key (last write wins)
  *   commit     one touched group: COMMIT at its leader. Several: the first
  *              group with writes coordinates; every other touched group
@@ -62,6 +64,10 @@ struct sp_txn {
     uint32_t touched[TXN_PARTICIPANTS_MAX]; /* group indexes */
     struct bw *writes;
     uint32_t writes_n, writes_cap;
+    /* read-write: the keys read under a lock, named again in COMMIT and
+     * PREPARE so a leader that lost the locks refuses (txn.h, P4) */
+    struct bw *reads;
+    uint32_t reads_n, reads_cap;
     /* read-only */
     sp_micros read_ts, staleness_us;
     bool single_group;
@@ -347,6 +353,54 @@ static const struct bw *buffered(const struct sp_txn *t, const void *key, size_t
     return NULL;
 }
 
+/* Remembers a locking read of key in group gidx (once per key). A group's
+ * COMMIT or PREPARE names at most TXN_REQ_KEYS_MAX of them: SP_EINVAL
+ * beyond, rather than a commit that checks only some of its reads. */
+static int note_read(struct sp_txn *t, uint32_t gidx, const void *key, size_t klen,
+                     struct sp_err *err)
+{
+    uint32_t in_group = 0;
+    for (uint32_t i = 0; i < t->reads_n; i++) {
+        const struct bw *r = &t->reads[i];
+        if (r->klen == klen && memcmp(r->key, key, klen) == 0)
+            return 0;
+        in_group += r->gidx == gidx;
+    }
+    if (in_group == TXN_REQ_KEYS_MAX)
+        return sp_err_set(err, SP_EINVAL, "transaction reads more than %d keys in one group",
+                          TXN_REQ_KEYS_MAX);
+    if (t->reads_n == t->reads_cap) {
+        uint32_t cap = t->reads_cap ? t->reads_cap * 2 : 8;
+        struct bw *nr = realloc(t->reads, cap * sizeof *nr);
+        if (!nr)
+            return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+        t->reads = nr;
+        t->reads_cap = cap;
+    }
+    struct bw *r = &t->reads[t->reads_n];
+    memset(r, 0, sizeof *r);
+    r->key = malloc(klen ? klen : 1);
+    if (!r->key)
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    memcpy(r->key, key, klen);
+    r->klen = klen;
+    r->gidx = gidx;
+    t->reads_n++;
+    return 0;
+}
+
+/* The keys read under a lock in group gidx, into out[TXN_REQ_KEYS_MAX]. */
+static uint32_t group_reads(const struct sp_txn *t, uint32_t gidx, struct txn_key *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->reads_n; i++)
+        if (t->reads[i].gidx == gidx) {
+            SP_ASSERT(n < TXN_REQ_KEYS_MAX); /* note_read's bound */
+            out[n++] = (struct txn_key){t->reads[i].key, t->reads[i].klen};
+        }
+    return n;
+}
+
 static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
                    struct sp_err *err)
 {
@@ -370,12 +424,15 @@ static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
             return sp_err_set(err, SP_EINVAL, "transaction touches more than %d groups",
                               TXN_PARTICIPANTS_MAX);
     }
+    int rc = note_read(t, gidx, key, klen, err);
+    if (rc)
+        return rc;
     touch(t, gidx);
     struct txn_key k = {key, klen};
     struct txn_request req = {.type = TXN_REQ_READ, .group = t->c->conf.groups[gidx].id,
                               .id = t->id, .start_ts = t->start_ts, .keys_n = 1, .keys = &k};
     Spanner__Txn__Reply *rep = NULL;
-    int rc = to_leader(t->c, gidx, &req, &rep, err);
+    rc = to_leader(t->c, gidx, &req, &rep, err);
     if (rc == 0)
         rc = take_value(rep, out, err);
     if (rep)
@@ -612,6 +669,9 @@ static void txn_free(struct sp_txn *t)
         free(t->writes[i].val);
     }
     free(t->writes);
+    for (uint32_t i = 0; i < t->reads_n; i++)
+        free(t->reads[i].key);
+    free(t->reads);
     free(t);
 }
 
@@ -697,6 +757,9 @@ static void *prepare_one(void *arg)
                               .coord_group = t->c->conf.groups[t->touched[p->coord]].id};
     req.writes_n = group_writes(t, p->gidx, ws);
     req.writes = ws;
+    struct txn_key rk[TXN_REQ_KEYS_MAX];
+    req.keys_n = group_reads(t, p->gidx, rk);
+    req.keys = rk;
     Spanner__Txn__Reply *rep = NULL;
     p->rc = to_leader(t->c, p->gidx, &req, &rep, &p->err);
     if (rep)
@@ -760,6 +823,9 @@ static int commit_coord(struct sp_txn *t, uint32_t coord, Spanner__Txn__Reply **
                               .participants = parts};
     req.writes_n = group_writes(t, g, ws);
     req.writes = ws;
+    struct txn_key rk[TXN_REQ_KEYS_MAX];
+    req.keys_n = group_reads(t, g, rk);
+    req.keys = rk;
     int rc = to_leader(t->c, g, &req, rep, err);
     if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
         rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");

@@ -92,7 +92,11 @@ struct sp_ro_options {
 int sp_ro_begin(struct sp_client *c, const struct sp_ro_options *o, struct sp_txn **out,
                 struct sp_err *err);
 
-/* Reads key (read-your-writes inside a read-write transaction). */
+/* Reads key (read-your-writes inside a read-write transaction). In a
+ * read-write transaction the read locks key at its group's leader, at most
+ * 64 distinct keys per group (SP_EINVAL beyond); the commit names them
+ * again and fails with SP_ETXN_ABORTED if a leader no longer holds one (a
+ * leader change or an idle expiry in between): retry the transaction. */
 int sp_txn_read(struct sp_txn *t, const void *key, size_t klen, struct sp_value *out,
                 struct sp_err *err);
 
