@@ -17,6 +17,7 @@
 #include "world.h"
 
 #include "sp_assert.h"
+#include "sp_log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -407,8 +408,9 @@ static struct result run_seed(const struct opts *o, uint64_t seed, FILE *log)
                w_faults_format(p.faults, fb, sizeof fb), st.crashes, st.leader_kills,
                st.partitions, st.pauses, st.net_faults, st.disk_faults, st.garbled,
                st.clock_faults, st.clock_bad, st.msgs_dropped, st.msgs_sent, st.msgs_duplicated);
-        printf("  virtual time %.3f s, wall time %.3f s, %.0f transactions per wall-second\n",
-               (double) (st.end_us - 1000 * 1000 * 1000) / 1e6, res.wall,
+        printf("  %u Paxos log truncations; virtual time %.3f s, wall time %.3f s, %.0f "
+               "transactions per wall-second\n",
+               st.truncations, (double) (st.end_us - 1000 * 1000 * 1000) / 1e6, res.wall,
                res.wall > 0 ? (double) res.txns / res.wall : 0.0);
     }
     if (rc) {
@@ -445,7 +447,9 @@ int main(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc;
-    sp_log_level = SP_LOG_ERROR; /* the cores' own logs stay quiet */
+    sp_log_level = SP_LOG_ERROR; /* the cores' own logs stay quiet unless SP_LOG says */
+    if (getenv("SP_LOG") != NULL)
+        sp_log_level_from_env();
     sp_assert_set_handler(on_assert);
     FILE *log = NULL;
     if (o.log && (log = fopen(o.log, "w")) == NULL) {
