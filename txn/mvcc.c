@@ -28,6 +28,8 @@
  *
  *   (unknown) --first use: load meta keys--> cached
  *   cached --txn_store_apply--> applied_index, last_ts advanced (one batch)
+ *   cached --txn_store_apply inside begin/flush--> pending in the open batch
+ *          --txn_store_apply_flush--> advanced for every apply of it (one batch)
  *   cached --txn_store_gc--> horizon advanced (synced before any delete)
  */
 #include "mvcc.h"
@@ -155,6 +157,8 @@ void txn_store_close(struct txn_store *s)
 {
     if (!s)
         return;
+    if (s->pend_spare) /* a batch never flushed is as if never applied */
+        rocksdb_writebatch_destroy(s->pend_spare);
     if (s->db)
         rocksdb_close(s->db);
     if (s->ropts)
@@ -306,7 +310,9 @@ int txn_store_meta(struct txn_store *s, txn_group_id group, struct txn_group_met
 {
     SP_ASSERT(s != NULL && out != NULL);
     struct txn__group g;
-    int rc = txn__group_meta(s, group, &g, err);
+    int rc = txn__reads_own_applies(s, err);
+    if (!rc)
+        rc = txn__group_meta(s, group, &g, err);
     if (rc)
         return rc;
     out->applied_index = g.applied_index;
@@ -433,6 +439,122 @@ static void apply_update(struct txn__group *g, void *ctx)
         g->last_ts = d->last_ts;
 }
 
+/* The batch's entry for a->group, added with the cached values; NULL if
+ * the batch already spans TXN__PEND_GROUPS_MAX groups. */
+static struct txn__pend *pend_get(struct txn_store *s, const struct txn__group *g)
+{
+    for (uint32_t i = 0; i < s->pend_n; i++)
+        if (s->pend[i].group == g->id)
+            return &s->pend[i];
+    if (s->pend_n == TXN__PEND_GROUPS_MAX)
+        return NULL;
+    s->pend[s->pend_n] = (struct txn__pend){.group = g->id, .last_ts = g->last_ts};
+    return &s->pend[s->pend_n++];
+}
+
+static int write_batch(struct txn_store *s, rocksdb_writebatch_t *b, txn_group_id group,
+                       tt_micros ts, struct sp_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_write(s->db, s->wopts, b, &rerr);
+    if (!rerr)
+        return 0;
+    s->failed = true;
+    int rc = sp_err_set(err, SP_EIO, "group %llu: apply at %lld: %s", (unsigned long long) group,
+                        (long long) ts, rerr);
+    rocksdb_free(rerr);
+    return rc;
+}
+
+/* The store whose batch the calling thread has open: other threads never
+ * see it, so their reads never touch the batch. */
+static _Thread_local struct txn_store *own_batch;
+
+int txn__reads_own_applies(struct txn_store *s, struct sp_err *err)
+{
+    if (own_batch != s || s->pend_applies == 0)
+        return 0;
+    int rc = txn_store_apply_flush(s, err);
+    txn_store_apply_begin(s);
+    return rc;
+}
+
+void txn_store_apply_begin(struct txn_store *s)
+{
+    SP_ASSERT(s != NULL && s->pend_wb == NULL);
+    /* The WriteBatch is kept between batches: most steps apply nothing. */
+    if (s->pend_spare == NULL)
+        s->pend_spare = rocksdb_writebatch_create();
+    s->pend_wb = s->pend_spare;
+    s->pend_n = s->pend_applies = 0;
+    own_batch = s;
+}
+
+int txn_store_apply_flush(struct txn_store *s, struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && s->pend_wb != NULL && s->pend_n <= TXN__PEND_GROUPS_MAX);
+    rocksdb_writebatch_t *b = s->pend_wb;
+    s->pend_wb = NULL;
+    own_batch = NULL;
+    int rc = 0;
+    if (s->failed && s->pend_applies > 0) {
+        rc = sp_err_set(err, SP_ECLOSED, "mvcc store refuses writes after a failed write");
+    } else if (s->pend_applies > 0) {
+        /* Invariant 2 for the whole batch: each group's applied index and
+         * LastTS go in the same WriteBatch as the data, once, last. */
+        for (uint32_t i = 0; i < s->pend_n; i++) {
+            const struct txn__pend *p = &s->pend[i];
+            if (p->applied_index)
+                batch_put_meta(b, p->group, TXN__META_APPLIED, p->applied_index);
+            if (p->last_ts_changed)
+                batch_put_meta(b, p->group, TXN__META_LAST_TS, (uint64_t) p->last_ts);
+        }
+        rc = write_batch(s, b, s->pend_n ? s->pend[0].group : 0, 0, err);
+        for (uint32_t i = 0; i < s->pend_n && rc == 0; i++) {
+            struct apply_done done = {s->pend[i].applied_index,
+                                      s->pend[i].last_ts_changed ? s->pend[i].last_ts : 0};
+            txn__group_update(s, s->pend[i].group, apply_update, &done);
+        }
+    }
+    rocksdb_writebatch_clear(b);
+    s->pend_n = s->pend_applies = 0;
+    return rc;
+}
+
+/* An apply into the open batch: checked against the batch's view of the
+ * group, visible at the flush. */
+static int apply_pending(struct txn_store *s, const struct txn_apply *a, struct txn__group *g,
+                         struct sp_err *err)
+{
+    struct txn__pend *p = pend_get(s, g);
+    if (p == NULL) { /* a batch over many groups: write it, start another */
+        int rc = txn_store_apply_flush(s, err);
+        txn_store_apply_begin(s);
+        if (rc || (rc = txn__group_meta(s, a->group, g, err)))
+            return rc;
+        p = pend_get(s, g);
+        SP_ASSERT(p != NULL);
+    }
+    uint64_t applied = p->applied_index ? p->applied_index : g->applied_index;
+    if (a->applied_index != 0 && a->applied_index <= applied)
+        return sp_err_set(err, SP_EINVAL, "group %llu: applied index %llu <= recorded %llu",
+                          (unsigned long long) a->group, (unsigned long long) a->applied_index,
+                          (unsigned long long) applied);
+    batch_put_writes(s, s->pend_wb, a);
+    batch_put_state(s, s->pend_wb, a);
+    if (a->applied_index)
+        p->applied_index = a->applied_index;
+    if (a->writes_n > 0 && a->ts > p->last_ts) {
+        p->last_ts = a->ts;
+        p->last_ts_changed = true;
+    }
+    if (++s->pend_applies < TXN__PEND_APPLIES_MAX)
+        return 0;
+    int rc = txn_store_apply_flush(s, err); /* bounds the batch; the caller's flush follows */
+    txn_store_apply_begin(s);
+    return rc;
+}
+
 int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_err *err)
 {
     SP_ASSERT(s != NULL && a != NULL);
@@ -444,6 +566,8 @@ int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_er
         rc = txn__group_meta(s, a->group, &g, err);
     if (rc)
         return rc;
+    if (s->pend_wb)
+        return apply_pending(s, a, &g, err);
     if (a->applied_index != 0 && a->applied_index <= g.applied_index)
         return sp_err_set(err, SP_EINVAL, "group %llu: applied index %llu <= recorded %llu",
                           (unsigned long long) a->group, (unsigned long long) a->applied_index,
@@ -456,16 +580,10 @@ int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_er
         batch_put_meta(b, a->group, TXN__META_APPLIED, done.applied_index);
     if (done.last_ts > g.last_ts)
         batch_put_meta(b, a->group, TXN__META_LAST_TS, (uint64_t) done.last_ts);
-    char *rerr = NULL;
-    rocksdb_write(s->db, s->wopts, b, &rerr);
+    rc = write_batch(s, b, a->group, a->ts, err);
     rocksdb_writebatch_destroy(b);
-    if (rerr) {
-        s->failed = true;
-        rc = sp_err_set(err, SP_EIO, "group %llu: apply at %lld: %s", (unsigned long long) a->group,
-                        (long long) a->ts, rerr);
-        rocksdb_free(rerr);
+    if (rc)
         return rc;
-    }
     /* The cache follows the disk: a reader never sees metadata ahead of it. */
     txn__group_update(s, a->group, apply_update, &done);
     return 0;

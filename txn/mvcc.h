@@ -95,6 +95,9 @@ int txn__decode_state_value(const uint8_t *rkey, size_t rkey_len, const uint8_t 
 #include <rocksdb/c.h>
 #include <pthread.h>
 
+#define TXN__PEND_GROUPS_MAX  64  /* groups with applies in one open batch */
+#define TXN__PEND_APPLIES_MAX 256 /* applies in one batch before it is written */
+
 /* Cached metadata of one group; the durable copy is under the meta keys. */
 struct txn__group {
     txn_group_id id;
@@ -118,6 +121,20 @@ struct txn_store {
     pthread_mutex_t mu;
     struct txn__group *groups; /* sorted by id; groups_n <= cfg.groups_max */
     uint32_t groups_n;
+    /* Open apply batch (txn_store_apply_begin .. txn_store_apply_flush):
+     * applies are encoded into pend_wb and become visible, data and meta
+     * together, at the flush. pend[] holds each group's applied index and
+     * LastTS as of the batch, ahead of the cache. */
+    rocksdb_writebatch_t *pend_wb;    /* NULL: no batch open; else pend_spare */
+    rocksdb_writebatch_t *pend_spare; /* owned; reused by every batch */
+    uint32_t pend_applies;         /* <= TXN__PEND_APPLIES_MAX, then flushed */
+    uint32_t pend_n;
+    struct txn__pend {
+        txn_group_id group;
+        uint64_t applied_index; /* 0: unchanged in this batch */
+        tt_micros last_ts;      /* max(cached, this batch's) */
+        bool last_ts_changed;
+    } pend[TXN__PEND_GROUPS_MAX];
     uint8_t *key_buf; /* apply scratch: one encoded key */
     uint8_t *val_buf; /* apply scratch: one encoded record */
     bool failed;      /* a write failed: what is on disk is unknown */
@@ -132,6 +149,12 @@ int txn__group_meta(struct txn_store *s, txn_group_id group, struct txn__group *
  * under the store mutex. */
 void txn__group_update(struct txn_store *s, txn_group_id group,
                        void (*fn)(struct txn__group *, void *), void *ctx);
+
+/* Every public read calls this first: a read on the thread that has an
+ * apply batch open sees that thread's applies (the batch is written, and a
+ * new one opened); on other threads it does nothing. Returns the write's
+ * error, if any. */
+int txn__reads_own_applies(struct txn_store *s, struct sp_err *err);
 
 /* Encodes the meta value for (key, v) into out[TXN__META_BYTES]. */
 void txn__encode_meta_value(uint8_t *out, const uint8_t key[10], uint64_t v);

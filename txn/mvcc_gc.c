@@ -219,6 +219,11 @@ int txn_store_gc(struct txn_store *s, txn_group_id group, tt_micros now, tt_micr
 {
     SP_ASSERT(s != NULL && stats != NULL);
     memset(stats, 0, sizeof *stats);
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
     if (s->failed)
         return sp_err_set(err, SP_ECLOSED, "mvcc store refuses writes after a failed write");
     struct txn__group g;

@@ -117,6 +117,11 @@ int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size
     SP_ASSERT(s != NULL && out != NULL);
     SP_ASSERT(key != NULL || key_len == 0);
     memset(out, 0, sizeof *out);
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
     rocksdb_iterator_t *it = NULL;
     int rc = read_begin(s, group, key_len, t, &it, err);
     if (rc)
@@ -322,6 +327,11 @@ int txn_store_scan(struct txn_store *s, txn_group_id group, const void *start, s
     SP_ASSERT(s != NULL && out != NULL);
     SP_ASSERT(start != NULL || start_len == 0);
     memset(out, 0, sizeof *out);
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
     if (limit == 0 || limit > TXN_SCAN_ROWS_MAX)
         return sp_err_set(err, SP_EINVAL, "scan limit %zu not in 1..%u", limit, TXN_SCAN_ROWS_MAX);
     if (end_len > s->cfg.key_bytes_max)

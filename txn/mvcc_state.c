@@ -23,6 +23,11 @@ int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key
     SP_ASSERT(key != NULL || key_len == 0);
     *value = NULL;
     *value_len = 0;
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
     if (key_len > s->cfg.key_bytes_max)
         return sp_err_set(err, SP_ETXN_TOO_LARGE, "state key of %zu bytes over the limit", key_len);
     uint8_t *rkey = malloc(TXN__PREFIX_BYTES + key_len);
@@ -60,6 +65,11 @@ int txn_store_state_list(struct txn_store *s, txn_group_id group,
                          void *ctx, size_t max, struct sp_err *err)
 {
     SP_ASSERT(s != NULL && fn != NULL);
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
     uint8_t prefix[TXN__PREFIX_BYTES];
     txn__encode_state_key(prefix, group, NULL, 0);
     rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);

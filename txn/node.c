@@ -238,6 +238,7 @@ int txn_node_create(const struct txn_node_config *cfg, struct txn_store *store,
             return rc;
         }
     }
+    txn__publish(n);
     *out = n;
     return 0;
 }
@@ -598,7 +599,7 @@ static int apply_entry(struct txn_node *n, struct txn__group *g, const struct pa
     return rc;
 }
 
-static int drain_applies(struct txn_node *n)
+static int drain_applies_batched(struct txn_node *n)
 {
     for (uint32_t round = 0; round < APPLY_ROUNDS_MAX; round++) {
         bool any = false;
@@ -621,6 +622,30 @@ static int drain_applies(struct txn_node *n)
     }
     SP_ASSERT(!"apply rounds exhausted");
     return SP_EIO;
+}
+
+/* Every committed entry handed out so far, in one store batch
+ * (txn_store_apply_begin/flush): one RocksDB write per drain rather than
+ * one per record. The in-memory state (safe time, LastTS, locks, held
+ * replies) runs ahead of the store only inside this call: nothing reads
+ * the store between the applies (a decision looked up by txn__apply_decision
+ * was cached when added; a batch holds at most 256 applies, under the
+ * TXN_NODE_DECISIONS_MAX cache), and reads are served after the flush. If
+ * the flush fails the node is failed, and the step serves nothing more
+ * and publishes no later safe time. */
+static int drain_applies(struct txn_node *n)
+{
+    txn_store_apply_begin(n->store);
+    int rc = drain_applies_batched(n);
+    struct sp_err err = {0};
+    int frc = txn_store_apply_flush(n->store, &err);
+    if (frc) {
+        SP_ERROR("txn node %u: apply: %s", n->cfg.self, err.msg);
+        n->failed = true;
+        if (rc == 0)
+            rc = frc;
+    }
+    return rc;
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
@@ -798,6 +823,8 @@ int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct tx
         int arc = drain_applies(n);
         if (arc)
             rc = arc;
+        if (n->failed)
+            break; /* what was applied may not be in the store: serve no read */
         tt_micros wake = TT_MICROS_MAX;
         timers(n, &wake);
         txn__waits_tick(n, &wake);
@@ -808,6 +835,7 @@ int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct tx
         if (!pending)
             break;
     }
+    txn__publish(n);
     up->persists = n->persists;
     up->persists_n = n->persists_n;
     up->msgs = n->msgs;

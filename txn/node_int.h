@@ -10,6 +10,7 @@
 
 #include "sp_assert.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,10 @@ struct txn__pending {
 
 struct txn__group {
     txn_group_id id;
+    /* t_safe and LastTS as of the end of the last step, for stale reads
+     * served on other threads (txn_node_read_stale). Stored LastTS first,
+     * then t_safe (release); read t_safe first (acquire), then LastTS. */
+    _Atomic tt_micros pub_last_ts, pub_safe;
     struct paxos_replica *r;
     struct txn_safetime *st;
     struct txn_locks *locks; /* leader only */
@@ -228,6 +233,7 @@ struct txn_node {
     struct txn_store *store;
     uint64_t rng;
     bool failed;
+    _Atomic bool pub_failed; /* failed, for txn_node_read_stale */
     struct tt_interval now; /* of the step in progress */
     uint32_t groups_n;
     struct txn__group groups[TXN_NODE_GROUPS_MAX];
@@ -311,6 +317,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake);
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
 struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read);
+void txn__publish(struct txn_node *n);
 void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 
 #endif /* TXN_NODE_INT_H */

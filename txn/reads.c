@@ -386,3 +386,78 @@ void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
     if (g->gc_due_us < *wake)
         *wake = g->gc_due_us;
 }
+
+/* ---- stale reads off the stepping thread ------------------------------------ */
+
+/* Called at the end of every step: what txn_node_read_stale may rely on.
+ * t_safe only grows (R1), so a published value is never ahead of the
+ * node's, and every version at or below it is in the store by then: the
+ * apply that let t_safe pass it wrote the store first. */
+void txn__publish(struct txn_node *n)
+{
+    /* A failed node's safe time may be ahead of its store (drain_applies):
+     * say failed first, and publish no safe time after that. */
+    atomic_store_explicit(&n->pub_failed, n->failed, memory_order_seq_cst);
+    for (uint32_t i = 0; i < n->groups_n && !n->failed; i++) {
+        struct txn__group *g = &n->groups[i];
+        atomic_store_explicit(&g->pub_last_ts, txn_safetime_last_ts(g->st), memory_order_relaxed);
+        atomic_store_explicit(&g->pub_safe, txn_safetime_get(g->st), memory_order_release);
+    }
+}
+
+void txn_node_read_clear(struct txn_node_read *r)
+{
+    SP_ASSERT(r != NULL && r->reply.values_n <= TXN_REQ_KEYS_MAX);
+    for (uint32_t i = 0; i < r->reply.values_n; i++)
+        txn_version_clear(&r->versions[i]);
+    r->reply.values_n = 0;
+    r->reply.values = NULL;
+}
+
+int txn_node_read_stale(struct txn_node *n, const struct txn_request *req, struct tt_interval now,
+                        struct txn_node_read *out)
+{
+    SP_ASSERT(n != NULL && req != NULL && out != NULL && now.earliest <= now.latest);
+    memset(&out->reply, 0, sizeof out->reply);
+    if (req->type != TXN_REQ_RO_READ || req->mode != TXN_READ_STALE || req->staleness_us < 0 ||
+        req->keys_n > TXN_REQ_KEYS_MAX ||
+        atomic_load_explicit(&n->pub_failed, memory_order_acquire))
+        return SP_ETXN_NOT_SAFE;
+    /* groups_n and the ids are fixed at txn_node_create. */
+    const struct txn__group *g = NULL;
+    for (uint32_t i = 0; i < n->groups_n && g == NULL; i++)
+        if (n->groups[i].id == req->group)
+            g = &n->groups[i];
+    if (g == NULL)
+        return SP_ETXN_NOT_SAFE;
+    tt_micros safe = atomic_load_explicit(&g->pub_safe, memory_order_acquire);
+    tt_micros last = atomic_load_explicit(&g->pub_last_ts, memory_order_relaxed);
+    /* read_ts() for TXN_READ_STALE (txn_safetime_stale_read_ts), then
+     * read_ready(): t <= t_safe (R1) by construction, and commit wait over
+     * for the newest version a read at t can see (R4). A LastTS newer than
+     * the t_safe read with it only makes the check stricter. */
+    tt_micros oldest = now.latest - req->staleness_us;
+    if (safe < oldest)
+        return SP_ETXN_NOT_SAFE; /* the step path waits or says SP_ETXN_NOT_SAFE */
+    tt_micros past = now.earliest > oldest ? now.earliest : oldest;
+    tt_micros t = safe < past ? safe : past;
+    if (t < 0 || !txn_ts_commit_wait_over(now, t < last ? t : last))
+        return SP_ETXN_NOT_SAFE;
+    out->reply = (struct txn_reply){.client = req->client, .req_id = req->req_id, .id = req->id,
+                                    .ts = t};
+    for (uint32_t i = 0; i < req->keys_n; i++) {
+        struct txn_version *v = &out->versions[i];
+        memset(v, 0, sizeof *v);
+        int rc = txn_store_get(n->store, g->id, req->keys[i].key, req->keys[i].key_len, t, v, NULL);
+        out->reply.values_n = i + 1; /* versions[0..i] to clear */
+        if (rc) {
+            txn_node_read_clear(out);
+            return SP_ETXN_NOT_SAFE; /* e.g. SP_ETXN_TOO_OLD: the step path answers it */
+        }
+        out->vals[i] = (struct txn_value){.kind = v->kind, .ts = v->ts, .value = v->value,
+                                          .value_len = v->value_len};
+    }
+    out->reply.values = out->vals;
+    SP_ASSERT(out->reply.values_n == req->keys_n);
+    return 0;
+}

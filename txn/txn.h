@@ -185,6 +185,28 @@ struct txn_apply {
  */
 int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_err *err);
 
+/*
+ * Group commit of applies. Between txn_store_apply_begin and
+ * txn_store_apply_flush, txn_store_apply validates each apply as above
+ * (against the applied index and LastTS of the applies before it) and
+ * encodes it into one open WriteBatch instead of writing it; the flush
+ * writes the batch once, with each group's last applied index and LastTS,
+ * and only then updates what txn_store_meta and reads see. So data, state
+ * records and applied index still land together or not at all, and the
+ * applied index never runs ahead of the data; what is not flushed is not
+ * visible to any read (txn_store_get, _scan, _state_get, _meta). A batch
+ * is also written, and a new one opened, after TXN__PEND_APPLIES_MAX (256)
+ * applies or past 64 groups; a txn_store_apply that does so returns that
+ * write's error. One cost per batch rather than per apply: one RocksDB
+ * write, one WAL record, one update of each group's meta keys.
+ * txn_store_apply_flush returns 0, SP_EIO (the write failed; the store then
+ * refuses further writes) or SP_ECLOSED (it had already failed); the batch
+ * is closed either way. begin asserts that no batch is open.
+ * Threads: as txn_store_apply.
+ */
+void txn_store_apply_begin(struct txn_store *s);
+int txn_store_apply_flush(struct txn_store *s, struct sp_err *err);
+
 /* Absent and tombstone both mean "no value"; they differ in whether the
  * deletion's timestamp is still known. A tombstone at or below the GC
  * horizon is collected, after which the key reads as absent. */
@@ -918,6 +940,37 @@ void txn_node_destroy(struct txn_node *n);
  * failed and refuses every later step with SP_ECLOSED).
  */
 int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct txn_node_update *up);
+
+/*
+ * Stale reads served without a step, on any thread (TXN_REQ_RO_READ in
+ * TXN_READ_STALE mode only). The node publishes each group's t_safe and
+ * LastTS at the end of every txn_node_step; txn_node_read_stale chooses
+ * s_read from them as a step would (the newest timestamp >= now.latest -
+ * staleness_us that is safe here, at most now.earliest), checks R1 and R4
+ * (reads.c) the same way, and reads the store at s_read. now is the
+ * caller's TT.now().
+ *
+ * Returns 0 with out->reply filled (status 0, ts = s_read, values_n =
+ * keys_n; client, req_id and id echoed); out->reply.values point into *out
+ * and stay valid until txn_node_read_clear(out), which the caller must call.
+ * Returns SP_ETXN_NOT_SAFE, with nothing to clear, whenever it cannot serve
+ * the read at once: another request type or mode, a group not hosted here,
+ * t_safe below the bound, commit wait not over, the node failed, a store
+ * error. The caller then steps the request as usual, which waits, serves
+ * or answers with the precise error.
+ *
+ * Threads: safe concurrently with txn_node_step on another thread and with
+ * other txn_node_read_stale calls; not with txn_node_create/destroy.
+ */
+struct txn_node_read {
+    struct txn_reply reply;
+    struct txn_value vals[TXN_REQ_KEYS_MAX];
+    struct txn_version versions[TXN_REQ_KEYS_MAX];
+};
+
+int txn_node_read_stale(struct txn_node *n, const struct txn_request *req, struct tt_interval now,
+                        struct txn_node_read *out);
+void txn_node_read_clear(struct txn_node_read *r);
 
 /* Introspection for drivers and tests; group must be hosted here. */
 bool txn_node_is_leader(const struct txn_node *n, txn_group_id group);

@@ -239,6 +239,85 @@ static void test_tombstones(void **state)
     READS(f->s, 1, "n", 4, TXN_VERSION_ABSENT, 0, NULL);
 }
 
+struct batch_peek {
+    struct txn_store *s;
+    int rc;
+    enum txn_version_kind kind;
+    struct txn_group_meta meta;
+};
+
+static void *batch_peek_run(void *arg)
+{
+    struct batch_peek *p = arg;
+    struct txn_version v;
+    p->rc = txn_store_get(p->s, 7, "a", 1, 1000, &v, NULL);
+    p->kind = v.kind;
+    txn_version_clear(&v);
+    if (p->rc == 0)
+        p->rc = txn_store_meta(p->s, 7, &p->meta, NULL);
+    return NULL;
+}
+
+/* Group commit of applies: nothing of an open batch is visible to other
+ * threads (data, applied index, LastTS) until the flush, which writes all
+ * of it (a read on the batch's own thread writes it first); the
+ * batch checks applied indexes against its own earlier applies; after a
+ * reopen the store has every flushed apply and none of an unflushed one. */
+static void test_apply_batch(void **state)
+{
+    struct fx *f = *state;
+    struct txn_group_meta m;
+    struct txn_write w1 = {TXN_WRITE_PUT, "a", 1, "1", 1}, w2 = {TXN_WRITE_PUT, "b", 1, "2", 1};
+    struct txn_apply a1 = {.group = 7, .ts = 100, .writes = &w1, .writes_n = 1, .applied_index = 5};
+    struct txn_apply a2 = {.group = 7, .ts = 200, .writes = &w2, .writes_n = 1, .applied_index = 6};
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a1, NULL), 0);
+    assert_int_equal(txn_store_apply(f->s, &a2, NULL), 0);
+    assert_int_equal(txn_store_apply(f->s, &a2, NULL), SP_EINVAL); /* 6 <= 6, in the batch */
+    pthread_t th; /* another thread's reads do not see the open batch */
+    struct batch_peek pk = {.s = f->s};
+    assert_int_equal(pthread_create(&th, NULL, batch_peek_run, &pk), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(pk.rc, 0);
+    assert_int_equal(pk.kind, TXN_VERSION_ABSENT);
+    assert_int_equal(pk.meta.applied_index, 0);
+    assert_int_equal(pk.meta.last_ts, 0);
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    READS(f->s, 7, "a", 1000, TXN_VERSION_VALUE, 100, "1");
+    READS(f->s, 7, "b", 1000, TXN_VERSION_VALUE, 200, "2");
+    assert_int_equal(txn_store_meta(f->s, 7, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 6);
+    assert_int_equal(m.last_ts, 200);
+    /* More applies than one batch holds: written as they fill up. */
+    txn_store_apply_begin(f->s);
+    for (uint64_t i = 0; i < 600; i++) {
+        struct txn_apply a = {.group = 7, .ts = 300 + (tt_micros) i, .writes = &w1, .writes_n = 1,
+                              .applied_index = 7 + i};
+        assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    }
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    assert_int_equal(txn_store_meta(f->s, 7, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 606);
+    assert_int_equal(m.last_ts, 899);
+    /* An unflushed batch is lost with the store, as a crash loses it. */
+    struct txn_apply a3 = {.group = 7, .ts = 1000, .writes = &w2, .writes_n = 1,
+                           .applied_index = 700};
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a3, NULL), 0);
+    fx_reopen(f);
+    assert_int_equal(txn_store_meta(f->s, 7, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 606);
+    assert_int_equal(m.last_ts, 899);
+    READS(f->s, 7, "b", 2000, TXN_VERSION_VALUE, 200, "2");
+    /* A read on the thread that has the batch open sees its applies. */
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a3, NULL), 0);
+    READS(f->s, 7, "b", 2000, TXN_VERSION_VALUE, 1000, "2");
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    assert_int_equal(txn_store_meta(f->s, 7, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 700);
+}
+
 static void test_idempotent_replay(void **state)
 {
     struct fx *f = *state;
@@ -976,6 +1055,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seek_version_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_and_escaped_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_are_ordered_and_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_at_timestamp_limit_and_resume, setup, teardown),
