@@ -48,7 +48,9 @@
  *      transaction it is as if the leader had died before logging it.
  *      tag_max is durable (state record "b", written before the record
  *      that raises it), so every replica, restarted or not, skips the same
- *      records.
+ *      records. Skipping protects a promise only once a record of its
+ *      leader is in the log before the promised slot: a leader logs a
+ *      BARRIER before its first promise if it has logged nothing (R2).
  *
  * Transition -> function:
  *   paxos message / persisted / tick   -> step_paxos()   -> txn__absorb()
@@ -485,6 +487,7 @@ static void leadership(struct txn_node *n, struct txn__group *g)
         g->lead_slot = paxos_last_slot(g->r);
         g->outstanding = 0;
         g->promise_due_us = 0;
+        g->barrier_sent = false;
     }
 }
 
@@ -568,6 +571,15 @@ static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, 
         return txn__apply_prepare(n, g, pos, &rec, p, len);
     case TXN__REC_OUTCOME:
         return txn__apply_outcome(n, g, pos, &rec);
+    case TXN__REC_BARRIER: { /* check_tag() raised tag_max; nothing else */
+        struct txn_apply a = {.group = g->id, .applied_index = pos};
+        rc = txn__store_apply(n, g, &a);
+        if (rc == 0) {
+            g->applied = pos;
+            txn_safetime_apply_other(g->st, pos);
+        }
+        return rc;
+    }
     default:
         return txn__apply_decision(n, g, pos, &rec);
     }

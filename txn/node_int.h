@@ -47,6 +47,7 @@ enum txn__rec_type {
     TXN__REC_PREPARE = 2,  /* participant prepared at ts; writes kept until the outcome */
     TXN__REC_OUTCOME = 3,  /* participant learnt the outcome: commit at ts, or ts 0 = abort */
     TXN__REC_DECISION = 4, /* coordinator decided: commit at ts (its own writes), or 0 */
+    TXN__REC_BARRIER = 5,  /* a new leader's first record, no ts: raises tag_max (N6, R2) */
 };
 
 struct txn__rec {
@@ -194,6 +195,7 @@ struct txn__group {
     uint32_t outstanding;     /* own timestamped proposals not yet applied */
     tt_micros log_ts_max;     /* highest leader-assigned ts applied since start (N5) */
     uint64_t tag_max;         /* highest proposer ballot applied (N6); durable, state "b" */
+    bool barrier_sent;        /* leader: proposed its BARRIER (R2) */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
     tt_micros gc_due_us;

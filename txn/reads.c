@@ -29,7 +29,12 @@
  *   R2 A leader promises MinNextTS only when every timestamp it assigned is
  *      applied (no outstanding proposal, applied through its last slot); the
  *      promise is recorded as assigned (paxos_note_assigned_ts) so later
- *      timestamps stay above it, and it is inside the lease.
+ *      timestamps stay above it, and it is inside the lease. And only once a
+ *      record of its own ballot is applied (tag_max == its ballot; a leader
+ *      that has logged nothing logs a BARRIER first): an older leader's
+ *      record, accepted only by replicas its phase 1 did not reach, can be
+ *      chosen at a slot after the promised one, below MinNextTS; N6 skips
+ *      it at every replica only if a newer leader's record precedes it.
  *   R3 (C3) A held commit reply leaves only once tt_after(s) (the client's
  *      part leaves early under the test-only commit_wait_off).
  *   R5 A single-group strong read at LastTS() is served only by a leader
@@ -306,14 +311,32 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
 
 /* ---- MinNextTS ------------------------------------------------------------------ */
 
+/* R2: whether a record of this leader's ballot is applied (tag_max, N6). If
+ * none is, proposes a BARRIER, once per leadership, and says no. */
+static bool own_record_applied(struct txn_node *n, struct txn__group *g)
+{
+    if (g->tag_max >= g->lead_ballot)
+        return g->tag_max == g->lead_ballot; /* above: a newer leader logged */
+    if (!g->barrier_sent) {
+        struct txn__rec rec = {.type = TXN__REC_BARRIER};
+        int rc = txn__propose(n, g, &rec);
+        if (rc)
+            SP_DEBUG("txn node %u: group %llu: no barrier: %s", n->cfg.self,
+                     (unsigned long long) g->id, sp_errname(rc));
+        g->barrier_sent = rc == 0;
+    }
+    return false;
+}
+
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
 {
     SP_ASSERT(g->leader && g->caught_up);
     if (g->promise_due_us <= n->now.earliest) {
         g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
-        /* R2: only with nothing assigned and unapplied. */
+        /* R2: only with nothing assigned and unapplied, and a record of
+         * this leader applied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
-            g->applied_slot == paxos_last_slot(g->r)) {
+            g->applied_slot == paxos_last_slot(g->r) && own_record_applied(n, g)) {
             struct txn_ts_bounds b;
             tt_micros mn = 0;
             int rc = txn__ts_bounds(n, g, &b);
@@ -327,7 +350,7 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
                          (long long) b.lease_start, (long long) b.lease_end);
             if (rc == 0) {
                 SP_ASSERT(mn > b.last_assigned && mn < b.lease_end);
-                /* "Applied through slot n"; with nothing applied, through nothing. */
+                /* "Applied through slot n" (n >= the slot of own_record_applied). */
                 uint64_t index = g->applied_slot ? TXN__POS(g->applied_slot, TXN__POS_K_MAX) : 0;
                 struct txn_msg m = {.type = TXN_MSG_PROMISE, .ts = mn, .index = index};
                 m.from_group = g->id;

@@ -3,7 +3,8 @@
  * and the per-step arena that update memory lives in.
  *
  * Everything a group applies comes from its log (issue 4), so every effect
- * of a transaction on a group is one of four records:
+ * of a transaction on a group is one of four records, and a fifth carries
+ * none:
  *
  *   COMMIT    single-group commit: writes at ts              (all replicas apply)
  *   PREPARE   2PC participant: prepared at ts, with writes and the keys it
@@ -12,6 +13,9 @@
  *   OUTCOME   2PC participant: commit at ts (apply the kept writes), or abort
  *   DECISION  2PC coordinator: commit at ts with its own writes, or abort;
  *             remembered as a state record to answer participants' queries
+ *   BARRIER   a leader that has logged nothing yet, before its first
+ *             MinNextTS promise: only its tag matters (N6, R2); no id, ts,
+ *             participants or entries
  *
  * Format, little-endian, fixed header then variable parts:
  *   u8 magic, u8 type, u64 tag, u64 id, i64 ts, u64 coord, u32 parts_n,
@@ -146,7 +150,7 @@ size_t txn__rec_encode(const struct txn__rec *r, uint8_t *buf, size_t cap)
 {
     size_t need = txn__rec_size(r);
     SP_ASSERT(buf != NULL && cap >= need);
-    SP_ASSERT(r->type >= TXN__REC_COMMIT && r->type <= TXN__REC_DECISION);
+    SP_ASSERT(r->type >= TXN__REC_COMMIT && r->type <= TXN__REC_BARRIER);
     uint8_t *p = buf;
     *p++ = TXN__REC_MAGIC;
     *p++ = r->type;
@@ -242,7 +246,7 @@ int txn__rec_decode(const uint8_t *data, size_t len, struct txn__rec *r, struct 
     if (data == NULL || len < TXN__REC_HEADER_BYTES || data[0] != TXN__REC_MAGIC)
         return SP_CORRUPT(err, "txn record: %zu bytes, no header", len);
     r->type = data[1];
-    if (r->type < TXN__REC_COMMIT || r->type > TXN__REC_DECISION)
+    if (r->type < TXN__REC_COMMIT || r->type > TXN__REC_BARRIER)
         return SP_CORRUPT(err, "txn record: type %u", r->type);
     r->tag = get_u64(data + 2);
     r->id = get_u64(data + 10);
@@ -253,6 +257,8 @@ int txn__rec_decode(const uint8_t *data, size_t len, struct txn__rec *r, struct 
     if (r->parts_n > TXN_PARTICIPANTS_MAX || entries_n > ws_cap || r->ts < 0)
         return SP_CORRUPT(err, "txn record: %u participants, %u entries, ts %lld", r->parts_n,
                           entries_n, (long long) r->ts);
+    if (r->type == TXN__REC_BARRIER && (r->id || r->ts || r->parts_n || entries_n))
+        return SP_CORRUPT(err, "txn record: a barrier with a transaction");
     size_t off = TXN__REC_HEADER_BYTES;
     if ((len - off) / 8 < r->parts_n)
         return SP_CORRUPT(err, "txn record: participants overrun %zu bytes", len);

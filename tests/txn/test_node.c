@@ -603,6 +603,14 @@ static void test_record_corrupt(void **state)
     bad[TXN__REC_HEADER_BYTES + 1] = 0xff; /* key length past the end */
     assert_int_equal(txn__rec_decode(bad, len, &d, dw, 2, NULL), SP_ECORRUPT);
     assert_int_equal(txn__rec_decode(NULL, 0, &d, dw, 2, NULL), SP_ECORRUPT);
+    /* A BARRIER carries only its tag. */
+    struct txn__rec br = {.type = TXN__REC_BARRIER, .tag = 77};
+    len = txn__rec_encode(&br, buf, sizeof buf);
+    assert_int_equal(txn__rec_decode(buf, len, &d, dw, 2, NULL), 0);
+    assert_int_equal(d.type, TXN__REC_BARRIER);
+    assert_int_equal(d.tag, 77);
+    buf[18] = 1; /* ts */
+    assert_int_equal(txn__rec_decode(buf, len, &d, dw, 2, NULL), SP_ECORRUPT);
     sp_log_level = level;
 }
 
@@ -1229,6 +1237,55 @@ static void test_solo_stale_leader_records_skipped(void **state)
     solo_destroy(s);
 }
 
+/* R2 and N6: a leader that never logged a record must not promise
+ * MinNextTS. Node 1, cut off, logs a PREPARE only it accepts; the next
+ * leader logs nothing of its own and its promises lift t_safe above that
+ * prepare timestamp at its replicas. It dies; node 1 returns and, with
+ * the third replica, would make the stale PREPARE chosen at that slot,
+ * applied below t_safe: no record of the newer leader precedes it, so N6
+ * did not skip it (the spanner-sim bank seed 226 failure in safetime.c).
+ * The new leader now logs a record of its own ballot before promising. */
+static void test_solo_promise_needs_own_record(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    solo_cut = 1u;
+    struct txn_write w = put("b", "stale");
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 90, .start_ts = s->now};
+    p.writes = &w;
+    p.writes_n = 1;
+    p.coord_group = 1;
+    solo_request(s, &p);
+    tt_micros prepare_ts = txn_node_s_max(LEADER(s), 2); /* recorded as assigned (N4) */
+    for (int i = 0; i < 30 && !txn_node_is_leader(s->nodes[1].n, 2) &&
+                    !txn_node_is_leader(s->nodes[2].n, 2);
+         i++)
+        solo_advance(s, 1000 * 1000);
+    uint32_t l = txn_node_is_leader(s->nodes[1].n, 2) ? 1 : 2;
+    uint32_t other = 3 - l;
+    assert_true(txn_node_is_leader(s->nodes[l].n, 2));
+    solo_advance(s, 100 * 1000); /* promises only */
+    assert_true(txn_node_safe_time(s->nodes[other].n, 2) > prepare_ts);
+    solo_crash(s, l);
+    solo_cut = 0;
+    solo_advance(s, 3 * 1000 * 1000);
+    assert_true(txn_node_is_leader(LEADER(s), 2));
+    solo_advance(s, 100 * 1000);
+    /* The stale prepare never took effect anywhere; t_safe moved on. */
+    assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 0);
+    assert_int_equal(txn_node_prepared_n(s->nodes[other].n, 2), 0);
+    assert_true(txn_node_safe_time(s->nodes[other].n, 2) > prepare_ts);
+    struct txn_key kb = {"b", 1};
+    struct txn_request rd = {.type = TXN_REQ_RO_READ, .group = 2, .keys = &kb, .keys_n = 1};
+    rd.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &rd);
+    solo_advance(s, 10 * 1000);
+    assert_non_null(solo_reply(s, rd.req_id));
+    assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, rd.req_id)->values_n, 1);
+    solo_destroy(s);
+}
+
 /* R5: a single-group strong read at LastTS() needs the lease. A leader cut
  * off from its group keeps believing it leads after its lease ends; its
  * successor commits meanwhile, and a LastTS() read there would miss that
@@ -1543,6 +1600,7 @@ int main(void)
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_stale_leader_records_skipped),
+        cmocka_unit_test(test_solo_promise_needs_own_record),
         cmocka_unit_test(test_solo_strong_single_read_needs_lease),
         cmocka_unit_test(test_solo_commit_checks_read_locks),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
