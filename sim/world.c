@@ -192,9 +192,8 @@ struct w_world {
     uint64_t value_seq;    /* unique register values and list elements */
     /* Fault windows in progress (enum w_fault bits) and their parameters. */
     uint32_t active;
-    int32_t fault_node;    /* the node of the structural fault in progress */
     uint32_t slow_za, slow_zb;
-    uint32_t clock_node, clock_bad_node, disk_node;
+    uint32_t fault_at[16]; /* per fault kind (bit index): its window's node */
     struct w_client clients[W_SLOTS_CLIENT];
     struct w_op *ops;
     uint32_t ops_n, ops_cap;
@@ -1945,6 +1944,7 @@ static const char *const fault_names[] = {"crash",   "pause", "partition", "lead
                                           "drop",    "dup",   "reorder",   "slow",
                                           "disk",    "clock", "clock-bad"};
 #define FAULT_KINDS (sizeof fault_names / sizeof fault_names[0])
+_Static_assert(FAULT_KINDS <= 16, "fault_at has a slot per fault kind");
 
 int w_faults_parse(const char *s, uint32_t *out, char *bad, size_t bad_len)
 {
@@ -2176,14 +2176,12 @@ static void start_fault(struct w_world *w, uint32_t kind, int node)
         history_fault(w, "slow", -1, detail);
         break;
     case W_F_DISK:
-        w->disk_node = v;
         w->nodes[v].disk_slow = 20;
         w->stats.disk_faults++;
         history_fault(w, "disk-slow", (int) v + 1, NULL);
         break;
     case W_F_CLOCK: {
         /* A step and a wider reported eps; the offset stays inside it. */
-        w->clock_node = v;
         tt_micros eps = w->p.eps_us * (tt_micros) (2 + rnd_below(w, 3));
         clock_set(w, v, (tt_micros) rnd_below(w, (uint64_t) (2 * eps + 1)) - eps, eps);
         w->stats.clock_faults++;
@@ -2194,7 +2192,6 @@ static void start_fault(struct w_world *w, uint32_t kind, int node)
     }
     case W_F_CLOCK_BAD: {
         /* The negative control: the clock is off by more than its eps. */
-        w->clock_bad_node = v;
         tt_micros e = w->nodes[v].eps_us;
         tt_micros off = e * (tt_micros) (2 + rnd_below(w, 4)) * (rnd_below(w, 2) ? 1 : -1);
         w->nodes[v].clock_bad = true;
@@ -2210,11 +2207,14 @@ static void start_fault(struct w_world *w, uint32_t kind, int node)
         return;
     }
     w->active |= kind;
+    w->fault_at[__builtin_ctz(kind)] = v;
     fault_end_at(w, kind, v, len);
 }
 
 static void on_fault_end(struct w_world *w, uint32_t kind, uint32_t v)
 {
+    if (!(w->active & kind))
+        return; /* healed already (settle) */
     w->active &= ~kind;
     switch (kind) {
     case W_F_CRASH:
@@ -2228,16 +2228,15 @@ static void on_fault_end(struct w_world *w, uint32_t kind, uint32_t v)
         w_world_heal(w);
         break;
     case W_F_DISK:
-        w->nodes[w->disk_node].disk_slow = 1;
-        wlog(w, "disk of node %u normal", w->disk_node + 1);
+        w->nodes[v].disk_slow = 1;
+        wlog(w, "disk of node %u normal", v + 1);
         break;
     case W_F_CLOCK:
     case W_F_CLOCK_BAD: {
-        uint32_t n = kind == W_F_CLOCK ? w->clock_node : w->clock_bad_node;
         tt_micros e = w->p.eps_us;
-        w->nodes[n].clock_bad = false;
-        clock_set(w, n, (tt_micros) rnd_below(w, (uint64_t) (2 * e + 1)) - e, e);
-        wlog(w, "clock of node %u back inside eps", n + 1);
+        w->nodes[v].clock_bad = false;
+        clock_set(w, v, (tt_micros) rnd_below(w, (uint64_t) (2 * e + 1)) - e, e);
+        wlog(w, "clock of node %u back inside eps", v + 1);
         break;
     }
     default:
@@ -2251,8 +2250,8 @@ static void faults_heal(struct w_world *w)
 {
     for (uint32_t k = 0; k < FAULT_KINDS; k++) {
         uint32_t kind = 1u << k;
-        if ((w->active & kind) && kind != W_F_CRASH && kind != W_F_LEADER)
-            on_fault_end(w, kind, kind == W_F_PAUSE ? 0 : w->clock_node);
+        if (kind != W_F_CRASH && kind != W_F_LEADER) /* settle restarts every node */
+            on_fault_end(w, kind, w->fault_at[k]);
     }
     for (uint32_t i = 0; i < w->n; i++)
         w->nodes[i].paused_until = 0;

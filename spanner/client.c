@@ -353,6 +353,25 @@ static const struct bw *buffered(const struct sp_txn *t, const void *key, size_t
     return NULL;
 }
 
+/* A free slot at the end of *a (n used, *cap allocated; doubles from
+ * `first`), zeroed; NULL (err set) when memory runs out. */
+static struct bw *bw_append(struct bw **a, uint32_t n, uint32_t *cap, uint32_t first,
+                            struct sp_err *err)
+{
+    if (n == *cap) {
+        uint32_t c = *cap ? *cap * 2 : first;
+        struct bw *na = realloc(*a, c * sizeof *na);
+        if (!na) {
+            sp_err_set(err, SP_ENOMEM, "client: out of memory");
+            return NULL;
+        }
+        *a = na;
+        *cap = c;
+    }
+    memset(&(*a)[n], 0, sizeof **a);
+    return &(*a)[n];
+}
+
 /* Remembers a locking read of key in group gidx (once per key). A group's
  * COMMIT or PREPARE names at most TXN_REQ_KEYS_MAX of them: SP_EINVAL
  * beyond, rather than a commit that checks only some of its reads. */
@@ -369,16 +388,9 @@ static int note_read(struct sp_txn *t, uint32_t gidx, const void *key, size_t kl
     if (in_group == TXN_REQ_KEYS_MAX)
         return sp_err_set(err, SP_EINVAL, "transaction reads more than %d keys in one group",
                           TXN_REQ_KEYS_MAX);
-    if (t->reads_n == t->reads_cap) {
-        uint32_t cap = t->reads_cap ? t->reads_cap * 2 : 8;
-        struct bw *nr = realloc(t->reads, cap * sizeof *nr);
-        if (!nr)
-            return sp_err_set(err, SP_ENOMEM, "client: out of memory");
-        t->reads = nr;
-        t->reads_cap = cap;
-    }
-    struct bw *r = &t->reads[t->reads_n];
-    memset(r, 0, sizeof *r);
+    struct bw *r = bw_append(&t->reads, t->reads_n, &t->reads_cap, 8, err);
+    if (!r)
+        return SP_ENOMEM;
     r->key = malloc(klen ? klen : 1);
     if (!r->key)
         return sp_err_set(err, SP_ENOMEM, "client: out of memory");
@@ -621,15 +633,9 @@ static int buffer_write(struct sp_txn *t, enum txn_write_kind kind, const void *
     if (!known && t->touched_n == TXN_PARTICIPANTS_MAX)
         return sp_err_set(err, SP_EINVAL, "transaction touches more than %d groups",
                           TXN_PARTICIPANTS_MAX);
-    if (t->writes_n == t->writes_cap) {
-        uint32_t cap = t->writes_cap ? t->writes_cap * 2 : 16;
-        struct bw *nw = realloc(t->writes, cap * sizeof *nw);
-        if (!nw)
-            return sp_err_set(err, SP_ENOMEM, "client: out of memory");
-        t->writes = nw;
-        t->writes_cap = cap;
-    }
-    struct bw *w = &t->writes[t->writes_n];
+    struct bw *w = bw_append(&t->writes, t->writes_n, &t->writes_cap, 16, err);
+    if (!w)
+        return SP_ENOMEM;
     w->kind = kind;
     w->key = malloc(klen ? klen : 1);
     w->val = malloc(vlen ? vlen : 1);
