@@ -59,27 +59,34 @@ int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key
     return rc;
 }
 
-int txn_store_state_list(struct txn_store *s, txn_group_id group,
+int txn_store_state_list(struct txn_store *s, txn_group_id group, const void *key_prefix,
+                         size_t key_prefix_len,
                          int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
                                    const uint8_t *value, size_t value_len),
                          void *ctx, size_t max, struct sp_err *err)
 {
     SP_ASSERT(s != NULL && fn != NULL);
+    SP_ASSERT(key_prefix != NULL || key_prefix_len == 0);
+    if (key_prefix_len > s->cfg.key_bytes_max)
+        return sp_err_set(err, SP_ETXN_TOO_LARGE, "state key prefix of %zu bytes over the limit",
+                          key_prefix_len);
     {
         int orc = txn__reads_own_applies(s, err);
         if (orc)
             return orc;
     }
-    uint8_t prefix[TXN__PREFIX_BYTES];
-    txn__encode_state_key(prefix, group, NULL, 0);
+    uint8_t *want = malloc(TXN__PREFIX_BYTES + key_prefix_len);
+    if (!want)
+        return sp_err_set(err, SP_ENOMEM, "state list: out of memory");
+    size_t want_len = txn__encode_state_key(want, group, key_prefix, key_prefix_len);
     rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);
     size_t n = 0;
     int rc = 0;
-    for (rocksdb_iter_seek(it, (const char *) prefix, sizeof prefix); rocksdb_iter_valid(it);
+    for (rocksdb_iter_seek(it, (const char *) want, want_len); rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {
         size_t klen = 0, rlen = 0, vlen = 0;
         const uint8_t *k = (const uint8_t *) rocksdb_iter_key(it, &klen);
-        if (klen < sizeof prefix || memcmp(k, prefix, sizeof prefix) != 0)
+        if (klen < want_len || memcmp(k, want, want_len) != 0)
             break;
         if (n == max) {
             rc = sp_err_set(err, SP_EFULL, "group %llu: more than %zu state records",
@@ -89,7 +96,7 @@ int txn_store_state_list(struct txn_store *s, txn_group_id group,
         const uint8_t *rec = (const uint8_t *) rocksdb_iter_value(it, &rlen), *v = NULL;
         rc = txn__decode_state_value(k, klen, rec, rlen, &v, &vlen, err);
         if (!rc)
-            rc = fn(ctx, k + sizeof prefix, klen - sizeof prefix, v, vlen);
+            rc = fn(ctx, k + TXN__PREFIX_BYTES, klen - TXN__PREFIX_BYTES, v, vlen);
         if (rc)
             break;
         n++;
@@ -101,6 +108,7 @@ int txn_store_state_list(struct txn_store *s, txn_group_id group,
             sp_err_set(err, SP_EIO, "group %llu: state list: %s", (unsigned long long) group, rerr);
     rocksdb_free(rerr);
     rocksdb_iter_destroy(it);
+    free(want);
     SP_ASSERT(n <= max);
     return rc;
 }

@@ -204,7 +204,9 @@ static int group_init(struct txn_node *n, struct txn__group *g,
     g->applied = meta.applied_index;
     g->applied_slot = TXN__POS_SLOT(meta.applied_index);
     struct recover_ctx ctx = {g, 0};
-    rc = txn_store_state_list(n->store, g->id, recover_one, &ctx, RECOVER_RECORDS_MAX, err);
+    /* Only the PREPARE records: decisions are many and read when asked for. */
+    rc = txn_store_state_list(n->store, g->id, "p", 1, recover_one, &ctx, RECOVER_RECORDS_MAX,
+                              err);
     if (rc == 0)
         rc = load_tag_max(n, g, err);
     return rc;

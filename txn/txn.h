@@ -281,13 +281,17 @@ int txn_store_scan(struct txn_store *s, txn_group_id group, const void *start, s
 int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
                         uint8_t **value, size_t *value_len, struct sp_err *err);
 
-/* Calls fn for every state record of `group` in key order, at most `max`
+/* Calls fn for every state record of `group` whose key starts with
+ * `key_prefix` (key_prefix_len 0: every record), in key order, at most `max`
  * records; pointers passed to fn are valid only during the call. fn returns
  * 0 to go on or nonzero to stop (that value is returned). Returns 0 when
  * done, SP_EFULL if more than `max` records exist (after visiting `max`),
- * SP_ECORRUPT or SP_EIO. Used at restart, e.g. to re-register prepared
- * transactions with txn_safetime_restore_prepared(). */
-int txn_store_state_list(struct txn_store *s, txn_group_id group,
+ * SP_ECORRUPT, SP_EIO, or SP_ETXN_TOO_LARGE (prefix over the key limit).
+ * Used at restart, e.g. to re-register prepared transactions with
+ * txn_safetime_restore_prepared(); the prefix keeps a restart from reading
+ * records it does not need (a group's decisions grow with its history). */
+int txn_store_state_list(struct txn_store *s, txn_group_id group, const void *key_prefix,
+                         size_t key_prefix_len,
                          int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
                                    const uint8_t *value, size_t value_len),
                          void *ctx, size_t max, struct sp_err *err);

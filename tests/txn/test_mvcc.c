@@ -556,12 +556,12 @@ static void test_state_records_atomic_with_data(void **state)
     free(v);
     assert_int_equal(txn_store_state_get(f->s, 6, "p/1", 3, &v, &vl, NULL), SP_ENOTFOUND);
     struct collected c = {0};
-    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), 0);
+    assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), 0);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.keys[0], "p/1");
     assert_string_equal(c.keys[2], "p/3");
     memset(&c, 0, sizeof c);
-    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 2, NULL), SP_EFULL);
+    assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 2, NULL), SP_EFULL);
     /* An entry with no timestamp and no data: delete one record, record the
      * index. A too-large state value fails the whole entry. */
     struct txn_state_write del1 = {"p/2", 3, NULL, 0};
@@ -574,7 +574,7 @@ static void test_state_records_atomic_with_data(void **state)
     assert_int_equal(txn_store_apply(f->s, &a, NULL), SP_ETXN_TOO_LARGE);
     free(big);
     memset(&c, 0, sizeof c);
-    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), 0);
+    assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.keys[1], "p/3");
     struct txn_group_meta m;
@@ -587,7 +587,44 @@ static void test_state_records_atomic_with_data(void **state)
     assert_int_equal(txn_store_state_get(f->s, 5, "p/3", 3, &v, &vl, NULL), SP_ECORRUPT);
     assert_null(v);
     memset(&c, 0, sizeof c);
-    assert_int_equal(txn_store_state_list(f->s, 5, collect, &c, 8, NULL), SP_ECORRUPT);
+    assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), SP_ECORRUPT);
+}
+
+/* A prefix lists only the records under it, in key order, and the records
+ * of a neighbouring group never show (a restart lists only "p" records). */
+static void test_state_list_prefix(void **state)
+{
+    struct fx *f = *state;
+    struct txn_state_write sw[5] = {{"d1", 2, "pv", 2},
+                                    {"p2", 2, "pv", 2},
+                                    {"q1", 2, "pv", 2},
+                                    {"p1", 2, "pv", 2},
+                                    {"d2", 2, "pv", 2}};
+    struct txn_apply a = {.group = 5, .state = sw, .state_n = 5, .applied_index = 1};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    struct txn_state_write other = {"p0", 2, "pv", 2};
+    a = (struct txn_apply){.group = 6, .state = &other, .state_n = 1, .applied_index = 1};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    struct collected c = {0};
+    assert_int_equal(txn_store_state_list(f->s, 5, "p", 1, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.keys[0], "p1");
+    assert_string_equal(c.keys[1], "p2");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, "d", 1, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.keys[0], "d1");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, "p1", 2, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 1);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, "x", 1, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), 0);
+    assert_int_equal(c.n, 5);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(txn_store_state_list(f->s, 5, "p", 1, collect, &c, 1, NULL), SP_EFULL);
 }
 
 /* ---- GC ---------------------------------------------------------------- */
@@ -1063,6 +1100,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_applied_index_and_last_ts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_records_atomic_with_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_list_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_horizon_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_respects_oldest_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_bounded_passes, setup, teardown),
