@@ -826,6 +826,7 @@ static int node_open(struct w_world *w, uint32_t i)
     sc.sync = false;               /* the in-memory env has nothing to sync */
     sc.retention_us = 1000 * 1000; /* GC runs during the runs (gc_period_us below) */
     sc.write_buffer_bytes = 256 << 10;
+    sc.compress = false;           /* the disk is memory: spare the CPU */
     struct sp_err err = {0};
     int rc = txn_store_open("/db", &sc, &nd->store, &err);
     SP_ASSERT(rc == 0);

@@ -95,6 +95,10 @@ struct txn_store_config {
      * simulator uses a small one so memtables flush and a restart replays
      * a short log instead of everything since the start. */
     size_t write_buffer_bytes;
+    /* Snappy-compress SST blocks; default true. The simulator turns it off:
+     * its "disk" is memory, and decompression costs it CPU on every read
+     * that misses the block cache. */
+    bool compress;
 };
 
 /* Fills cfg with the defaults above. */
