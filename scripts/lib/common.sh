@@ -4,7 +4,7 @@ SP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Debian packages the build, the tests and the demo need.
 SP_PACKAGES=(cmake gcc make pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-             librocksdb-dev libcmocka-dev libjansson-dev zlib1g-dev chrony jq)
+             librocksdb-dev libcmocka-dev libjansson-dev zlib1g-dev libmimalloc-dev chrony jq)
 
 sp_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
