@@ -68,13 +68,16 @@ struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read)
 {
     uint32_t reads = 0;
     struct txn__wait *free_slot = NULL;
-    for (uint32_t i = 0; i < TXN_NODE_WAITS_MAX; i++) {
+    /* Every slot from waits_hi on is free (wait_free keeps it so). */
+    for (uint32_t i = 0; i < n->waits_hi; i++) {
         struct txn__wait *w = &n->waits[i];
         if (w->used)
             reads += w->is_read;
         else if (free_slot == NULL)
             free_slot = w;
     }
+    if (free_slot == NULL && n->waits_hi < TXN_NODE_WAITS_MAX)
+        free_slot = &n->waits[n->waits_hi];
     if (free_slot == NULL || (is_read && reads >= TXN_NODE_WAITS_MAX / 2))
         return NULL;
     memset(free_slot, 0, sizeof *free_slot);
