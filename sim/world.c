@@ -827,6 +827,7 @@ static int node_open(struct w_world *w, uint32_t i)
     sc.retention_us = 1000 * 1000; /* GC runs during the runs (gc_period_us below) */
     sc.write_buffer_bytes = 256 << 10;
     sc.compress = false;           /* the disk is memory: spare the CPU */
+    sc.wal = false;                /* a crash here is a close, which flushes */
     struct sp_err err = {0};
     int rc = txn_store_open("/db", &sc, &nd->store, &err);
     SP_ASSERT(rc == 0);

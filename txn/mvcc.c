@@ -52,6 +52,7 @@ void txn_store_config_init(struct txn_store_config *cfg)
     cfg->groups_max = TXN_GROUPS_MAX_DEFAULT;
     cfg->gc_versions_max = 1000000;
     cfg->compress = true;
+    cfg->wal = true;
 }
 
 static int config_check(const struct txn_store_config *cfg, struct sp_err *err)
@@ -98,6 +99,8 @@ static int store_alloc(struct txn_store *s, struct sp_err *err)
     if (s->cfg.write_buffer_bytes)
         rocksdb_options_set_write_buffer_size(s->opts, s->cfg.write_buffer_bytes);
     rocksdb_writeoptions_set_sync(s->wopts, s->cfg.sync);
+    if (!s->cfg.wal)
+        rocksdb_writeoptions_disable_WAL(s->wopts, 1);
     if (s->cfg.in_memory) {
         s->own_env = rocksdb_create_mem_env();
         if (!s->own_env)
@@ -150,7 +153,14 @@ int txn_store_sync(struct txn_store *s, struct sp_err *err)
     if (s->failed)
         return sp_err_set(err, SP_ECLOSED, "mvcc store: an earlier write failed");
     char *rerr = NULL;
-    rocksdb_flush_wal(s->db, 1, &rerr); /* sync: fsync the WAL, every earlier write */
+    if (s->cfg.wal) {
+        rocksdb_flush_wal(s->db, 1, &rerr); /* sync: fsync the WAL, every earlier write */
+    } else {
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        rocksdb_flush(s->db, fo, &rerr); /* no log: the memtables go to SST files */
+        rocksdb_flushoptions_destroy(fo);
+    }
     if (rerr) {
         s->failed = true;
         int rc = sp_err_set(err, SP_EIO, "mvcc store: sync: %s", rerr);
@@ -166,6 +176,12 @@ void txn_store_close(struct txn_store *s)
         return;
     if (s->pend_spare) /* a batch never flushed is as if never applied */
         rocksdb_writebatch_destroy(s->pend_spare);
+    if (s->db && !s->cfg.wal && !s->failed) {
+        /* Without a log, what is not flushed would be lost on reopen. */
+        struct sp_err err = {0};
+        if (txn_store_sync(s, &err))
+            SP_WARN("mvcc store: close without a log: %s", err.msg);
+    }
     if (s->db)
         rocksdb_close(s->db);
     if (s->ropts)

@@ -99,6 +99,14 @@ struct txn_store_config {
      * its "disk" is memory, and decompression costs it CPU on every read
      * that misses the block cache. */
     bool compress;
+    /* RocksDB's write-ahead log; default true. Without it an apply lives
+     * only in the memtable until a flush: txn_store_sync and
+     * txn_store_close flush the memtables (so a close and reopen keeps
+     * every apply), but a process that dies without closing loses what
+     * was not flushed. Only the simulator turns it off: its crashes are a
+     * close and reopen on an in-memory env, and the log was 9% of its
+     * instructions (writing it, then replaying it at every restart). */
+    bool wal;
 };
 
 /* Fills cfg with the defaults above. */

@@ -605,6 +605,39 @@ static void test_state_records_atomic_with_data(void **state)
     assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), SP_ECORRUPT);
 }
 
+/* Without RocksDB's log (the simulator's store), a close flushes the
+ * memtables: everything applied, directly or in a batch, and the applied
+ * index are there after a reopen, and a sync still succeeds. */
+static void test_no_wal_close_keeps_applies(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.wal = false;
+    f->cfg.sync = false;
+    fx_reopen(f);
+    assert_int_equal(put(f->s, 1, "a", 1, 10, "A10"), 0);
+    txn_store_apply_begin(f->s);
+    struct txn_write w = {TXN_WRITE_PUT, "b", 1, "B20", 3};
+    struct txn_apply a = {.group = 1, .ts = 20, .writes = &w, .writes_n = 1, .applied_index = 7};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    assert_int_equal(txn_store_sync(f->s, NULL), 0);
+    assert_int_equal(put(f->s, 1, "c", 1, 30, "C30"), 0);
+    fx_reopen(f);
+    const char *keys[3] = {"a", "b", "c"}, *want[3] = {"A10", "B20", "C30"};
+    for (int i = 0; i < 3; i++) {
+        struct txn_version v;
+        assert_int_equal(txn_store_get(f->s, 1, keys[i], 1, 100, &v, NULL), 0);
+        assert_int_equal(v.kind, TXN_VERSION_VALUE);
+        assert_int_equal(v.value_len, 3);
+        assert_memory_equal(v.value, want[i], 3);
+        txn_version_clear(&v);
+    }
+    struct txn_group_meta m;
+    assert_int_equal(txn_store_meta(f->s, 1, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 7);
+    assert_int_equal(m.last_ts, 30);
+}
+
 /* A prefix lists only the records under it, in key order, and the records
  * of a neighbouring group never show (a restart lists only "p" records). */
 static void test_state_list_prefix(void **state)
@@ -1116,6 +1149,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meta_applied_index_and_last_ts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_records_atomic_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_list_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_wal_close_keeps_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_horizon_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_respects_oldest_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_bounded_passes, setup, teardown),
