@@ -105,10 +105,13 @@ const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__g
     for (uint32_t s = *decision_bucket(g, id); s != 0; s = g->decision_next[s - 1])
         if (g->decisions[s - 1].id == id)
             return &g->decisions[s - 1];
+    /* Not in the ring, so not in the open batch either (a batch holds at
+     * most TXN__PEND_APPLIES_MAX applies, fewer than the ring): what is
+     * written is all there is, and the lookup leaves the batch whole. */
     uint8_t key[9], *value = NULL;
     size_t len = 0;
     decision_key(key, id);
-    int rc = txn_store_state_get(n->store, g->id, key, 9, &value, &len, NULL);
+    int rc = txn_store_state_get_written(n->store, g->id, key, 9, &value, &len, NULL);
     if (rc != 0 || len != 8) {
         SP_ASSERT(rc == SP_ENOTFOUND || rc == 0); /* an I/O error here is fatal */
         free(value);

@@ -13,17 +13,22 @@
 
 #include "sp_assert.h"
 
+/* txn__decision_find reads decisions past the open batch, because every
+ * decision in it is still in the node's ring of the last ones. */
+_Static_assert(TXN__PEND_APPLIES_MAX < TXN_NODE_DECISIONS_MAX,
+               "an open batch's decisions must all be in the decision ring");
+
 #include <stdlib.h>
 #include <string.h>
 
-int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
-                        uint8_t **value, size_t *value_len, struct sp_err *err)
+static int state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+                     uint8_t **value, size_t *value_len, bool see_batch, struct sp_err *err)
 {
     SP_ASSERT(s != NULL && value != NULL && value_len != NULL);
     SP_ASSERT(key != NULL || key_len == 0);
     *value = NULL;
     *value_len = 0;
-    {
+    if (see_batch) {
         int orc = txn__reads_own_applies(s, err);
         if (orc)
             return orc;
@@ -57,6 +62,19 @@ int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key
     rocksdb_free(rec);
     free(rkey);
     return rc;
+}
+
+int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+                        uint8_t **value, size_t *value_len, struct sp_err *err)
+{
+    return state_get(s, group, key, key_len, value, value_len, true, err);
+}
+
+int txn_store_state_get_written(struct txn_store *s, txn_group_id group, const void *key,
+                                size_t key_len, uint8_t **value, size_t *value_len,
+                                struct sp_err *err)
+{
+    return state_get(s, group, key, key_len, value, value_len, false, err);
 }
 
 int txn_store_state_list(struct txn_store *s, txn_group_id group, const void *key_prefix,

@@ -293,6 +293,15 @@ int txn_store_scan(struct txn_store *s, txn_group_id group, const void *start, s
 int txn_store_state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
                         uint8_t **value, size_t *value_len, struct sp_err *err);
 
+/* As txn_store_state_get, but reads only what is written to RocksDB: the
+ * calling thread's open batch (txn_store_apply_begin) is neither seen nor
+ * written early. For a caller that itself keeps what it put in the open
+ * batch (the coordinator's decision cache), so that a lookup does not cut
+ * the batch in two. */
+int txn_store_state_get_written(struct txn_store *s, txn_group_id group, const void *key,
+                                size_t key_len, uint8_t **value, size_t *value_len,
+                                struct sp_err *err);
+
 /* Calls fn for every state record of `group` whose key starts with
  * `key_prefix` (key_prefix_len 0: every record), in key order, at most `max`
  * records; pointers passed to fn are valid only during the call. fn returns

@@ -638,6 +638,34 @@ static void test_no_wal_close_keeps_applies(void **state)
     assert_int_equal(m.last_ts, 30);
 }
 
+/* A state record in the open batch: txn_store_state_get_written does not
+ * see it and leaves the batch open; txn_store_state_get writes the batch
+ * and sees it; afterwards both do. */
+static void test_state_get_written_skips_open_batch(void **state)
+{
+    struct fx *f = *state;
+    txn_store_apply_begin(f->s);
+    struct txn_state_write sw = {"d1", 2, "pv", 2};
+    struct txn_apply a = {.group = 3, .state = &sw, .state_n = 1, .applied_index = 1};
+    assert_int_equal(txn_store_apply(f->s, &a, NULL), 0);
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(txn_store_state_get_written(f->s, 3, "d1", 2, &v, &vl, NULL), SP_ENOTFOUND);
+    assert_null(v);
+    /* The first lookup left the batch open: still not there. */
+    assert_int_equal(txn_store_state_get_written(f->s, 3, "d1", 2, &v, &vl, NULL), SP_ENOTFOUND);
+    assert_int_equal(txn_store_state_get(f->s, 3, "d1", 2, &v, &vl, NULL), 0);
+    assert_int_equal(vl, 2);
+    free(v);
+    assert_int_equal(txn_store_state_get_written(f->s, 3, "d1", 2, &v, &vl, NULL), 0);
+    assert_memory_equal(v, "pv", 2);
+    free(v);
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    struct txn_group_meta m;
+    assert_int_equal(txn_store_meta(f->s, 3, &m, NULL), 0);
+    assert_int_equal(m.applied_index, 1);
+}
+
 /* A prefix lists only the records under it, in key order, and the records
  * of a neighbouring group never show (a restart lists only "p" records). */
 static void test_state_list_prefix(void **state)
@@ -1149,6 +1177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meta_applied_index_and_last_ts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_records_atomic_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_list_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_get_written_skips_open_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_wal_close_keeps_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_horizon_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_respects_oldest_read, setup, teardown),
