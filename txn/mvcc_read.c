@@ -111,26 +111,14 @@ static int version_at(rocksdb_iterator_t *it, size_t prefix_len, struct txn_vers
     return 0;
 }
 
-int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+/* The newest version of key <= t through the iterator `it`. */
+static int get_at(rocksdb_iterator_t *it, txn_group_id group, const void *key, size_t key_len,
                   tt_micros t, struct txn_version *out, struct sp_err *err)
 {
-    SP_ASSERT(s != NULL && out != NULL);
-    SP_ASSERT(key != NULL || key_len == 0);
-    memset(out, 0, sizeof *out);
-    {
-        int orc = txn__reads_own_applies(s, err);
-        if (orc)
-            return orc;
-    }
-    rocksdb_iterator_t *it = NULL;
-    int rc = read_begin(s, group, key_len, t, &it, err);
-    if (rc)
-        return rc;
+    int rc = 0;
     uint8_t *buf = malloc(TXN__DATA_KEY_MAX(key_len));
-    if (!buf) {
-        rocksdb_iter_destroy(it);
+    if (!buf)
         return sp_err_set(err, SP_ENOMEM, "mvcc read: out of memory");
-    }
     size_t prefix_len = txn__encode_key_prefix(buf, group, key, key_len);
     size_t seek_len = txn__encode_data_key(buf, group, key, key_len, t);
     rocksdb_iter_seek(it, (const char *) buf, seek_len);
@@ -145,9 +133,46 @@ int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size
     }
     SP_ASSERT(rc != 0 || out->ts <= t);
     free(buf);
-    rocksdb_iter_destroy(it);
     if (rc)
         txn_version_clear(out);
+    return rc;
+}
+
+int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
+                  tt_micros t, struct txn_version *out, struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && out != NULL);
+    SP_ASSERT(key != NULL || key_len == 0);
+    struct txn_key k = {key, key_len};
+    return txn_store_get_many(s, group, &k, 1, t, out, err);
+}
+
+int txn_store_get_many(struct txn_store *s, txn_group_id group, const struct txn_key *keys,
+                       uint32_t n, tt_micros t, struct txn_version *out, struct sp_err *err)
+{
+    SP_ASSERT(s != NULL && (out != NULL || n == 0) && (keys != NULL || n == 0));
+    if (n > 0)
+        memset(out, 0, sizeof *out * n);
+    {
+        int orc = txn__reads_own_applies(s, err);
+        if (orc)
+            return orc;
+    }
+    size_t key_max = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        SP_ASSERT(keys[i].key != NULL || keys[i].key_len == 0);
+        if (keys[i].key_len > key_max)
+            key_max = keys[i].key_len;
+    }
+    rocksdb_iterator_t *it = NULL;
+    int rc = read_begin(s, group, key_max, t, &it, err);
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        rc = get_at(it, group, keys[i].key, keys[i].key_len, t, &out[i], err);
+    if (it)
+        rocksdb_iter_destroy(it);
+    if (rc)
+        for (uint32_t i = 0; i < n; i++)
+            txn_version_clear(&out[i]);
     return rc;
 }
 

@@ -103,16 +103,17 @@ void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, 
 {
     SP_ASSERT(keys_n <= TXN_REQ_KEYS_MAX && t >= 0);
     struct txn_value *vals = txn__arena_alloc(&n->arena, sizeof *vals * (keys_n ? keys_n : 1));
+    struct txn_version vs[TXN_REQ_KEYS_MAX];
     struct txn_reply r = {.client = client, .req_id = req_id, .id = id, .ts = t};
+    r.status = txn_store_get_many(n->store, g->id, keys, keys_n, t, vs, NULL);
     for (uint32_t i = 0; i < keys_n && r.status == 0; i++) {
-        struct txn_version v = {0};
-        r.status = txn_store_get(n->store, g->id, keys[i].key, keys[i].key_len, t, &v, NULL);
         /* Every field set: the arena does not zero, and a point read carries
          * no key (only scan rows do). */
-        vals[i] = (struct txn_value){.kind = v.kind, .ts = v.ts,
-                                     .value = txn__arena_dup(&n->arena, v.value, v.value_len),
-                                     .value_len = v.value_len};
-        txn_version_clear(&v);
+        vals[i] = (struct txn_value){.kind = vs[i].kind, .ts = vs[i].ts,
+                                     .value = txn__arena_dup(&n->arena, vs[i].value,
+                                                             vs[i].value_len),
+                                     .value_len = vs[i].value_len};
+        txn_version_clear(&vs[i]);
     }
     if (r.status == 0) {
         r.values = vals;
@@ -471,15 +472,12 @@ int txn_node_read_stale(struct txn_node *n, const struct txn_request *req, struc
         return SP_ETXN_NOT_SAFE;
     out->reply = (struct txn_reply){.client = req->client, .req_id = req->req_id, .id = req->id,
                                     .ts = t};
+    int rc = txn_store_get_many(n->store, g->id, req->keys, req->keys_n, t, out->versions, NULL);
+    if (rc) /* every version cleared; e.g. SP_ETXN_TOO_OLD: the step path answers it */
+        return SP_ETXN_NOT_SAFE;
+    out->reply.values_n = req->keys_n;
     for (uint32_t i = 0; i < req->keys_n; i++) {
-        struct txn_version *v = &out->versions[i];
-        memset(v, 0, sizeof *v);
-        int rc = txn_store_get(n->store, g->id, req->keys[i].key, req->keys[i].key_len, t, v, NULL);
-        out->reply.values_n = i + 1; /* versions[0..i] to clear */
-        if (rc) {
-            txn_node_read_clear(out);
-            return SP_ETXN_NOT_SAFE; /* e.g. SP_ETXN_TOO_OLD: the step path answers it */
-        }
+        const struct txn_version *v = &out->versions[i];
         out->vals[i] = (struct txn_value){.kind = v->kind, .ts = v->ts, .value = v->value,
                                           .value_len = v->value_len};
     }

@@ -605,6 +605,38 @@ static void test_state_records_atomic_with_data(void **state)
     assert_int_equal(txn_store_state_list(f->s, 5, NULL, 0, collect, &c, 8, NULL), SP_ECORRUPT);
 }
 
+/* Several keys through one iterator: each gets its own newest version <= t,
+ * an absent key reads absent, and one key over the limit fails the whole
+ * read with every result cleared. */
+static void test_get_many(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(put(f->s, 1, "a", 1, 10, "A10"), 0);
+    assert_int_equal(put(f->s, 1, "a", 1, 30, "A30"), 0);
+    assert_int_equal(put(f->s, 1, "b", 1, 20, "B20"), 0);
+    assert_int_equal(put(f->s, 2, "c", 1, 5, "C05"), 0); /* another group */
+    struct txn_key keys[4] = {{"b", 1}, {"c", 1}, {"a", 1}, {"b", 1}};
+    struct txn_version v[4];
+    assert_int_equal(txn_store_get_many(f->s, 1, keys, 4, 25, v, NULL), 0);
+    assert_int_equal(v[0].kind, TXN_VERSION_VALUE);
+    assert_memory_equal(v[0].value, "B20", 3);
+    assert_int_equal(v[1].kind, TXN_VERSION_ABSENT);
+    assert_int_equal(v[2].ts, 10);
+    assert_memory_equal(v[2].value, "A10", 3);
+    assert_int_equal(v[3].ts, 20);
+    for (int i = 0; i < 4; i++)
+        txn_version_clear(&v[i]);
+    assert_int_equal(txn_store_get_many(f->s, 1, keys, 0, 25, NULL, NULL), 0);
+    char *big = calloc(1, TXN_KEY_BYTES_MAX_DEFAULT + 1);
+    struct txn_key bad[2] = {{"a", 1}, {big, TXN_KEY_BYTES_MAX_DEFAULT + 1}};
+    struct sp_err err = {0};
+    assert_int_equal(txn_store_get_many(f->s, 1, bad, 2, 40, v, &err), SP_ETXN_TOO_LARGE);
+    assert_null(v[0].value);
+    assert_null(v[1].value);
+    assert_non_null(strstr(err.msg, "exceeds the limit"));
+    free(big);
+}
+
 /* Without RocksDB's log (the simulator's store), a close flushes the
  * memtables: everything applied, directly or in a batch, and the applied
  * index are there after a reopen, and a sync still succeeds. */
@@ -1177,6 +1209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meta_applied_index_and_last_ts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_records_atomic_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_list_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_get_written_skips_open_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_wal_close_keeps_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_horizon_and_too_old, setup, teardown),
