@@ -151,8 +151,9 @@ int txn_store_get_many(struct txn_store *s, txn_group_id group, const struct txn
                        uint32_t n, tt_micros t, struct txn_version *out, struct sp_err *err)
 {
     SP_ASSERT(s != NULL && (out != NULL || n == 0) && (keys != NULL || n == 0));
-    if (n > 0)
-        memset(out, 0, sizeof *out * n);
+    if (n == 0)
+        return 0; /* nothing to read, nothing to check */
+    memset(out, 0, sizeof *out * n);
     {
         int orc = txn__reads_own_applies(s, err);
         if (orc)

@@ -254,7 +254,8 @@ int txn_store_get(struct txn_store *s, txn_group_id group, const void *key, size
 
 /* txn_store_get for keys[0..n) at the same t, through one iterator (one
  * RocksDB snapshot for all of them): out[i] is keys[i]'s version. On an
- * error every out[i] is cleared and the first error is returned. */
+ * error every out[i] is cleared and the first error is returned. n == 0
+ * reads nothing and returns 0. */
 struct txn_key;
 int txn_store_get_many(struct txn_store *s, txn_group_id group, const struct txn_key *keys,
                        uint32_t n, tt_micros t, struct txn_version *out, struct sp_err *err);
