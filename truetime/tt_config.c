@@ -78,7 +78,7 @@ static int parse_backend(const char *v, struct tt_config *c, struct sp_err *err)
 static int parse_udp(const char *v, struct tt_config *c, struct sp_err *err)
 {
     const char *colon = strrchr(v, ':');
-    uint32_t port;
+    uint32_t port = 0; /* set when parse_u32 succeeds; -O3 cannot tell */
     if (!colon || colon == v || (size_t) (colon - v) >= sizeof c->chrony_host ||
         parse_u32("chrony_udp port", colon + 1, 1, 65535, &port, NULL))
         return sp_err_set(err, SP_ECONFIG,
