@@ -13,13 +13,13 @@
 
 #include "sp_assert.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* txn__decision_find reads decisions past the open batch, because every
  * decision in it is still in the node's ring of the last ones. */
 _Static_assert(TXN__PEND_APPLIES_MAX < TXN_NODE_DECISIONS_MAX,
                "an open batch's decisions must all be in the decision ring");
-
-#include <stdlib.h>
-#include <string.h>
 
 static int state_get(struct txn_store *s, txn_group_id group, const void *key, size_t key_len,
                      uint8_t **value, size_t *value_len, bool see_batch, struct sp_err *err)
