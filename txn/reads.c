@@ -459,16 +459,14 @@ int txn_node_read_stale(struct txn_node *n, const struct txn_request *req, struc
         return SP_ETXN_NOT_SAFE;
     tt_micros safe = atomic_load_explicit(&g->pub_safe, memory_order_acquire);
     tt_micros last = atomic_load_explicit(&g->pub_last_ts, memory_order_relaxed);
-    /* read_ts() for TXN_READ_STALE (txn_safetime_stale_read_ts), then
-     * read_ready(): t <= t_safe (R1) by construction, and commit wait over
-     * for the newest version a read at t can see (R4). A LastTS newer than
-     * the t_safe read with it only makes the check stricter. */
-    tt_micros oldest = now.latest - req->staleness_us;
-    if (safe < oldest)
-        return SP_ETXN_NOT_SAFE; /* the step path waits or says SP_ETXN_NOT_SAFE */
-    tt_micros past = now.earliest > oldest ? now.earliest : oldest;
-    tt_micros t = safe < past ? safe : past;
-    if (t < 0 || !txn_ts_commit_wait_over(now, t < last ? t : last))
+    /* read_ts() for TXN_READ_STALE, then read_ready(): t <= t_safe (R1) by
+     * construction, and commit wait over for the newest version a read at t
+     * can see (R4). A LastTS newer than the t_safe read with it only makes
+     * the check stricter. Too far behind: the step path waits or says
+     * SP_ETXN_NOT_SAFE. */
+    tt_micros t = 0;
+    if (!txn_safetime_stale_ts(safe, now, req->staleness_us, &t) || t < 0 ||
+        !txn_ts_commit_wait_over(now, t < last ? t : last))
         return SP_ETXN_NOT_SAFE;
     out->reply = (struct txn_reply){.client = req->client, .req_id = req->req_id, .id = req->id,
                                     .ts = t};

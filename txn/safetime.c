@@ -311,15 +311,24 @@ int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval
 {
     SP_ASSERT(st != NULL && out != NULL && staleness_us >= 0);
     tt_micros safe = txn_safetime_get(st);
-    tt_micros oldest = now.latest - staleness_us;
-    if (safe < oldest)
+    if (!txn_safetime_stale_ts(safe, now, staleness_us, out))
         return sp_err_set(err, SP_ETXN_NOT_SAFE,
                           "replica is %lld us behind now.latest; the staleness bound is %lld us",
                           (long long) (now.latest - safe), (long long) staleness_us);
+    return 0;
+}
+
+bool txn_safetime_stale_ts(tt_micros safe, struct tt_interval now, tt_micros staleness_us,
+                           tt_micros *out)
+{
+    SP_ASSERT(out != NULL && staleness_us >= 0);
+    tt_micros oldest = now.latest - staleness_us;
+    if (safe < oldest)
+        return false;
     /* A promise can put t_safe ahead of the clock; a snapshot read stays at
      * a timestamp certainly passed (now.earliest), so a transaction that
      * starts after it ends gets a larger timestamp. */
     tt_micros past = now.earliest > oldest ? now.earliest : oldest;
     *out = safe < past ? safe : past;
-    return 0;
+    return true;
 }

@@ -597,6 +597,12 @@ tt_micros txn_safetime_strong_read_ts(const struct txn_safetime *st, struct tt_i
 int txn_safetime_stale_read_ts(const struct txn_safetime *st, struct tt_interval now,
                                tt_micros staleness_us, tt_micros *out, struct sp_err *err);
 
+/* The same rule for a given t_safe `safe` (txn_node_read_stale reads the one
+ * its node published): false if safe < now.latest - staleness_us, else true
+ * with the timestamp in *out. */
+bool txn_safetime_stale_ts(tt_micros safe, struct tt_interval now, tt_micros staleness_us,
+                           tt_micros *out);
+
 /* ======================================================================
  * Timestamp rules (leader side)
  * ====================================================================== */
