@@ -503,6 +503,18 @@ static void check_caught_up(struct txn_node *n, struct txn__group *g)
 
 /* ---- apply ---------------------------------------------------------------- */
 
+/* A record with no effect but its position: applied index and safe time. */
+static int apply_noop(struct txn_node *n, struct txn__group *g, uint64_t pos)
+{
+    struct txn_apply a = {.group = g->id, .applied_index = pos};
+    int rc = txn__store_apply(n, g, &a);
+    if (rc == 0) {
+        g->applied = pos;
+        txn_safetime_apply_other(g->st, pos);
+    }
+    return rc;
+}
+
 /* N6: returns 1 if rec is skipped (its position applied as a no-op), 0 to
  * apply it, or an error. Raising tag_max is made durable first, in its own
  * batch: a crash before the record itself is applied replays it with
@@ -510,21 +522,16 @@ static void check_caught_up(struct txn_node *n, struct txn__group *g)
 static int check_tag(struct txn_node *n, struct txn__group *g, uint64_t pos,
                      const struct txn__rec *rec)
 {
-    struct txn_apply a = {.group = g->id};
     if (rec->tag < g->tag_max) {
         SP_DEBUG("txn node %u: group %llu: skip record %u txn %llu of ballot %llu < %llu",
                  n->cfg.self, (unsigned long long) g->id, rec->type, (unsigned long long) rec->id,
                  (unsigned long long) rec->tag, (unsigned long long) g->tag_max);
-        a.applied_index = pos;
-        int rc = txn__store_apply(n, g, &a);
-        if (rc)
-            return rc;
-        g->applied = pos;
-        txn_safetime_apply_other(g->st, pos);
-        return 1;
+        int rc = apply_noop(n, g, pos);
+        return rc ? rc : 1;
     }
     if (rec->tag == g->tag_max)
         return 0;
+    struct txn_apply a = {.group = g->id};
     uint64_t tag = rec->tag;
     struct txn_state_write sw = {.key = TAG_MAX_KEY, .key_len = sizeof TAG_MAX_KEY};
     sw.value = &tag;
@@ -573,15 +580,8 @@ static int apply_record(struct txn_node *n, struct txn__group *g, uint64_t pos, 
         return txn__apply_prepare(n, g, pos, &rec, p, len);
     case TXN__REC_OUTCOME:
         return txn__apply_outcome(n, g, pos, &rec);
-    case TXN__REC_BARRIER: { /* check_tag() raised tag_max; nothing else */
-        struct txn_apply a = {.group = g->id, .applied_index = pos};
-        rc = txn__store_apply(n, g, &a);
-        if (rc == 0) {
-            g->applied = pos;
-            txn_safetime_apply_other(g->st, pos);
-        }
-        return rc;
-    }
+    case TXN__REC_BARRIER: /* check_tag() raised tag_max; nothing else */
+        return apply_noop(n, g, pos);
     default:
         return txn__apply_decision(n, g, pos, &rec);
     }
