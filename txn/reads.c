@@ -450,11 +450,8 @@ int txn_node_read_stale(struct txn_node *n, const struct txn_request *req, struc
         req->keys_n > TXN_REQ_KEYS_MAX ||
         atomic_load_explicit(&n->pub_failed, memory_order_acquire))
         return SP_ETXN_NOT_SAFE;
-    /* groups_n and the ids are fixed at txn_node_create. */
-    const struct txn__group *g = NULL;
-    for (uint32_t i = 0; i < n->groups_n && g == NULL; i++)
-        if (n->groups[i].id == req->group)
-            g = &n->groups[i];
+    /* groups_n and the ids are fixed at txn_node_create: safe to search. */
+    const struct txn__group *g = txn__group_find(n, req->group);
     if (g == NULL)
         return SP_ETXN_NOT_SAFE;
     tt_micros safe = atomic_load_explicit(&g->pub_safe, memory_order_acquire);
