@@ -1452,13 +1452,19 @@ static void ro_reply(struct w_world *w, struct w_client *c, const struct txn_rep
     ro_send(w, c);
 }
 
+/* A reply to a request the client no longer waits for. */
+static bool reply_stale(const struct w_client *c, const struct txn_reply *r)
+{
+    return c->phase == C_IDLE || c->phase == C_BACKOFF || r->req_id < c->req_lo;
+}
+
 static void client_on_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
 {
     TRACE(w, "client %u: reply %llu (lo %llu, phase %d): %s ts %lld hint %u", c->idx,
           (unsigned long long) r->req_id, (unsigned long long) c->req_lo, (int) c->phase,
           sp_errname(r->status), (long long) r->ts, r->leader_hint);
-    if (c->phase == C_IDLE || c->phase == C_BACKOFF || r->req_id < c->req_lo)
-        return; /* stale */
+    if (reply_stale(c, r))
+        return;
     if (c->phase == C_RO)
         ro_reply(w, c, r);
     else
@@ -2016,8 +2022,6 @@ int w_schedule_parse(const char *s, struct w_scheduled *out, uint32_t max, uint3
         }
         /* Nodes are 1-based on the command line; a leader fault names a group. */
         out[(*n)++] = (struct w_scheduled){t * mul, kind, kind == W_F_LEADER ? nd : nd - (nd > 0)};
-        if (kind == W_F_LEADER && nd < 0)
-            out[*n - 1].node = -1;
         p += len + (e != NULL);
     }
     return 0;
@@ -2310,7 +2314,9 @@ static void run_event(struct w_world *w, struct w_event *e)
         deliver(w, e);
         break;
     case W_REPLY:
-        late_reply(w, e->ptr);
+        /* Only a reply the client no longer waits for can be a late one. */
+        if (w->deferred_n > 0 && reply_stale(&w->clients[e->node], e->ptr))
+            late_reply(w, e->ptr);
         client_on_reply(w, &w->clients[e->node], e->ptr);
         free_event(e);
         break;
