@@ -434,6 +434,12 @@ struct reads {
 /* Collects the versions: writes of ok and unknown read-write transactions
  * that carry a ts. For registers only a transaction's last write of a key
  * is a version (the earlier ones are intermediate, never visible). */
+/* An unknown transaction without a timestamp: it cannot be placed. */
+static bool unplaced(const struct sim_txn *t)
+{
+    return t->outcome == SIM_UNKNOWN && t->ts <= 0;
+}
+
 static int build_versions(struct reads *x)
 {
     const struct sim_history *h = x->h;
@@ -453,9 +459,7 @@ static int build_versions(struct reads *x)
              * value, an unknown transaction without a ts (it cannot be placed,
              * so a read of its value cannot be proven wrong), then any writer
              * that counts over an aborted one. */
-            bool t_unplaced = tx->outcome == SIM_UNKNOWN && tx->ts <= 0;
-            bool w_unplaced = h->txns[*w].outcome == SIM_UNKNOWN && h->txns[*w].ts <= 0;
-            if (h->txns[*w].outcome == SIM_ABORTED || (t_unplaced && !w_unplaced))
+            if (h->txns[*w].outcome == SIM_ABORTED || (unplaced(tx) && !unplaced(&h->txns[*w])))
                 *w = t;
             if (tx->outcome == SIM_ABORTED || tx->ts <= 0)
                 continue;

@@ -115,6 +115,13 @@ static int add_edge(struct graph *g, uint32_t s, uint32_t d, uint8_t type, uint3
 }
 
 /* A dependency edge, and check that commit timestamps agree with it. */
+/* Whether t has a timestamp to hold an edge to: a commit's, or an ok
+ * read-only transaction's (which may be 0, the initial state). */
+static bool placed(const struct sim_txn *t)
+{
+    return t->ts > 0 || (t->outcome == SIM_OK && t->mode == SIM_RO);
+}
+
 static int add_dep(struct graph *g, uint32_t s, uint32_t d, uint8_t type, uint32_t key)
 {
     const struct sim_history *h = g->h;
@@ -122,9 +129,7 @@ static int add_dep(struct graph *g, uint32_t s, uint32_t d, uint8_t type, uint32
         return 0;
     const struct sim_txn *a = &h->txns[s], *b = &h->txns[d];
     bool bad = false;
-    bool a_ts = a->ts > 0 || (a->outcome == SIM_OK && a->mode == SIM_RO);
-    bool b_ts = b->ts > 0 || (b->outcome == SIM_OK && b->mode == SIM_RO);
-    if (a_ts && b_ts) {
+    if (placed(a) && placed(b)) {
         if (type == E_WW)
             bad = a->ts >= b->ts;
         else if (type == E_WR)

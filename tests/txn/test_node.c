@@ -934,6 +934,30 @@ static struct txn_write put(const char *k, const char *v)
     return (struct txn_write){TXN_WRITE_PUT, k, strlen(k), v, strlen(v)};
 }
 
+/* 2PC in the solo cluster: a PREPARE at group 2 (coordinator group 1) with
+ * the write w (none if NULL), and group 1's COMMIT with group 2 as its
+ * participant. */
+static const txn_group_id SOLO_PART = 2;
+
+static struct txn_request solo_prepare(txn_id id, tt_micros start_ts, const struct txn_write *w)
+{
+    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = id, .start_ts = start_ts};
+    p.writes = w;
+    p.writes_n = w != NULL;
+    p.coord_group = 1;
+    return p;
+}
+
+static struct txn_request solo_commit(txn_id id, tt_micros start_ts, const struct txn_write *w)
+{
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = id, .start_ts = start_ts};
+    c.writes = w;
+    c.writes_n = w != NULL;
+    c.participants = &SOLO_PART;
+    c.participants_n = 1;
+    return c;
+}
+
 /* From §4.1.2: the commit timestamp s >= TT.now().latest at the commit, > every
  * earlier one; and no reply before TT.after(s), however fast Paxos is. */
 static void test_solo_commit_wait(void **state)
@@ -1114,20 +1138,12 @@ static void test_solo_two_phase(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write wa = put("a", "1"), wb = put("b", "2");
-    txn_group_id part = 2;
-    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 5, .start_ts = s->now};
-    p.writes = &wb;
-    p.writes_n = 1;
-    p.coord_group = 1;
+    struct txn_request p = solo_prepare(5, s->now, &wb);
     solo_request(s, &p);
     assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1);
     tt_micros prepare_ts = txn_node_safe_time(LEADER(s), 2) + 1; /* t_TM_safe = prepare ts - 1 */
     struct tt_interval arrival = solo_tt(s);
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 5, .start_ts = s->now};
-    c.writes = &wa;
-    c.writes_n = 1;
-    c.participants = &part;
-    c.participants_n = 1;
+    struct txn_request c = solo_commit(5, s->now, &wa);
     solo_request(s, &c);
     while (solo_reply(s, c.req_id) == NULL)
         solo_advance(s, 200);
@@ -1251,10 +1267,7 @@ static void test_solo_promise_needs_own_record(void **state)
     struct solo *s = solo_create();
     solo_cut = 1u;
     struct txn_write w = put("b", "stale");
-    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 90, .start_ts = s->now};
-    p.writes = &w;
-    p.writes_n = 1;
-    p.coord_group = 1;
+    struct txn_request p = solo_prepare(90, s->now, &w);
     solo_request(s, &p);
     tt_micros prepare_ts = txn_node_s_max(LEADER(s), 2); /* recorded as assigned (N4) */
     for (int i = 0; i < 30 && !txn_node_is_leader(s->nodes[1].n, 2) &&
@@ -1376,12 +1389,9 @@ static void test_solo_commit_checks_read_locks(void **state)
     solo_advance(s, 10 * 1000);
     assert_int_equal(solo_reply(s, c2.req_id)->status, SP_ETXN_ABORTED);
     assert_int_equal(txn_node_last_ts(LEADER(s), 1), last1); /* nothing logged */
-    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 92, .start_ts = rd.start_ts};
+    struct txn_request p = solo_prepare(92, rd.start_ts, &wf);
     p.keys = &ke;
     p.keys_n = 1;
-    p.writes = &wf;
-    p.writes_n = 1;
-    p.coord_group = 1;
     solo_request(s, &p);
     solo_advance(s, 1000);
     assert_int_equal(solo_reply(s, p.req_id)->status, SP_ETXN_ABORTED);
@@ -1397,21 +1407,13 @@ static void test_solo_coordinator_clock_steps_back(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write wa = put("a", "1"), wb = put("b", "2");
-    txn_group_id part = 2;
     solo_hold_2pc = true; /* the vote waits */
-    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 7, .start_ts = s->now};
-    p.writes = &wb;
-    p.writes_n = 1;
-    p.coord_group = 1;
+    struct txn_request p = solo_prepare(7, s->now, &wb);
     solo_request(s, &p);
     assert_int_equal(txn_node_prepared_n(LEADER(s), 2), 1);
     solo_offset_us = SOLO_EPS_US; /* the clock is ahead when the commit arrives */
     struct tt_interval arrival = solo_tt(s);
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 7, .start_ts = p.start_ts};
-    c.writes = &wa;
-    c.writes_n = 1;
-    c.participants = &part;
-    c.participants_n = 1;
+    struct txn_request c = solo_commit(7, p.start_ts, &wa);
     solo_request(s, &c);
     solo_offset_us = -SOLO_EPS_US; /* and steps back by 2 eps before the vote */
     solo_release_2pc(s);
@@ -1506,8 +1508,7 @@ static void test_solo_prepared_read_locks_survive_restart(void **state)
     rd2.keys = &kq;
     solo_request(s, &rd2);
     assert_int_equal(solo_reply(s, rd2.req_id)->status, 0);
-    struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = 50, .start_ts = rd.start_ts};
-    p.coord_group = 1;
+    struct txn_request p = solo_prepare(50, rd.start_ts, NULL);
     solo_request(s, &p);
     struct txn_request p2 = p;
     p2.id = 51;
