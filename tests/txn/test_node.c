@@ -939,6 +939,15 @@ static struct txn_write put(const char *k, const char *v)
  * participant. */
 static const txn_group_id SOLO_PART = 2;
 
+/* A single-group COMMIT at group 1 with the write w (none if NULL). */
+static struct txn_request solo_commit1(txn_id id, tt_micros start_ts, const struct txn_write *w)
+{
+    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = id, .start_ts = start_ts};
+    c.writes = w;
+    c.writes_n = w != NULL;
+    return c;
+}
+
 static struct txn_request solo_prepare(txn_id id, tt_micros start_ts, const struct txn_write *w)
 {
     struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = id, .start_ts = start_ts};
@@ -950,9 +959,7 @@ static struct txn_request solo_prepare(txn_id id, tt_micros start_ts, const stru
 
 static struct txn_request solo_commit(txn_id id, tt_micros start_ts, const struct txn_write *w)
 {
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = id, .start_ts = start_ts};
-    c.writes = w;
-    c.writes_n = w != NULL;
+    struct txn_request c = solo_commit1(id, start_ts, w);
     c.participants = &SOLO_PART;
     c.participants_n = 1;
     return c;
@@ -966,9 +973,7 @@ static void test_solo_commit_wait(void **state)
     struct solo *s = solo_create();
     struct txn_write w = put("k", "v1");
     struct tt_interval at = solo_tt(s);
-    struct txn_request q = {.type = TXN_REQ_COMMIT, .group = 1, .id = 1, .start_ts = s->now};
-    q.writes = &w;
-    q.writes_n = 1;
+    struct txn_request q = solo_commit1(1, s->now, &w);
     solo_request(s, &q);
     while (txn_node_last_ts(LEADER(s), 1) == 0) { /* Paxos chooses and applies it */
         assert_null(solo_reply(s, q.req_id));
@@ -1009,9 +1014,7 @@ static void test_solo_reads_wait_for_commit_wait(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w = put("k", "v1");
-    struct txn_request q = {.type = TXN_REQ_COMMIT, .group = 1, .id = 1, .start_ts = s->now};
-    q.writes = &w;
-    q.writes_n = 1;
+    struct txn_request q = solo_commit1(1, s->now, &w);
     solo_request(s, &q);
     while (txn_node_last_ts(LEADER(s), 1) == 0)
         solo_advance(s, 10);
@@ -1066,9 +1069,7 @@ static void test_solo_reads(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w = put("k", "v");
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 3, .start_ts = s->now};
-    c.writes = &w;
-    c.writes_n = 1;
+    struct txn_request c = solo_commit1(3, s->now, &w);
     solo_request(s, &c);
     solo_advance(s, 10 * 1000);
     assert_non_null(solo_reply(s, c.req_id));
@@ -1193,9 +1194,7 @@ static void test_solo_stale_leader_records_skipped(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w0 = put("k", "v0"), w1 = put("k", "stale1"), w2 = put("j", "stale2");
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 70, .start_ts = s->now};
-    c.writes = &w0;
-    c.writes_n = 1;
+    struct txn_request c = solo_commit1(70, s->now, &w0);
     solo_request(s, &c);
     solo_advance(s, 10 * 1000);
     assert_int_equal(solo_reply(s, c.req_id)->status, 0);
@@ -1316,9 +1315,7 @@ static void test_solo_strong_single_read_needs_lease(void **state)
     assert_true(txn_node_is_leader(s->nodes[l].n, 1));
     assert_true(txn_node_is_leader(LEADER(s), 1)); /* in its own view */
     struct txn_write w = put("k", "v");
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 80, .start_ts = s->now};
-    c.writes = &w;
-    c.writes_n = 1;
+    struct txn_request c = solo_commit1(80, s->now, &w);
     solo_request_to(s, l, &c);
     while (solo_reply(s, c.req_id) == NULL)
         solo_advance(s, 500);
@@ -1356,11 +1353,9 @@ static void test_solo_commit_checks_read_locks(void **state)
     rd.keys_n = 1;
     solo_request(s, &rd);
     assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 90, .start_ts = rd.start_ts};
+    struct txn_request c = solo_commit1(90, rd.start_ts, &wb);
     c.keys = &ka;
     c.keys_n = 1;
-    c.writes = &wb;
-    c.writes_n = 1;
     solo_request(s, &c);
     solo_advance(s, 10 * 1000);
     assert_int_equal(solo_reply(s, c.req_id)->status, 0);
@@ -1443,9 +1438,7 @@ static void test_solo_wound_wait_and_expiry(void **state)
     young.keys_n = 1;
     solo_request(s, &young);
     assert_int_equal(solo_reply(s, young.req_id)->status, 0);
-    struct txn_request old = {.type = TXN_REQ_COMMIT, .group = 1, .id = 21, .start_ts = t0};
-    old.writes = &w;
-    old.writes_n = 1;
+    struct txn_request old = solo_commit1(21, t0, &w);
     solo_request(s, &old);
     solo_advance(s, 20 * 1000);
     assert_int_equal(solo_reply(s, old.req_id)->status, 0);
@@ -1559,9 +1552,7 @@ static void test_solo_gc(void **state)
     struct solo *s = solo_create();
     solo_retention_us = 0;
     struct txn_write w1 = put("g", "v1"), w2 = put("g", "v2");
-    struct txn_request c = {.type = TXN_REQ_COMMIT, .group = 1, .id = 40, .start_ts = s->now};
-    c.writes = &w1;
-    c.writes_n = 1;
+    struct txn_request c = solo_commit1(40, s->now, &w1);
     solo_request(s, &c);
     solo_advance(s, 20 * 1000);
     tt_micros ts1 = solo_reply(s, c.req_id)->ts;
