@@ -362,7 +362,7 @@ static int parse_root(struct ctx *x, json_t *root, const char *base, struct sp_c
         (rc = parse_nodes(x, root, base, c)) || (rc = parse_groups(x, root, c)) ||
         (rc = parse_truetime(x, root, c)) || (rc = parse_latency(x, root, c)) ||
         (rc = get_int(x, root, "lease_ms", "lease_ms", 50, 600000, 10000, &lease)) ||
-        (rc = get_int(x, root, "min_next_ms", "min_next_ms", 1, 10000, 10, &min_next)))
+        (rc = get_int(x, root, "min_next_ms", "min_next_ms", 1, 10000, 100, &min_next)))
         return rc;
     c->lease_us = lease * 1000;
     c->min_next_us = min_next * 1000;

@@ -21,7 +21,7 @@
  *     "truetime": {"backend": "chrony", "chrony_socket": "/run/chrony/chronyd.sock"},
  *     "latency_ms": {"us-eu": 40, "us-asia": 80, "eu-asia": 90},
  *     "lease_ms": 10000,
- *     "min_next_ms": 10
+ *     "min_next_ms": 100
  *   }
  *
  * Rules (each violation is an error naming the file, the field and what was

@@ -138,7 +138,7 @@ static int write_config(const struct sp_local_opts *o, const char *chrony_sock,
     else
         fprintf(f, "  ],\n  \"truetime\": {\"backend\": \"chrony\", \"chrony_socket\": \"%s\"},\n",
                 chrony_sock);
-    fprintf(f, "  \"latency_ms\": %s,\n  \"lease_ms\": %d,\n  \"min_next_ms\": 10\n}\n", lat,
+    fprintf(f, "  \"latency_ms\": %s,\n  \"lease_ms\": %d,\n  \"min_next_ms\": 100\n}\n", lat,
             o->lease_ms);
     if (fclose(f) != 0)
         return sp_err_set(err, SP_EIO, "cannot write %s", path);

@@ -75,7 +75,7 @@ void txn_node_config_init(struct txn_node_config *cfg)
 {
     SP_ASSERT(cfg != NULL);
     memset(cfg, 0, sizeof *cfg);
-    cfg->min_next_period_us = 10 * 1000;
+    cfg->min_next_period_us = 100 * 1000;
     cfg->read_timeout_us = 1000 * 1000;
     cfg->vote_timeout_us = 1000 * 1000;
     cfg->query_period_us = 200 * 1000;
@@ -722,6 +722,8 @@ static int on_txn_msg(struct txn_node *n, const struct txn_msg *m)
         txn__on_wound(n, g, m);
     else if (m->type == TXN_MSG_DECISION)
         txn__on_decision_msg(n, g, m);
+    else if (m->type == TXN_MSG_PROMISE_ASK)
+        txn__promise_soon(n, g);
     else
         return SP_EINVAL;
     return 0;

@@ -198,6 +198,9 @@ struct txn__group {
     bool barrier_sent;        /* leader: proposed its BARRIER (R2) */
     tt_micros paxos_wake_us;
     tt_micros promise_due_us;
+    tt_micros promise_sent_us; /* leader: its last MinNextTS promise */
+    bool promise_wanted;       /* leader: a held read waits for one (txn__promise_soon) */
+    tt_micros promise_asked_us; /* replica: last TXN_MSG_PROMISE_ASK it sent */
     tt_micros gc_due_us;
     bool failed;
     struct txn__rw *rws; /* TXN_NODE_TXNS_MAX */
@@ -318,6 +321,7 @@ void txn__serve_read(struct txn_node *n, struct txn__group *g, uint32_t client, 
 void txn__waits_tick(struct txn_node *n, tt_micros *wake);
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 void txn__on_promise(struct txn_node *n, struct txn__group *g, const struct txn_msg *m);
+void txn__promise_soon(struct txn_node *n, struct txn__group *g);
 struct txn__wait *txn__wait_alloc(struct txn_node *n, bool is_read);
 void txn__publish(struct txn_node *n);
 void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);

@@ -219,6 +219,8 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
     return SP_EINVAL;
 }
 
+static void want_promise(struct txn_node *n, struct txn__group *g, tt_micros t, tt_micros *wake);
+
 void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
 {
     tt_micros t = 0;
@@ -257,6 +259,7 @@ void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_
     w->keys = tmp.keys;
     w->keys_n = tmp.keys_n;
     w->scan_limit = limit;
+    want_promise(n, g, t, NULL); /* txn__waits_tick asks again while it waits */
 }
 
 static void release_commit(struct txn_node *n, struct txn__wait *w)
@@ -309,6 +312,7 @@ void txn__waits_tick(struct txn_node *n, tt_micros *wake)
                 *wake = w->deadline_us;
             if (ready_us < *wake)
                 *wake = ready_us;
+            want_promise(n, g, w->ts, wake);
         }
     }
 }
@@ -332,11 +336,65 @@ static bool own_record_applied(struct txn_node *n, struct txn__group *g)
     return false;
 }
 
+/*
+ * MinNextTS on demand. Promises leave every min_next_period_us, long enough
+ * that an idle group costs little; a read held because t_paxos_safe is below
+ * its timestamp does not wait for the next one. At the leader it makes the
+ * next promise due at once (at most one per PROMISE_GAP_US); at another
+ * replica it asks the leader with TXN_MSG_PROMISE_ASK, again every
+ * ask_gap() while the read still waits (an ask may be lost). A promise
+ * cannot help a read that prepared transactions hold (t_TM_safe): none is
+ * asked for then.
+ */
+#define PROMISE_GAP_US 1000
+
+static tt_micros ask_gap(const struct txn_node *n)
+{
+    tt_micros gap = n->cfg.min_next_period_us / 4;
+    return gap > PROMISE_GAP_US ? gap : PROMISE_GAP_US;
+}
+
+void txn__promise_soon(struct txn_node *n, struct txn__group *g)
+{
+    if (g->promise_wanted)
+        return; /* due already; txn__promise_tick retries until it is sent */
+    g->promise_wanted = true;
+    tt_micros at = g->promise_sent_us + PROMISE_GAP_US;
+    if (at < n->now.earliest)
+        at = n->now.earliest;
+    if (at < g->promise_due_us)
+        g->promise_due_us = at;
+}
+
+static void want_promise(struct txn_node *n, struct txn__group *g, tt_micros t, tt_micros *wake)
+{
+    if (txn_safetime_paxos_safe(g->st) >= t)
+        return;
+    if (g->leader && g->caught_up) {
+        txn__promise_soon(n, g); /* promise_tick sends it, in this step or at wake */
+        if (wake != NULL && g->promise_due_us < *wake)
+            *wake = g->promise_due_us;
+        return;
+    }
+    tt_micros next = g->promise_asked_us + ask_gap(n);
+    if (g->promise_asked_us == 0 || next <= n->now.earliest) {
+        g->promise_asked_us = n->now.earliest;
+        struct txn_msg m = {.type = TXN_MSG_PROMISE_ASK, .ts = t};
+        m.from_group = g->id;
+        txn__send_group(n, g->id, &m);
+        next = n->now.earliest + ask_gap(n);
+    }
+    if (wake != NULL && next < *wake)
+        *wake = next;
+}
+
 void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
 {
     SP_ASSERT(g->leader && g->caught_up);
     if (g->promise_due_us <= n->now.earliest) {
-        g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
+        /* Wanted but not possible yet (writes in flight): try again soon. */
+        g->promise_due_us = n->now.earliest + (g->promise_wanted ? PROMISE_GAP_US
+                                                                 : n->cfg.min_next_period_us);
         /* R2: only with nothing assigned and unapplied, and a record of
          * this leader applied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
@@ -359,6 +417,9 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
                 struct txn_msg m = {.type = TXN_MSG_PROMISE, .ts = mn, .index = index};
                 m.from_group = g->id;
                 txn__send_group(n, g->id, &m);
+                g->promise_sent_us = n->now.earliest;
+                g->promise_wanted = false;
+                g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
             }
         }
     }

@@ -735,7 +735,11 @@ struct txn_node_config {
     struct txn_node_group_config groups[TXN_NODE_GROUPS_MAX];
     uint32_t directory_n; /* every group of the cluster, hosted ones included */
     struct txn_directory_entry directory[TXN_DIRECTORY_MAX];
-    tt_micros min_next_period_us;  /* MinNextTS promise period; default 10 ms */
+    tt_micros min_next_period_us;  /* MinNextTS promise period; default 100 ms. A read
+                                    * held for t_paxos_safe gets a promise at once
+                                    * (TXN_MSG_PROMISE_ASK), so the period bounds only
+                                    * how far an idle group's t_safe lags for stale
+                                    * reads and GC, and what an idle group costs */
     tt_micros read_timeout_us;     /* a read waiting for t_safe gives up; default 1 s */
     tt_micros vote_timeout_us;     /* coordinator gives up on missing votes; default 1 s */
     tt_micros query_period_us;     /* prepared participant asks the coordinator; 200 ms */
@@ -781,6 +785,8 @@ enum txn_msg_type {
     TXN_MSG_PROMISE = 4,  /* leader -> its group's replicas: MinNextTS(index) = ts */
     TXN_MSG_WOUND = 5,    /* participant -> coordinator group: an older transaction waits
                            * for this prepared one; abort it if still undecided */
+    TXN_MSG_PROMISE_ASK = 6, /* replica -> its group: a read waits for t_paxos_safe to
+                              * reach ts; leader, promise now (not at the period) */
 };
 
 /* A transaction message. Addressed to a node and a group there; a node that

@@ -66,7 +66,7 @@ static void test_valid(void **state)
     assert_int_equal(sp_conf_latency(&conf, 2, 3), 0);
     assert_int_equal(sp_conf_latency(&conf, 1, 4), 0);
     assert_int_equal(conf.lease_us, 2000000);
-    assert_int_equal(conf.min_next_us, 10000);
+    assert_int_equal(conf.min_next_us, 100000); /* the default */
 }
 
 /* Replaces the first occurrence of from with to in VALID and expects an
