@@ -36,6 +36,7 @@
 #include <time.h>
 
 #define REQUEST_PATH   "/spanner.txn.Spanner/Request"
+#define REQUESTS_PATH  "/spanner.txn.Spanner/Requests"
 #define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
 #define ATTEMPTS_MAX   12
 #define WRITES_MAX     4096
@@ -744,98 +745,120 @@ static uint32_t pick_coordinator(const struct sp_txn *t)
     return 0;
 }
 
-struct prep {
-    struct sp_txn *t;
-    uint32_t gidx, coord;
+/* One request of a commit: a participant's PREPARE or the coordinator's
+ * COMMIT, with its answer. */
+struct part {
+    uint32_t gidx;
+    struct txn_request req;
+    struct txn_write ws[TXN_REQ_WRITES_MAX];
+    struct txn_key rk[TXN_REQ_KEYS_MAX];
+    txn_group_id parts[TXN_PARTICIPANTS_MAX];
+    Spanner__Txn__Reply *rep;
     int rc;
     struct sp_err err;
+};
+
+static void part_build(struct sp_txn *t, uint32_t i, uint32_t coord, struct part *p)
+{
+    uint32_t g = t->touched[i];
+    p->gidx = g;
+    p->req = (struct txn_request){.group = t->c->conf.groups[g].id, .id = t->id,
+                                  .start_ts = t->start_ts};
+    if (i == coord) {
+        p->req.type = TXN_REQ_COMMIT;
+        for (uint32_t k = 0; k < t->touched_n; k++)
+            if (k != coord)
+                p->parts[p->req.participants_n++] = t->c->conf.groups[t->touched[k]].id;
+        p->req.participants = p->parts;
+    } else {
+        p->req.type = TXN_REQ_PREPARE;
+        p->req.coord_group = t->c->conf.groups[t->touched[coord]].id;
+    }
+    p->req.writes_n = group_writes(t, g, p->ws);
+    p->req.writes = p->ws;
+    p->req.keys_n = group_reads(t, g, p->rk);
+    p->req.keys = p->rk;
+}
+
+/* A reply's status as to_leader returns it. */
+static int reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
+                    struct sp_err *err)
+{
+    if (rep->status == 0)
+        return 0;
+    return sp_err_set(err, rep->status, "group %llu: %s",
+                      (unsigned long long) c->conf.groups[gidx].id, rep->error);
+}
+
+/* Sends parts[0..n) (whose groups' leaders are thought to be `node`) in one
+ * Requests call, so the node steps them together and logs them in one
+ * round. Any part the call does not settle - the call failed, or the node
+ * no longer leads that group - goes on alone through to_leader, which
+ * follows hints and retries. */
+static void send_parts(struct sp_client *c, uint32_t node, struct part **parts, uint32_t n)
+{
+    bool settled[TXN_PARTICIPANTS_MAX] = {false};
+    int ni = node_index(c, node);
+    if (n > 1 && ni >= 0) {
+        ProtobufCBinaryData reqs[TXN_PARTICIPANTS_MAX];
+        uint32_t packed = 0;
+        for (; packed < n; packed++)
+            if (sp_request_pack(&parts[packed]->req, &reqs[packed].data, &reqs[packed].len) != 0)
+                break;
+        uint8_t *buf = NULL, *resp = NULL;
+        size_t len = 0, rl = 0;
+        Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
+        rq.n_requests = packed;
+        rq.requests = reqs;
+        if (packed == n && (buf = malloc(spanner__txn__requests__get_packed_size(&rq))) != NULL) {
+            len = spanner__txn__requests__pack(&rq, buf);
+            struct sp_err cerr = {0};
+            if (sp_rpc_call(c->ch[ni], REQUESTS_PATH, buf, len, c->timeout_ms, &resp, &rl,
+                            &cerr) == 0) {
+                Spanner__Txn__Replies *rs = spanner__txn__replies__unpack(NULL, rl, resp);
+                for (uint32_t i = 0; rs && rs->n_replies == n && i < n; i++) {
+                    Spanner__Txn__Reply *rep = spanner__txn__reply__unpack(
+                        NULL, rs->replies[i].len, rs->replies[i].data);
+                    if (rep && rep->status == SP_EPAXOS_NOT_LEADER) {
+                        uint32_t given = rep->leader_hint;
+                        if (given && given != node)
+                            atomic_store(&c->leader[parts[i]->gidx], given);
+                        spanner__txn__reply__free_unpacked(rep, NULL);
+                    } else if (rep) {
+                        parts[i]->rep = rep;
+                        parts[i]->rc = reply_rc(c, parts[i]->gidx, rep, &parts[i]->err);
+                        settled[i] = true;
+                    }
+                }
+                if (rs)
+                    spanner__txn__replies__free_unpacked(rs, NULL);
+            }
+        }
+        free(resp);
+        free(buf);
+        for (uint32_t i = 0; i < packed; i++)
+            free(reqs[i].data);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (!settled[i])
+            parts[i]->rc = to_leader(c, parts[i]->gidx, &parts[i]->req, &parts[i]->rep,
+                                     &parts[i]->err);
+}
+
+/* The PREPAREs that go to one node, on a thread of their own. */
+struct node_parts {
+    struct sp_client *c;
+    uint32_t node, n;
+    struct part *p[TXN_PARTICIPANTS_MAX];
     pthread_t th;
     bool threaded;
 };
 
-static void *prepare_one(void *arg)
+static void *node_parts_run(void *arg)
 {
-    struct prep *p = arg;
-    struct sp_txn *t = p->t;
-    struct txn_write ws[TXN_REQ_WRITES_MAX];
-    struct txn_request req = {.type = TXN_REQ_PREPARE, .group = t->c->conf.groups[p->gidx].id,
-                              .id = t->id, .start_ts = t->start_ts,
-                              .coord_group = t->c->conf.groups[t->touched[p->coord]].id};
-    req.writes_n = group_writes(t, p->gidx, ws);
-    req.writes = ws;
-    struct txn_key rk[TXN_REQ_KEYS_MAX];
-    req.keys_n = group_reads(t, p->gidx, rk);
-    req.keys = rk;
-    Spanner__Txn__Reply *rep = NULL;
-    p->rc = to_leader(t->c, p->gidx, &req, &rep, &p->err);
-    if (rep)
-        spanner__txn__reply__free_unpacked(rep, NULL);
+    struct node_parts *np = arg;
+    send_parts(np->c, np->node, np->p, np->n);
     return NULL;
-}
-
-/* PREPAREs in flight (prepare_start .. prepare_finish). */
-struct preps {
-    struct prep p[TXN_PARTICIPANTS_MAX];
-    uint32_t n;
-};
-
-/* Starts PREPARE at every participant but the coordinator, each on its own
- * thread (done here when no thread can be had). */
-static void prepare_start(struct sp_txn *t, uint32_t coord, struct preps *ps)
-{
-    ps->n = 0;
-    for (uint32_t i = 0; i < t->touched_n; i++) {
-        if (i == coord)
-            continue;
-        struct prep *p = &ps->p[ps->n++];
-        *p = (struct prep){.t = t, .gidx = t->touched[i], .coord = coord};
-        p->threaded = pthread_create(&p->th, NULL, prepare_one, p) == 0;
-        if (!p->threaded)
-            prepare_one(p);
-    }
-}
-
-/* Waits for every PREPARE; returns the first failure (err set), or 0. */
-static int prepare_finish(struct preps *ps, struct sp_err *err)
-{
-    int rc = 0;
-    for (uint32_t i = 0; i < ps->n; i++) {
-        if (ps->p[i].threaded)
-            pthread_join(ps->p[i].th, NULL);
-        if (ps->p[i].rc && rc == 0) {
-            rc = ps->p[i].rc;
-            if (err)
-                *err = ps->p[i].err;
-        }
-    }
-    if (rc == SP_ESP_UNAVAILABLE)
-        sp_err_wrap(err, "prepare");
-    return rc;
-}
-
-/* The COMMIT to the coordinator: its writes and the participant list. */
-static int commit_coord(struct sp_txn *t, uint32_t coord, Spanner__Txn__Reply **rep,
-                        struct sp_err *err)
-{
-    static _Thread_local struct txn_write ws[TXN_REQ_WRITES_MAX];
-    txn_group_id parts[TXN_PARTICIPANTS_MAX];
-    uint32_t np = 0;
-    for (uint32_t i = 0; i < t->touched_n; i++)
-        if (i != coord)
-            parts[np++] = t->c->conf.groups[t->touched[i]].id;
-    uint32_t g = t->touched[coord];
-    struct txn_request req = {.type = TXN_REQ_COMMIT, .group = t->c->conf.groups[g].id,
-                              .id = t->id, .start_ts = t->start_ts, .participants_n = np,
-                              .participants = parts};
-    req.writes_n = group_writes(t, g, ws);
-    req.writes = ws;
-    struct txn_key rk[TXN_REQ_KEYS_MAX];
-    req.keys_n = group_reads(t, g, rk);
-    req.keys = rk;
-    int rc = to_leader(t->c, g, &req, rep, err);
-    if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
-        rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");
-    return rc;
 }
 
 /*
@@ -861,12 +884,55 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         return 0;
     }
     uint32_t coord = pick_coordinator(t);
-    struct preps ps;
-    prepare_start(t, coord, &ps);
-    Spanner__Txn__Reply *rep = NULL;
+    struct part *parts = calloc(t->touched_n, sizeof *parts);
+    if (!parts) {
+        release_all(t);
+        txn_free(t);
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    }
+    /* The PREPAREs go out grouped by the node thought to lead their group,
+     * one Requests call per node, each on a thread; the COMMIT goes alone
+     * from this thread at the same time, so that a PREPARE sent to a node
+     * that no longer leads is answered, and resent, without waiting for
+     * the coordinator (which waits for that participant's vote). */
+    struct node_parts nodes[TXN_PARTICIPANTS_MAX];
+    uint32_t nodes_n = 0;
+    for (uint32_t i = 0; i < t->touched_n; i++) {
+        part_build(t, i, coord, &parts[i]);
+        if (i == coord)
+            continue;
+        uint32_t node = atomic_load(&t->c->leader[parts[i].gidx]), k = 0;
+        while (k < nodes_n && nodes[k].node != node)
+            k++;
+        if (k == nodes_n)
+            nodes[nodes_n++] = (struct node_parts){.c = t->c, .node = node};
+        nodes[k].p[nodes[k].n++] = &parts[i];
+    }
+    for (uint32_t k = 0; k < nodes_n; k++) {
+        nodes[k].threaded = pthread_create(&nodes[k].th, NULL, node_parts_run, &nodes[k]) == 0;
+        if (!nodes[k].threaded) /* no thread to be had: before the COMMIT, here */
+            node_parts_run(&nodes[k]);
+    }
+    parts[coord].rc = to_leader(t->c, parts[coord].gidx, &parts[coord].req, &parts[coord].rep,
+                                &parts[coord].err);
+    for (uint32_t k = 0; k < nodes_n; k++)
+        if (nodes[k].threaded)
+            pthread_join(nodes[k].th, NULL);
+    Spanner__Txn__Reply *rep = parts[coord].rep;
+    int rc = parts[coord].rc;
+    if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
+        rc = sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown");
+    else if (rc && err)
+        *err = parts[coord].err;
     struct sp_err perr = {0};
-    int rc = commit_coord(t, coord, &rep, err);
-    int prc = prepare_finish(&ps, &perr);
+    int prc = 0;
+    for (uint32_t i = 0; i < t->touched_n && prc == 0; i++)
+        if (i != coord && parts[i].rc) {
+            prc = parts[i].rc;
+            perr = parts[i].err;
+        }
+    if (prc == SP_ESP_UNAVAILABLE)
+        sp_err_wrap(&perr, "prepare");
     if (rc == 0) {
         /* Committed: every participant voted yes, whatever its reply said. */
         info->ts = rep->ts;
@@ -876,8 +942,10 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
             *err = perr; /* the prepare's failure explains more */
         release_all(t);
     }
-    if (rep)
-        spanner__txn__reply__free_unpacked(rep, NULL);
+    for (uint32_t i = 0; i < t->touched_n; i++)
+        if (parts[i].rep)
+            spanner__txn__reply__free_unpacked(parts[i].rep, NULL);
+    free(parts);
     txn_free(t);
     return rc;
 }

@@ -48,15 +48,26 @@
 #define REQUEST_TIMEOUT_US (30 * 1000 * 1000)
 
 #define REQUEST_PATH   "/spanner.txn.Spanner/Request"
+#define REQUESTS_PATH  "/spanner.txn.Spanner/Requests"
+#define REQUESTS_MAX   64 /* requests in one Requests call */
 #define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
 #define STATUS_PATH    "/spanner.txn.Spanner/Status"
 
-enum item_kind { IT_ENVELOPE, IT_REQUEST, IT_DIRECTORY, IT_STATUS };
+enum item_kind { IT_ENVELOPE, IT_REQUEST, IT_REQUESTS, IT_DIRECTORY, IT_STATUS, IT_KINDS };
+
+/* A Requests call: answered once every request in it has its reply. */
+struct batch {
+    struct sp_rpc_call *call;
+    uint32_t n, left;
+    ProtobufCBinaryData *replies; /* n packed Replies, owned */
+};
 
 struct pending {
     uint64_t req_id;
     bool commit; /* a COMMIT: the core may hold its reply in commit wait */
-    struct sp_rpc_call *call;
+    struct sp_rpc_call *call; /* the caller: a Request call, or NULL and ... */
+    struct batch *batch;      /* ... this Requests call's reply `slot` */
+    uint32_t slot;
     tt_micros deadline_mono_us;
     tt_micros arrived_latest_us; /* TT.now().latest when it arrived */
 };
@@ -79,7 +90,7 @@ struct server {
     struct sp_rpc_server *rpc;
     struct sp_transport *tr;
     struct sp_inbox inbox;
-    struct sp_inbox_route routes[4]; /* one per item kind */
+    struct sp_inbox_route routes[IT_KINDS]; /* one per item kind */
     tt_micros wake_us;
 
     struct pending *pending;
@@ -109,17 +120,57 @@ static void drop_pending(struct server *s, struct pending *p)
     *p = s->pending[--s->n_pending];
 }
 
-static void reply_error(struct sp_rpc_call *call, int status, const char *msg)
+/* Takes one of b's replies (a copy of data); the last one answers the call. */
+static void batch_put(struct batch *b, uint32_t slot, const uint8_t *data, size_t len)
+{
+    SP_ASSERT(slot < b->n && b->left > 0 && b->replies[slot].data == NULL);
+    uint8_t *copy = malloc(len ? len : 1);
+    SP_ASSERT(copy != NULL);
+    memcpy(copy, data, len);
+    b->replies[slot] = (ProtobufCBinaryData){len, copy};
+    if (--b->left > 0)
+        return;
+    Spanner__Txn__Replies out = SPANNER__TXN__REPLIES__INIT;
+    out.n_replies = b->n;
+    out.replies = b->replies;
+    size_t n = spanner__txn__replies__get_packed_size(&out);
+    uint8_t *buf = malloc(n ? n : 1);
+    SP_ASSERT(buf != NULL);
+    spanner__txn__replies__pack(&out, buf);
+    sp_rpc_reply(b->call, GRPC_STATUS_OK, buf, n, NULL);
+    free(buf);
+    for (uint32_t i = 0; i < b->n; i++)
+        free(b->replies[i].data);
+    free(b->replies);
+    free(b);
+}
+
+/* Answers a request with an encoded Reply: its own call, or its slot of a
+ * Requests call. */
+static void answer(struct sp_rpc_call *call, struct batch *b, uint32_t slot, const uint8_t *data,
+                   size_t len)
+{
+    if (b)
+        batch_put(b, slot, data, len);
+    else
+        sp_rpc_reply(call, GRPC_STATUS_OK, data, len, NULL);
+}
+
+static void answer_error(struct sp_rpc_call *call, struct batch *b, uint32_t slot, int status,
+                         const char *msg)
 {
     struct txn_reply r = {.status = status};
     uint8_t *buf;
     size_t len;
-    if (sp_reply_pack(&r, msg, 0, &buf, &len) != 0) {
-        sp_rpc_reply(call, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0, "out of memory");
-        return;
-    }
-    sp_rpc_reply(call, GRPC_STATUS_OK, buf, len, NULL);
+    int rc = sp_reply_pack(&r, msg, 0, &buf, &len);
+    SP_ASSERT(rc == 0); /* out of memory */
+    answer(call, b, slot, buf, len);
     free(buf);
+}
+
+static void pending_error(struct pending *p, int status, const char *msg)
+{
+    answer_error(p->call, p->batch, p->slot, status, msg);
 }
 
 static void expire_pending(struct server *s)
@@ -130,8 +181,8 @@ static void expire_pending(struct server *s)
             i++;
             continue;
         }
-        reply_error(s->pending[i].call, SP_ETXN_UNKNOWN,
-                    "no answer from the node core in time: outcome unknown");
+        pending_error(&s->pending[i], SP_ETXN_UNKNOWN,
+                      "no answer from the node core in time: outcome unknown");
         drop_pending(s, &s->pending[i]);
     }
 }
@@ -198,7 +249,7 @@ static void round_written(void *ctx, int status)
     for (uint32_t i = 0; i < s->n_replies; i++) {
         struct pending *p = find_pending(s, s->replies[i].req_id);
         if (p && status == 0) {
-            sp_rpc_reply(p->call, GRPC_STATUS_OK, s->replies[i].data, s->replies[i].len, NULL);
+            answer(p->call, p->batch, p->slot, s->replies[i].data, s->replies[i].len);
             drop_pending(s, p);
         }
         free(s->replies[i].data);
@@ -283,12 +334,14 @@ static void handle_envelope(struct server *s, const struct sp_inbox_item *it)
     sp_node_decoded_free(&d);
 }
 
-static void handle_request(struct server *s, const struct sp_inbox_item *it)
+/* One encoded Request, from its own call or from slot `slot` of batch b. */
+static void start_request(struct server *s, struct sp_rpc_call *call, struct batch *b,
+                          uint32_t slot, const uint8_t *data, size_t len)
 {
     static struct sp_request_decoded d;
     struct sp_err err = {0};
-    if (sp_request_unpack(it->data, it->len, &d, &err) != 0) {
-        reply_error(it->call, err.code, err.msg);
+    if (sp_request_unpack(data, len, &d, &err) != 0) {
+        answer_error(call, b, slot, err.code, err.msg);
         return;
     }
     bool commit = d.req.type == TXN_REQ_COMMIT;
@@ -296,13 +349,13 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
         /* Admission control: the core holds at most TXN_NODE_WAITS_MAX / 2
          * commit replies in commit wait, and cannot refuse a logged commit. */
         sp_request_decoded_free(&d);
-        reply_error(it->call, SP_EFULL, "too many requests in flight at this node; retry");
+        answer_error(call, b, slot, SP_EFULL, "too many requests in flight at this node; retry");
         return;
     }
     d.req.client = s->self;
     d.req.req_id = ++s->next_req;
-    s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = it->call,
-                                                  .commit = commit,
+    s->pending[s->n_pending++] = (struct pending){.req_id = d.req.req_id, .call = call,
+                                                  .batch = b, .slot = slot, .commit = commit,
                                                   .deadline_mono_us = sp_mono_us() + REQUEST_TIMEOUT_US};
     s->n_commits += commit;
     struct txn_node_event ev = {.type = TXN_NODE_EV_CLIENT, .group = d.req.group, .req = &d.req};
@@ -323,6 +376,40 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
         }
     }
     sp_request_decoded_free(&d);
+}
+
+static void handle_request(struct server *s, const struct sp_inbox_item *it)
+{
+    start_request(s, it->call, NULL, 0, it->data, it->len);
+}
+
+/* A Requests call: every request is stepped now, in order, so they share
+ * this loop's round; the call is answered when the last one is. */
+static void handle_requests(struct server *s, const struct sp_inbox_item *it)
+{
+    Spanner__Txn__Requests *rq = spanner__txn__requests__unpack(NULL, it->len, it->data);
+    if (!rq || rq->n_requests == 0 || rq->n_requests > REQUESTS_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Requests: %s", !rq ? "malformed message"
+                                                   : "holds no request, or more than 64");
+        sp_rpc_reply(it->call, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0, msg);
+        if (rq)
+            spanner__txn__requests__free_unpacked(rq, NULL);
+        return;
+    }
+    struct batch *b = calloc(1, sizeof *b);
+    SP_ASSERT(b != NULL);
+    b->replies = calloc(rq->n_requests, sizeof *b->replies);
+    SP_ASSERT(b->replies != NULL);
+    b->call = it->call;
+    b->n = (uint32_t) rq->n_requests;
+    b->left = b->n;
+    /* A refused request is answered at once, so the last one may complete
+     * and free b: n is read first. */
+    uint32_t n = b->n;
+    for (uint32_t i = 0; i < n; i++)
+        start_request(s, NULL, b, i, rq->requests[i].data, rq->requests[i].len);
+    spanner__txn__requests__free_unpacked(rq, NULL);
 }
 
 /* ---- stale reads on the gRPC workers ------------------------------------------ */
@@ -429,6 +516,9 @@ static void handle_item(struct server *s, const struct sp_inbox_item *it)
     case IT_REQUEST:
         handle_request(s, it);
         break;
+    case IT_REQUESTS:
+        handle_requests(s, it);
+        break;
     case IT_DIRECTORY:
         handle_directory(s, it);
         break;
@@ -479,7 +569,7 @@ static void run(struct server *s)
         expire_pending(s);
     }
     for (uint32_t i = 0; i < s->n_pending; i++)
-        reply_error(s->pending[i].call, SP_ETXN_UNKNOWN, "node stopping: outcome unknown");
+        pending_error(&s->pending[i], SP_ETXN_UNKNOWN, "node stopping: outcome unknown");
     s->n_pending = s->n_commits = 0;
 }
 
@@ -580,7 +670,7 @@ static int start_net(struct server *s, struct sp_err *err)
     struct sp_transport_config tc;
     sp_transport_config_init(&tc);
     tc.self = s->self;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < IT_KINDS; k++)
         s->routes[k] = (struct sp_inbox_route){&s->inbox, k};
     tc.on_envelope = sp_inbox_envelope_handler;
     tc.ctx = &s->routes[IT_ENVELOPE];
@@ -594,6 +684,8 @@ static int start_net(struct server *s, struct sp_err *err)
     }
     if ((rc = sp_transport_create(&tc, s->rpc, &s->tr, err)) ||
         (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, on_request, s)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, REQUESTS_PATH, sp_inbox_rpc_handler,
+                                       &s->routes[IT_REQUESTS])) ||
         (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, sp_inbox_rpc_handler,
                                        &s->routes[IT_DIRECTORY])) ||
         (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, sp_inbox_rpc_handler,

@@ -4,8 +4,8 @@
  * every zone see it; stale reads respect their bound; a read-write conflict
  * wounds the younger transaction; kill -9 of a leader: a new leader serves
  * within the lease plus an election and no acknowledged write is lost; the
- * restarted node catches up; malformed client input gives clear errors and
- * changes nothing.
+ * restarted node catches up; a Requests call answers each request in it, in
+ * order; malformed client input gives clear errors and changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,9 @@
 
 #include "client_int.h"
 #include "procs.h"
+#include "rpc.h"
 #include "sp_test.h"
+#include "txn_codec.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -292,6 +294,84 @@ static void test_kill_leader_and_restart(void **state)
     sp_proc_stop(np, SIGTERM, 10000);
 }
 
+/* One Requests call to a node: a reply per request, in order, each as the
+ * request alone would get it; a malformed, empty or oversized call is
+ * refused with a message naming what was wrong. */
+static void test_requests_call(void **state)
+{
+    struct fx *f = *state;
+    const struct sp_cluster_conf *conf = sp__client_conf(f->c[0]);
+    uint32_t l2 = leader_of(f->c[0], 1);
+    assert_true(l2 != 0);
+    const char *addr = NULL; /* a node not leading group 2 */
+    for (uint32_t i = 0; i < conf->n_nodes && !addr; i++)
+        if (conf->nodes[i].id != l2)
+            addr = conf->nodes[i].addr;
+    struct sp_commit_info info;
+    struct sp_err err = {0};
+    assert_int_equal(put2(f->c[0], "A-batch", "b1", "z-batch", "b2", &info, &err), 0);
+    /* 0: a strong read of group 2 at a node that does not lead it
+     * (NOT_LEADER with a hint); 1: garbage; 2: an exact read of group 1
+     * (every node holds a replica of every group). */
+    struct txn_key k2 = {"z-batch", 7}, k1 = {"A-batch", 7};
+    struct txn_request q0 = {.type = TXN_REQ_RO_READ, .group = conf->groups[1].id, .keys = &k2,
+                             .keys_n = 1, .mode = TXN_READ_STRONG_SINGLE};
+    struct txn_request q2 = {.type = TXN_REQ_RO_READ, .group = conf->groups[0].id, .keys = &k1,
+                             .keys_n = 1, .mode = TXN_READ_EXACT, .read_ts = info.ts};
+    ProtobufCBinaryData reqs[3];
+    assert_int_equal(sp_request_pack(&q0, &reqs[0].data, &reqs[0].len), 0);
+    reqs[1] = (ProtobufCBinaryData){5, (uint8_t *) "\xff\xff\xff\xff\xff"};
+    assert_int_equal(sp_request_pack(&q2, &reqs[2].data, &reqs[2].len), 0);
+    Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
+    rq.n_requests = 3;
+    rq.requests = reqs;
+    uint8_t buf[4096], *resp = NULL;
+    size_t len = spanner__txn__requests__pack(&rq, buf), rl = 0;
+    free(reqs[0].data);
+    free(reqs[2].data);
+    grpc_channel *ch = sp_rpc_channel(addr);
+    const char *path = "/spanner.txn.Spanner/Requests";
+    int rc = sp_rpc_call(ch, path, buf, len, 5000, &resp, &rl, &err);
+    if (rc)
+        fail_msg("Requests call to %s: %s", addr, err.msg);
+    Spanner__Txn__Replies *rs = spanner__txn__replies__unpack(NULL, rl, resp);
+    free(resp);
+    assert_non_null(rs);
+    assert_int_equal(rs->n_replies, 3);
+    Spanner__Txn__Reply *r[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = spanner__txn__reply__unpack(NULL, rs->replies[i].len, rs->replies[i].data);
+        assert_non_null(r[i]);
+    }
+    assert_int_equal(r[0]->status, SP_EPAXOS_NOT_LEADER);
+    assert_int_equal(r[0]->leader_hint, l2);
+    assert_int_equal(r[1]->status, SP_EINVAL);
+    assert_int_equal(r[2]->status, 0);
+    assert_int_equal(r[2]->n_values, 1);
+    assert_int_equal(r[2]->values[0]->value.len, 2);
+    assert_memory_equal(r[2]->values[0]->value.data, "b1", 2);
+    for (int i = 0; i < 3; i++)
+        spanner__txn__reply__free_unpacked(r[i], NULL);
+    spanner__txn__replies__free_unpacked(rs, NULL);
+    /* refused: not a Requests message; none in it; more than 64 */
+    const uint8_t junk[] = {0xff, 0xff, 0xff};
+    assert_int_not_equal(sp_rpc_call(ch, path, junk, sizeof junk, 5000, &resp, &rl, &err), 0);
+    assert_non_null(strstr(err.msg, "Requests: malformed message"));
+    ProtobufCBinaryData many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = (ProtobufCBinaryData){1, (uint8_t *) "x"};
+    size_t counts[] = {0, 65};
+    for (int b = 0; b < 2; b++) {
+        rq.n_requests = counts[b];
+        rq.requests = many;
+        len = spanner__txn__requests__pack(&rq, buf);
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(sp_rpc_call(ch, path, buf, len, 5000, &resp, &rl, &err), 0);
+        assert_non_null(strstr(err.msg, "holds no request, or more than 64"));
+    }
+    grpc_channel_destroy(ch);
+}
+
 static void test_malformed_input(void **state)
 {
     struct fx *f = *state;
@@ -336,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_scan_across_groups),
         cmocka_unit_test(test_stale_read_bound),
         cmocka_unit_test(test_conflict_wounds_younger),
+        cmocka_unit_test(test_requests_call), /* before the kill: every node up */
         cmocka_unit_test(test_kill_leader_and_restart),
         cmocka_unit_test(test_malformed_input),
     };
