@@ -229,6 +229,7 @@ static void queue_update(struct server *s, const struct txn_node_update *up)
     }
     if (up->wake_us < s->wake_us)
         s->wake_us = up->wake_us;
+    sp_transport_push(s->tr); /* this step's early ACCEPTs leave together */
 }
 
 /* ---- the round's callbacks ------------------------------------------------- */
@@ -238,14 +239,15 @@ static void round_send(void *ctx, uint32_t to, const uint8_t *data, size_t len)
     struct server *s = ctx;
     if (to == s->self) /* a group here talks to another group here: loop back */
         sp_inbox_push(&s->inbox, IT_ENVELOPE, NULL, data, len);
-    else
-        sp_transport_send(s->tr, to, data, len);
+    else /* pushed with the rest of its step or round (sp_transport_queue) */
+        sp_transport_queue(s->tr, to, data, len);
 }
 
 /* Client replies leave only once the round's write is durable. */
 static void round_written(void *ctx, int status)
 {
     struct server *s = ctx;
+    sp_transport_push(s->tr); /* the round's messages, queued by round_send */
     for (uint32_t i = 0; i < s->n_replies; i++) {
         struct pending *p = find_pending(s, s->replies[i].req_id);
         if (p && status == 0) {

@@ -212,7 +212,7 @@ int sp_transport_create(const struct sp_transport_config *cfg, struct sp_rpc_ser
     return 0;
 }
 
-int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len)
+static int enqueue(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len, bool wake)
 {
     SP_ASSERT(t != NULL && env != NULL);
     struct peer *p = NULL;
@@ -236,9 +236,32 @@ int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, s
     it->len = len;
     it->data = copy;
     p->count++;
-    pthread_cond_signal(&p->cv);
+    if (wake)
+        pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len)
+{
+    return enqueue(t, to, env, len, true);
+}
+
+int sp_transport_queue(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len)
+{
+    return enqueue(t, to, env, len, false);
+}
+
+void sp_transport_push(struct sp_transport *t)
+{
+    SP_ASSERT(t != NULL);
+    for (uint32_t i = 0; i < t->cfg.n_peers; i++) {
+        struct peer *p = &t->peers[i];
+        pthread_mutex_lock(&p->mu);
+        if (p->count > 0)
+            pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 void sp_transport_stats(struct sp_transport *t, struct sp_transport_stats *out)

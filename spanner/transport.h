@@ -62,9 +62,19 @@ void sp_transport_config_init(struct sp_transport_config *cfg);
 int sp_transport_create(const struct sp_transport_config *cfg, struct sp_rpc_server *server,
                         struct sp_transport **out, struct sp_err *err);
 
-/* Queues a packed envelope (copied) for `to`. Returns 0, SP_ENOTFOUND
- * (unknown peer) or SP_EFULL (queue full: dropped). */
+/* Queues a packed envelope (copied) for `to` and wakes its sender. Returns
+ * 0, SP_ENOTFOUND (unknown peer) or SP_EFULL (queue full: dropped). */
 int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len);
+
+/* The same without waking the sender: what is queued leaves at the next
+ * sp_transport_push (or with a later send). A caller producing several
+ * envelopes at once queues them all, then pushes, so that they leave in
+ * one Deliver per peer rather than the first alone and the rest after its
+ * round trip. */
+int sp_transport_queue(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len);
+
+/* Wakes the sender of every peer with envelopes queued. */
+void sp_transport_push(struct sp_transport *t);
 
 void sp_transport_stats(struct sp_transport *t, struct sp_transport_stats *out);
 
