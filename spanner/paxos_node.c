@@ -470,12 +470,7 @@ static void handle_status(struct node *n, const struct sp_inbox_item *it)
     rep.groups = gp;
     rep.clock_status = (char *) tt_status_name(st);
     rep.eps_us = clk == 0 ? tt_interval_eps(now) : -1;
-    size_t len = spanner__paxoslog__status_reply__get_packed_size(&rep);
-    uint8_t *buf = malloc(len ? len : 1);
-    SP_ASSERT(buf != NULL);
-    spanner__paxoslog__status_reply__pack(&rep, buf);
-    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
-    free(buf);
+    sp_rpc_reply_msg(it->call, &rep.base);
 }
 
 /* Reads applied proposals of a group from slot `from` on, at most `max`. */
@@ -521,12 +516,7 @@ static void handle_read(struct node *n, const struct sp_inbox_item *it)
     rep.n_entries = k;
     rep.entries = ep;
     rep.applied = g->app_applied;
-    size_t len = spanner__paxoslog__log_reply__get_packed_size(&rep);
-    uint8_t *buf = malloc(len ? len : 1);
-    SP_ASSERT(buf != NULL);
-    spanner__paxoslog__log_reply__pack(&rep, buf);
-    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
-    free(buf);
+    sp_rpc_reply_msg(it->call, &rep.base);
     for (uint32_t i = 0; i < k; i++)
         free(ents[i].data.data);
     free(ents);

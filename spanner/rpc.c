@@ -169,6 +169,16 @@ void sp_rpc_reply(struct sp_rpc_call *c, grpc_status_code status, const uint8_t 
     }
 }
 
+void sp_rpc_reply_msg(struct sp_rpc_call *call, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    SP_ASSERT(buf != NULL);
+    protobuf_c_message_pack(m, buf);
+    sp_rpc_reply(call, GRPC_STATUS_OK, buf, len, NULL);
+    free(buf);
+}
+
 static void handle_event(struct sp_rpc_server *s, grpc_event ev)
 {
     struct sp_rpc_call *c = ev.tag;

@@ -21,6 +21,7 @@
 #include "sp_error.h"
 
 #include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ void sp_rpc_server_destroy(struct sp_rpc_server *s);
  * error status with a message (resp ignored). Exactly once per call. */
 void sp_rpc_reply(struct sp_rpc_call *call, grpc_status_code status, const uint8_t *resp,
                   size_t len, const char *message);
+
+/* sp_rpc_reply with GRPC_STATUS_OK and the protobuf-c message m, packed. */
+void sp_rpc_reply_msg(struct sp_rpc_call *call, const ProtobufCMessage *m);
 
 /* Client side. */
 grpc_channel *sp_rpc_channel(const char *target);

@@ -133,12 +133,7 @@ static void batch_put(struct batch *b, uint32_t slot, const uint8_t *data, size_
     Spanner__Txn__Replies out = SPANNER__TXN__REPLIES__INIT;
     out.n_replies = b->n;
     out.replies = b->replies;
-    size_t n = spanner__txn__replies__get_packed_size(&out);
-    uint8_t *buf = malloc(n ? n : 1);
-    SP_ASSERT(buf != NULL);
-    spanner__txn__replies__pack(&out, buf);
-    sp_rpc_reply(b->call, GRPC_STATUS_OK, buf, n, NULL);
-    free(buf);
+    sp_rpc_reply_msg(b->call, &out.base);
     for (uint32_t i = 0; i < b->n; i++)
         free(b->replies[i].data);
     free(b->replies);
@@ -464,12 +459,7 @@ static void handle_directory(struct server *s, const struct sp_inbox_item *it)
 {
     Spanner__Txn__DirectoryReply rep = SPANNER__TXN__DIRECTORY_REPLY__INIT;
     rep.config_json = s->conf_text;
-    size_t len = spanner__txn__directory_reply__get_packed_size(&rep);
-    uint8_t *buf = malloc(len ? len : 1);
-    SP_ASSERT(buf != NULL);
-    spanner__txn__directory_reply__pack(&rep, buf);
-    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
-    free(buf);
+    sp_rpc_reply_msg(it->call, &rep.base);
 }
 
 static void handle_status(struct server *s, const struct sp_inbox_item *it)
@@ -501,12 +491,7 @@ static void handle_status(struct server *s, const struct sp_inbox_item *it)
     rep.eps_us = clk == 0 ? tt_interval_eps(now) : -1;
     rep.n_groups = s->ncfg.groups_n;
     rep.groups = gp;
-    size_t len = spanner__txn__status_reply__get_packed_size(&rep);
-    uint8_t *buf = malloc(len ? len : 1);
-    SP_ASSERT(buf != NULL);
-    spanner__txn__status_reply__pack(&rep, buf);
-    sp_rpc_reply(it->call, GRPC_STATUS_OK, buf, len, NULL);
-    free(buf);
+    sp_rpc_reply_msg(it->call, &rep.base);
 }
 
 static void handle_item(struct server *s, const struct sp_inbox_item *it)
