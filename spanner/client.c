@@ -937,6 +937,7 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         /* Committed: every participant voted yes, whatever its reply said. */
         info->ts = rep->ts;
         info->commit_wait_us = rep->commit_wait_us;
+        info->paxos_us = rep->paxos_us;
     } else if (rc != SP_ETXN_UNKNOWN) {
         if (prc && err && rc != SP_ETXN_ABORTED && rc != SP_ETXN_WOUNDED)
             *err = perr; /* the prepare's failure explains more */

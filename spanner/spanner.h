@@ -127,6 +127,8 @@ int sp_txn_delete(struct sp_txn *t, const void *key, size_t klen, struct sp_err 
 struct sp_commit_info {
     sp_micros ts;             /* commit timestamp, or the read timestamp (RO) */
     sp_micros commit_wait_us; /* time the server held the reply (commit wait) */
+    sp_micros paxos_us;       /* the commit record's Paxos write at the leader: proposed
+                               * -> applied (commit wait overlaps it) */
     uint32_t groups;          /* groups in the commit (2PC if > 1) */
 };
 

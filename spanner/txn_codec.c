@@ -244,6 +244,7 @@ int sp_reply_pack(const struct txn_reply *r, const char *error, tt_micros commit
     pb.n_values = r->values_n;
     pb.values = vp;
     pb.commit_wait_us = commit_wait_us;
+    pb.paxos_us = r->paxos_us;
     pb.more = r->more;
     pb.resume_key = (ProtobufCBinaryData){r->resume_key_len, (uint8_t *) r->resume_key};
     size_t n = spanner__txn__reply__get_packed_size(&pb);

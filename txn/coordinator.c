@@ -212,6 +212,7 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
     rec.writes = t->writes;
     t->state = TXN__RW_LOGGING;
     t->ts = s;
+    t->logging_since_us = n->now.earliest;
     txn__propose(n, g, &rec);
 }
 
@@ -362,6 +363,8 @@ void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn
     w->ts = s;
     w->reply = (struct txn_reply){.client = t->client, .req_id = t->req_id, .id = t->id};
     w->reply.ts = s;
+    if (t->state == TXN__RW_LOGGING && n->now.earliest > t->logging_since_us)
+        w->reply.paxos_us = n->now.earliest - t->logging_since_us;
     w->held_since_us = n->now.earliest;
     w->has_client = t->has_client;
     if (n->cfg.commit_wait_off && w->has_client) { /* TEST ONLY: the broken rule */

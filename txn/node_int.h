@@ -151,6 +151,7 @@ struct txn__rw {
     struct tt_interval arrival;
     tt_micros deadline_us;
     tt_micros ts; /* chosen commit or prepare timestamp */
+    tt_micros logging_since_us; /* LOGGING: now.earliest when the record was proposed */
 };
 
 /* A transaction prepared at this replica (from the log; every replica). */

@@ -521,6 +521,7 @@ static void log_with_ts(struct txn_node *n, struct txn__group *g, struct txn__rw
         SP_ASSERT(ts >= n->now.latest && ts > b.last_assigned); /* §4.1.2 start, monotonic */
         t->state = TXN__RW_LOGGING;
         t->ts = ts;
+        t->logging_since_us = n->now.earliest;
         rc = txn__propose(n, g, &rec);
     }
     if (rc == 0 || !t->used || t->id != id)

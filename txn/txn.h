@@ -913,6 +913,10 @@ struct txn_reply {
      * applied, until tt_after(ts): the part of commit wait the Paxos write
      * did not hide (Spanner §4.1.2). 0 otherwise. */
     tt_micros commit_wait_us;
+    /* COMMIT: from the proposal of the commit record (single-group commit
+     * or the coordinator's decision) to its apply at the leader: the Paxos
+     * write, commit wait overlapped with it. 0 otherwise. */
+    tt_micros paxos_us;
     txn_node_id leader_hint;
     uint32_t values_n; /* READ, RO_READ: one per key, in request order */
     const struct txn_value *values;

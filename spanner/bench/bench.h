@@ -104,6 +104,7 @@ struct sp_bench_config;
 struct sp_bench_op_info {
     unsigned retries;        /* attempts the target made beyond the first */
     uint64_t commit_wait_us; /* time the server held the answer for commit wait */
+    uint64_t paxos_us;       /* time the commit record took in Paxos at the leader */
     uint64_t rand;           /* in: a random word for the target's own choices */
 };
 
@@ -181,6 +182,7 @@ struct sp_bench_result {
     uint64_t errors[SP_BENCH_OPS];           /* failed after retries */
     uint64_t retries;                        /* runner and target retries */
     uint64_t commit_wait_us[SP_BENCH_OPS];   /* summed over successful operations */
+    uint64_t paxos_us[SP_BENCH_OPS];         /* summed over successful operations */
     uint64_t checks, checks_failed;          /* target checks after runs (bank) */
     double elapsed_s;
     char first_error[SP_ERR_MSG_MAX]; /* "" when none */

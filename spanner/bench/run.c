@@ -122,6 +122,7 @@ static void record(struct sp_bench_result *res, enum sp_bench_op kind, int rc, l
         sp_bench_hist_record(&res->hist[kind], (uint64_t) latency_ns);
         res->ops[kind]++;
         res->commit_wait_us[kind] += info->commit_wait_us;
+        res->paxos_us[kind] += info->paxos_us;
         return;
     }
     res->errors[kind]++;
@@ -398,6 +399,7 @@ static void async_complete(struct async_run *a, struct aslot *s, int code,
     a->in_flight--;
     s->info.retries += info->retries;
     s->info.commit_wait_us += info->commit_wait_us;
+    s->info.paxos_us += info->paxos_us;
     if (code != 0 && retryable(code) && s->attempts < SP_BENCH_RETRIES_MAX) {
         s->attempts++;
         s->info.retries++;
@@ -515,8 +517,10 @@ void sp_bench_result_merge(struct sp_bench_result *dst, const struct sp_bench_re
     dst->retries += src->retries;
     dst->checks += src->checks;
     dst->checks_failed += src->checks_failed;
-    for (int k = 0; k < SP_BENCH_OPS; k++)
+    for (int k = 0; k < SP_BENCH_OPS; k++) {
         dst->commit_wait_us[k] += src->commit_wait_us[k];
+        dst->paxos_us[k] += src->paxos_us[k];
+    }
     /* Rounds run one after another: their times add up. Client threads of
      * one run overlap: run_clients sets the run's elapsed time itself. */
     dst->elapsed_s += src->elapsed_s;

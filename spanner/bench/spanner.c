@@ -94,6 +94,8 @@ static int spanner_txn_op(struct spanner_conn *c, enum sp_bench_op kind, const u
     }
     if (rc == 0 && ci.commit_wait_us > 0)
         info->commit_wait_us += (uint64_t) ci.commit_wait_us;
+    if (rc == 0 && ci.paxos_us > 0)
+        info->paxos_us += (uint64_t) ci.paxos_us;
     return rc;
 }
 
@@ -131,6 +133,8 @@ static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
     rc = sp_txn_commit(t, &ci, err); /* frees t either way */
     if (rc == 0 && ci.commit_wait_us > 0)
         info->commit_wait_us += (uint64_t) ci.commit_wait_us;
+    if (rc == 0 && ci.paxos_us > 0)
+        info->paxos_us += (uint64_t) ci.paxos_us;
     return rc;
 }
 

@@ -188,6 +188,7 @@ static void test_report(void **state)
     rep.cells[0].res[0] = result(SP_BENCH_TXN1, 100, 2000000, 0);
     rep.cells[1] = (struct sp_bench_cell){.workload = SP_BENCH_W_TXN10, .clients = 1};
     rep.cells[1].res[0] = result(SP_BENCH_TXN10, 100, 5000000, 1000);
+    rep.cells[1].res[0]->paxos_us[SP_BENCH_TXN10] = 2000 * 100;
     rep.cells[2] = (struct sp_bench_cell){.workload = SP_BENCH_W_BANK, .clients = 4};
     rep.cells[2].res[0] = result(SP_BENCH_TRANSFER, 10, 8000000, 0);
     rep.cells[2].res[0]->checks = 2;
@@ -203,6 +204,8 @@ static void test_report(void **state)
     assert_non_null(strstr(text, "bank                    4 transfer etcd                n/a"));
     /* 1 ms of commit wait in a 5 ms transaction */
     assert_non_null(strstr(text, "commit wait, spanner txn10 c=1: mean 1000 us per txn10, 20.0%"));
+    /* and 2 ms of it the commit record's Paxos write */
+    assert_non_null(strstr(text, "of its mean latency 5000 us; Paxos (commit record) 2000 us, 40.0%"));
     const char *g = strstr(text, "2PC growth, spanner c=1: txn10 p50 ");
     assert_non_null(g);
     double ratio = 0;

@@ -151,6 +151,12 @@ static void test_cross_group_commit_visible_everywhere(void **state)
         fail_msg("commit: %s", err.msg);
     assert_int_equal(info.groups, 2);
     assert_true(info.ts > 0);
+    /* the commit record took a Paxos write (at least a majority's fsync) */
+    assert_true(info.paxos_us > 0 && info.paxos_us < 10 * 1000 * 1000);
+    struct sp_commit_info one;
+    assert_int_equal(put2(f->c[0], "A-solo", "1", NULL, NULL, &one, &err), 0);
+    assert_int_equal(one.groups, 1);
+    assert_true(one.paxos_us > 0 && one.paxos_us < 10 * 1000 * 1000);
     for (int z = 0; z < 3; z++) {
         sp_micros read_ts;
         check_read(f->c[z], NULL, "A-alice", "90", &read_ts);
