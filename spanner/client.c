@@ -207,6 +207,16 @@ static uint32_t next_voter(const struct sp_client *c, uint32_t gidx, uint32_t no
     return g->voters[0];
 }
 
+/* A reply's status with err set from it when non-zero. */
+static int reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
+                    struct sp_err *err)
+{
+    if (rep->status == 0)
+        return 0;
+    return sp_err_set(err, rep->status, "group %llu: %s",
+                      (unsigned long long) c->conf.groups[gidx].id, rep->error);
+}
+
 /* Sends req to the leader of group gidx, following hints. A non-zero
  * reply status is returned as the result with err set from the reply. */
 static int to_leader(struct sp_client *c, uint32_t gidx, const struct txn_request *req,
@@ -235,10 +245,7 @@ static int to_leader(struct sp_client *c, uint32_t gidx, const struct txn_reques
             continue;
         }
         *out = rep;
-        if (rep->status)
-            return sp_err_set(err, rep->status, "group %llu: %s",
-                              (unsigned long long) c->conf.groups[gidx].id, rep->error);
-        return 0;
+        return reply_rc(c, gidx, rep, err);
     }
     if (rc == SP_EPAXOS_NOT_LEADER)
         rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "group %llu: no leader found",
@@ -780,65 +787,61 @@ static void part_build(struct sp_txn *t, uint32_t i, uint32_t coord, struct part
     p->req.keys = p->rk;
 }
 
-/* A reply's status as to_leader returns it. */
-static int reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
-                    struct sp_err *err)
+/* Sends parts[0..n) to node index ni in one Requests call, so the node
+ * steps them together and logs them in one round; marks settled[i] for
+ * each part answered by a node that leads its group. A NOT_LEADER answer
+ * updates the leader guess and leaves the part unsettled. */
+static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part **parts,
+                         uint32_t n, bool *settled)
 {
-    if (rep->status == 0)
-        return 0;
-    return sp_err_set(err, rep->status, "group %llu: %s",
-                      (unsigned long long) c->conf.groups[gidx].id, rep->error);
+    ProtobufCBinaryData reqs[TXN_PARTICIPANTS_MAX];
+    uint32_t packed = 0;
+    while (packed < n &&
+           sp_request_pack(&parts[packed]->req, &reqs[packed].data, &reqs[packed].len) == 0)
+        packed++;
+    Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
+    rq.n_requests = packed;
+    rq.requests = reqs;
+    uint8_t *buf = packed == n ? malloc(spanner__txn__requests__get_packed_size(&rq)) : NULL;
+    uint8_t *resp = NULL;
+    size_t rl = 0;
+    struct sp_err cerr = {0};
+    Spanner__Txn__Replies *rs = NULL;
+    if (buf && sp_rpc_call(c->ch[ni], REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
+                           c->timeout_ms, &resp, &rl, &cerr) == 0)
+        rs = spanner__txn__replies__unpack(NULL, rl, resp);
+    for (uint32_t i = 0; rs && rs->n_replies == n && i < n; i++) {
+        Spanner__Txn__Reply *rep =
+            spanner__txn__reply__unpack(NULL, rs->replies[i].len, rs->replies[i].data);
+        if (rep && rep->status == SP_EPAXOS_NOT_LEADER) {
+            uint32_t given = rep->leader_hint;
+            if (given && given != node)
+                atomic_store(&c->leader[parts[i]->gidx], given);
+            spanner__txn__reply__free_unpacked(rep, NULL);
+        } else if (rep) {
+            parts[i]->rep = rep;
+            parts[i]->rc = reply_rc(c, parts[i]->gidx, rep, &parts[i]->err);
+            settled[i] = true;
+        }
+    }
+    if (rs)
+        spanner__txn__replies__free_unpacked(rs, NULL);
+    free(resp);
+    free(buf);
+    for (uint32_t i = 0; i < packed; i++)
+        free(reqs[i].data);
 }
 
-/* Sends parts[0..n) (whose groups' leaders are thought to be `node`) in one
- * Requests call, so the node steps them together and logs them in one
- * round. Any part the call does not settle - the call failed, or the node
- * no longer leads that group - goes on alone through to_leader, which
- * follows hints and retries. */
+/* Sends parts[0..n), whose groups' leaders are thought to be `node`: several
+ * in one call (send_batched). Any part that is not settled so - the call
+ * failed, or the node no longer leads that group - goes on alone through
+ * to_leader, which follows hints and retries. */
 static void send_parts(struct sp_client *c, uint32_t node, struct part **parts, uint32_t n)
 {
     bool settled[TXN_PARTICIPANTS_MAX] = {false};
     int ni = node_index(c, node);
-    if (n > 1 && ni >= 0) {
-        ProtobufCBinaryData reqs[TXN_PARTICIPANTS_MAX];
-        uint32_t packed = 0;
-        for (; packed < n; packed++)
-            if (sp_request_pack(&parts[packed]->req, &reqs[packed].data, &reqs[packed].len) != 0)
-                break;
-        uint8_t *buf = NULL, *resp = NULL;
-        size_t len = 0, rl = 0;
-        Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
-        rq.n_requests = packed;
-        rq.requests = reqs;
-        if (packed == n && (buf = malloc(spanner__txn__requests__get_packed_size(&rq))) != NULL) {
-            len = spanner__txn__requests__pack(&rq, buf);
-            struct sp_err cerr = {0};
-            if (sp_rpc_call(c->ch[ni], REQUESTS_PATH, buf, len, c->timeout_ms, &resp, &rl,
-                            &cerr) == 0) {
-                Spanner__Txn__Replies *rs = spanner__txn__replies__unpack(NULL, rl, resp);
-                for (uint32_t i = 0; rs && rs->n_replies == n && i < n; i++) {
-                    Spanner__Txn__Reply *rep = spanner__txn__reply__unpack(
-                        NULL, rs->replies[i].len, rs->replies[i].data);
-                    if (rep && rep->status == SP_EPAXOS_NOT_LEADER) {
-                        uint32_t given = rep->leader_hint;
-                        if (given && given != node)
-                            atomic_store(&c->leader[parts[i]->gidx], given);
-                        spanner__txn__reply__free_unpacked(rep, NULL);
-                    } else if (rep) {
-                        parts[i]->rep = rep;
-                        parts[i]->rc = reply_rc(c, parts[i]->gidx, rep, &parts[i]->err);
-                        settled[i] = true;
-                    }
-                }
-                if (rs)
-                    spanner__txn__replies__free_unpacked(rs, NULL);
-            }
-        }
-        free(resp);
-        free(buf);
-        for (uint32_t i = 0; i < packed; i++)
-            free(reqs[i].data);
-    }
+    if (n > 1 && ni >= 0)
+        send_batched(c, ni, node, parts, n, settled);
     for (uint32_t i = 0; i < n; i++)
         if (!settled[i])
             parts[i]->rc = to_leader(c, parts[i]->gidx, &parts[i]->req, &parts[i]->rep,

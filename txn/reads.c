@@ -392,9 +392,6 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
 {
     SP_ASSERT(g->leader && g->caught_up);
     if (g->promise_due_us <= n->now.earliest) {
-        /* Wanted but not possible yet (writes in flight): try again soon. */
-        g->promise_due_us = n->now.earliest + (g->promise_wanted ? PROMISE_GAP_US
-                                                                 : n->cfg.min_next_period_us);
         /* R2: only with nothing assigned and unapplied, and a record of
          * this leader applied. */
         if (g->outstanding == 0 && g->apply_head == NULL &&
@@ -419,9 +416,11 @@ void txn__promise_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake
                 txn__send_group(n, g->id, &m);
                 g->promise_sent_us = n->now.earliest;
                 g->promise_wanted = false;
-                g->promise_due_us = n->now.earliest + n->cfg.min_next_period_us;
             }
         }
+        /* Still wanted (not possible yet: writes in flight): try again soon. */
+        g->promise_due_us = n->now.earliest + (g->promise_wanted ? PROMISE_GAP_US
+                                                                 : n->cfg.min_next_period_us);
     }
     if (g->promise_due_us < *wake)
         *wake = g->promise_due_us;
