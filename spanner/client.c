@@ -21,6 +21,7 @@
 #include "spanner.h"
 #include "client_int.h"
 #include "config.h"
+#include "lane.h"
 #include "rpc.h"
 #include "sp_assert.h"
 #include "txn.h"
@@ -35,11 +36,21 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define REQUEST_PATH   "/spanner.txn.Spanner/Request"
-#define REQUESTS_PATH  "/spanner.txn.Spanner/Requests"
 #define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
 #define ATTEMPTS_MAX   12
 #define WRITES_MAX     4096
+
+/*
+ * The lanes a request may share a Requests call in (lane.h). The rule is
+ * that no request in a lane waits for another request of the same lane:
+ * lock-free reads wait only for safe time (promises, and prepared
+ * transactions whose PREPARE and COMMIT never travel in a lane), and a
+ * blind single-group commit holds no lock before it is sent, so the locks
+ * it may wait for belong to transactions whose requests are not in a lane
+ * or have already been granted. Locking reads, 2PC messages and commits
+ * after reads go alone (LANE_NONE).
+ */
+enum { LANE_READ, LANE_WRITE, LANE_KINDS, LANE_NONE = -1 };
 
 struct sp_client {
     struct sp_cluster_conf conf;
@@ -47,6 +58,8 @@ struct sp_client {
     int timeout_ms;
     grpc_channel *ch[SP_NODES_MAX];
     _Atomic uint32_t leader[SP_GROUPS_MAX]; /* guessed leader node per group index */
+    bool coalesce;
+    struct sp_lane lanes[SP_NODES_MAX][LANE_KINDS]; /* lane.h */
 };
 
 struct bw {
@@ -148,8 +161,12 @@ int sp_client_open(const struct sp_client_options *o, struct sp_client **out, st
         free(c);
         return rc;
     }
-    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+    c->coalesce = !o->no_coalesce;
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++) {
         c->ch[i] = sp_rpc_channel(c->conf.nodes[i].addr);
+        for (int k = 0; k < LANE_KINDS; k++)
+            sp_lane_init(&c->lanes[i][k]);
+    }
     for (uint32_t g = 0; g < c->conf.n_groups; g++)
         atomic_store(&c->leader[g], c->conf.groups[g].voters[0]);
     *out = c;
@@ -160,8 +177,11 @@ void sp_client_close(struct sp_client *c)
 {
     if (!c)
         return;
-    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++) {
         grpc_channel_destroy(c->ch[i]);
+        for (int k = 0; k < LANE_KINDS; k++)
+            sp_lane_destroy(&c->lanes[i][k]);
+    }
     sp_rpc_shutdown();
     free(c);
 }
@@ -176,9 +196,9 @@ static int node_index(const struct sp_client *c, uint32_t id)
     return -1;
 }
 
-/* One request to one node. Returns 0 with *rep (free with
- * spanner__txn__reply__free_unpacked), or a transport error. */
-static int call(struct sp_client *c, uint32_t node, const struct txn_request *req,
+/* One request to one node, through `lane` unless LANE_NONE. Returns 0 with
+ * *rep (free with spanner__txn__reply__free_unpacked), or a transport error. */
+static int call(struct sp_client *c, uint32_t node, int lane, const struct txn_request *req,
                 Spanner__Txn__Reply **rep, struct sp_err *err)
 {
     int ni = node_index(c, node);
@@ -188,7 +208,10 @@ static int call(struct sp_client *c, uint32_t node, const struct txn_request *re
     size_t len, rl = 0;
     if (sp_request_pack(req, &buf, &len) != 0)
         return sp_err_set(err, SP_ENOMEM, "client: out of memory");
-    int rc = sp_rpc_call(c->ch[ni], REQUEST_PATH, buf, len, c->timeout_ms, &resp, &rl, err);
+    int rc = c->coalesce && lane != LANE_NONE
+                 ? sp_lane_call(&c->lanes[ni][lane], c->ch[ni], buf, len, c->timeout_ms, &resp,
+                                &rl, err)
+                 : sp_rpc_call(c->ch[ni], SP_REQUEST_PATH, buf, len, c->timeout_ms, &resp, &rl, err);
     free(buf);
     if (rc)
         return rc;
@@ -219,14 +242,14 @@ static int reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn
 
 /* Sends req to the leader of group gidx, following hints. A non-zero
  * reply status is returned as the result with err set from the reply. */
-static int to_leader(struct sp_client *c, uint32_t gidx, const struct txn_request *req,
+static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct txn_request *req,
                      Spanner__Txn__Reply **out, struct sp_err *err)
 {
     int rc = SP_ESP_UNAVAILABLE;
     for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
         uint32_t node = atomic_load(&c->leader[gidx]);
         Spanner__Txn__Reply *rep = NULL;
-        rc = call(c, node, req, &rep, err);
+        rc = call(c, node, lane, req, &rep, err);
         if (rc == SP_ESP_UNAVAILABLE) {
             atomic_store(&c->leader[gidx], next_voter(c, gidx, node));
             nap_ms(20 << (attempt < 5 ? attempt : 5));
@@ -452,7 +475,7 @@ static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
     struct txn_request req = {.type = TXN_REQ_READ, .group = t->c->conf.groups[gidx].id,
                               .id = t->id, .start_ts = t->start_ts, .keys_n = 1, .keys = &k};
     Spanner__Txn__Reply *rep = NULL;
-    rc = to_leader(t->c, gidx, &req, &rep, err);
+    rc = to_leader(t->c, gidx, LANE_NONE, &req, &rep, err);
     if (rc == 0)
         rc = take_value(rep, out, err);
     if (rep)
@@ -477,7 +500,7 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
         /* s_read = LastTS() at the leader (§4.2.2) */
         req.mode = TXN_READ_STRONG_SINGLE;
         Spanner__Txn__Reply *rep = NULL;
-        int rc = to_leader(c, gidx, &req, &rep, err);
+        int rc = to_leader(c, gidx, LANE_READ, &req, &rep, err);
         if (rc == 0)
             rc = take_value(rep, out, err);
         if (rc == 0) {
@@ -500,7 +523,7 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
     int rc = SP_ESP_UNAVAILABLE;
     for (uint32_t i = 0; i < n; i++) {
         Spanner__Txn__Reply *rep = NULL;
-        rc = call(c, order[i], &req, &rep, err);
+        rc = call(c, order[i], LANE_READ, &req, &rep, err);
         if (rc == 0 && rep->status == 0) {
             rc = take_value(rep, out, err);
             if (rc == 0 && !t->read_ts)
@@ -537,7 +560,7 @@ static int scan_page(struct sp_txn *t, uint32_t gidx, struct txn_key range[2], u
     int rc = SP_ESP_UNAVAILABLE;
     for (uint32_t i = 0; i < n; i++) {
         Spanner__Txn__Reply *rep = NULL;
-        rc = call(c, order[i], &req, &rep, err);
+        rc = call(c, order[i], LANE_READ, &req, &rep, err);
         if (rc == 0 && rep->status == 0) {
             if (!t->read_ts)
                 t->read_ts = rep->ts;
@@ -710,7 +733,7 @@ static void release_all(struct sp_txn *t)
                                   .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
                                   .start_ts = t->start_ts};
         Spanner__Txn__Reply *rep = NULL;
-        to_leader(t->c, t->touched[i], &req, &rep, NULL); /* best effort: locks also expire */
+        to_leader(t->c, t->touched[i], LANE_NONE, &req, &rep, NULL); /* best effort: locks also expire */
         if (rep)
             spanner__txn__reply__free_unpacked(rep, NULL);
     }
@@ -724,7 +747,7 @@ int sp_txn_keepalive(struct sp_txn *t, struct sp_err *err)
                                   .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
                                   .start_ts = t->start_ts};
         Spanner__Txn__Reply *rep = NULL;
-        int rc = to_leader(t->c, t->touched[i], &req, &rep, err);
+        int rc = to_leader(t->c, t->touched[i], LANE_NONE, &req, &rep, err);
         if (rep)
             spanner__txn__reply__free_unpacked(rep, NULL);
         if (rc)
@@ -807,7 +830,7 @@ static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part
     size_t rl = 0;
     struct sp_err cerr = {0};
     Spanner__Txn__Replies *rs = NULL;
-    if (buf && sp_rpc_call(c->ch[ni], REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
+    if (buf && sp_rpc_call(c->ch[ni], SP_REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
                            c->timeout_ms, &resp, &rl, &cerr) == 0)
         rs = spanner__txn__replies__unpack(NULL, rl, resp);
     for (uint32_t i = 0; rs && rs->n_replies == n && i < n; i++) {
@@ -844,7 +867,7 @@ static void send_parts(struct sp_client *c, uint32_t node, struct part **parts, 
         send_batched(c, ni, node, parts, n, settled);
     for (uint32_t i = 0; i < n; i++)
         if (!settled[i])
-            parts[i]->rc = to_leader(c, parts[i]->gidx, &parts[i]->req, &parts[i]->rep,
+            parts[i]->rc = to_leader(c, parts[i]->gidx, LANE_NONE, &parts[i]->req, &parts[i]->rep,
                                      &parts[i]->err);
 }
 
@@ -916,8 +939,10 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         if (!nodes[k].threaded) /* no thread to be had: before the COMMIT, here */
             node_parts_run(&nodes[k]);
     }
-    parts[coord].rc = to_leader(t->c, parts[coord].gidx, &parts[coord].req, &parts[coord].rep,
-                                &parts[coord].err);
+    /* A blind write to one group holds no lock yet: it may share a call. */
+    int lane = t->touched_n == 1 && t->reads_n == 0 ? LANE_WRITE : LANE_NONE;
+    parts[coord].rc = to_leader(t->c, parts[coord].gidx, lane, &parts[coord].req,
+                                &parts[coord].rep, &parts[coord].err);
     for (uint32_t k = 0; k < nodes_n; k++)
         if (nodes[k].threaded)
             pthread_join(nodes[k].th, NULL);
@@ -1008,4 +1033,19 @@ int sp__client_status(struct sp_client *c, uint32_t i, Spanner__Txn__StatusReply
     *out = spanner__txn__status_reply__unpack(NULL, rl, resp);
     free(resp);
     return *out ? 0 : sp_err_set(err, SP_ESP_PROTOCOL, "malformed StatusReply");
+}
+
+void sp__client_lane_stats(struct sp_client *c, struct sp__lane_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < c->conf.n_nodes; i++)
+        for (int k = 0; k < LANE_KINDS; k++) {
+            struct sp_lane *l = &c->lanes[i][k];
+            pthread_mutex_lock(&l->mu);
+            out->calls += l->calls;
+            out->batched_calls += l->batched_calls;
+            out->batched_requests += l->batched_requests;
+            out->timeouts += l->timeouts;
+            pthread_mutex_unlock(&l->mu);
+        }
 }

@@ -17,4 +17,13 @@ const struct sp_cluster_conf *sp__client_conf(const struct sp_client *c);
 int sp__client_status(struct sp_client *c, uint32_t i, Spanner__Txn__StatusReply **out,
                       struct sp_err *err);
 
+/* Calls made through the client's lanes (lane.h), summed over all lanes:
+ * calls (each a Request or a Requests call), how many of them carried
+ * several requests and how many requests those carried, and how many
+ * queued requests left on their own after SP_LANE_WAIT_US. */
+struct sp__lane_stats {
+    uint64_t calls, batched_calls, batched_requests, timeouts;
+};
+void sp__client_lane_stats(struct sp_client *c, struct sp__lane_stats *out);
+
 #endif

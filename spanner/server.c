@@ -419,13 +419,13 @@ static bool maybe_ro_read(const uint8_t *req, size_t len)
     return len >= 2 && req[0] == 0x08 && req[1] == TXN_REQ_RO_READ;
 }
 
-/* On a gRPC worker thread: answers a stale read that the safe time the node
- * published already covers (txn_node_read_stale), without the hand-off to
- * the driver and back. The driver is not involved, and need not be: the
- * read changes no state, and what it returns is chosen, applied data below
- * t_safe (no round's fsync to wait for). Returns false when the request
- * must go through the inbox. */
-static bool serve_stale(struct server *s, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+/* On a gRPC worker thread: the packed reply to a stale read that the safe
+ * time the node published already covers (txn_node_read_stale), without
+ * the hand-off to the driver and back. The driver is not involved, and need
+ * not be: the read changes no state, and what it returns is chosen, applied
+ * data below t_safe (no round's fsync to wait for). Returns false when the
+ * request must go through the inbox. */
+static bool stale_reply(struct server *s, const uint8_t *req, size_t len, uint8_t **buf, size_t *n)
 {
     static _Thread_local struct sp_request_decoded d; /* 14 KB: not on the stack */
     static _Thread_local struct txn_node_read r;
@@ -437,22 +437,50 @@ static bool serve_stale(struct server *s, struct sp_rpc_call *call, const uint8_
     sp_request_decoded_free(&d);
     if (!served)
         return false;
-    uint8_t *buf;
-    size_t n;
-    int rc = sp_reply_pack(&r.reply, NULL, 0, &buf, &n);
+    int rc = sp_reply_pack(&r.reply, NULL, 0, buf, n);
     txn_node_read_clear(&r);
-    if (rc != 0)
-        return false; /* out of memory: let the driver try */
-    sp_rpc_reply(call, GRPC_STATUS_OK, buf, n, NULL);
-    free(buf);
-    return true;
+    return rc == 0; /* out of memory: let the driver try */
 }
 
 static void on_request(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
 {
     struct server *s = ctx;
-    if (!serve_stale(s, call, req, len))
+    uint8_t *buf;
+    size_t n;
+    if (!stale_reply(s, req, len, &buf, &n)) {
         sp_inbox_rpc_handler(&s->routes[IT_REQUEST], call, req, len);
+        return;
+    }
+    sp_rpc_reply(call, GRPC_STATUS_OK, buf, n, NULL);
+    free(buf);
+}
+
+/* A Requests call whose requests are all stale reads that stale_reply can
+ * serve is answered on the gRPC worker too; any other goes to the driver
+ * whole (which also refuses the malformed ones). */
+static void on_requests(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    struct server *s = ctx;
+    Spanner__Txn__Requests *rq = spanner__txn__requests__unpack(NULL, len, req);
+    ProtobufCBinaryData out[REQUESTS_MAX];
+    size_t served = 0;
+    if (rq && rq->n_requests > 0 && rq->n_requests <= REQUESTS_MAX)
+        while (served < rq->n_requests &&
+               stale_reply(s, rq->requests[served].data, rq->requests[served].len,
+                           &out[served].data, &out[served].len))
+            served++;
+    if (rq && served == rq->n_requests && served > 0) {
+        Spanner__Txn__Replies rs = SPANNER__TXN__REPLIES__INIT;
+        rs.n_replies = served;
+        rs.replies = out;
+        sp_rpc_reply_msg(call, &rs.base);
+    } else {
+        sp_inbox_rpc_handler(&s->routes[IT_REQUESTS], call, req, len);
+    }
+    for (size_t i = 0; i < served; i++)
+        free(out[i].data);
+    if (rq)
+        spanner__txn__requests__free_unpacked(rq, NULL);
 }
 
 static void handle_directory(struct server *s, const struct sp_inbox_item *it)
@@ -671,8 +699,7 @@ static int start_net(struct server *s, struct sp_err *err)
     }
     if ((rc = sp_transport_create(&tc, s->rpc, &s->tr, err)) ||
         (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, on_request, s)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, REQUESTS_PATH, sp_inbox_rpc_handler,
-                                       &s->routes[IT_REQUESTS])) ||
+        (rc = sp_rpc_server_add_method(s->rpc, REQUESTS_PATH, on_requests, s)) ||
         (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, sp_inbox_rpc_handler,
                                        &s->routes[IT_DIRECTORY])) ||
         (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, sp_inbox_rpc_handler,

@@ -57,6 +57,11 @@ struct sp_client_options {
     const char *config_path; /* a cluster config file instead of endpoints */
     const char *zone;        /* the client's zone, for nearest-replica reads */
     int timeout_ms;          /* per call; default 10000 */
+    /* Concurrent lock-free reads, and concurrent blind writes to one group,
+     * from threads sharing this client go to a node in one call when a call
+     * to it is already under way (each keeps its own reply and outcome);
+     * true turns that off, so every request is its own call. */
+    bool no_coalesce;
 };
 
 /* Opens a client. Returns 0, SP_EINVAL (no endpoints nor config; err says

@@ -162,6 +162,7 @@ struct sp_bench_config {
     int serializable;   /* YCSB reads serializable instead of linearizable */
     int clients;        /* 1..SP_BENCH_CLIENTS_MAX: threads, or the window when async */
     int async;          /* one thread keeps `clients` operations in flight */
+    int no_coalesce;    /* spanner: every request its own gRPC call (spanner.h) */
     int seconds;        /* run length; 0 with ops_total > 0: until ops_total */
     uint64_t ops_total; /* 0: no count limit */
     int seconds_max;    /* hard bound on any run, including preloads */

@@ -3,7 +3,7 @@
  *
  *   spanner-bench [--target NAME [--endpoints LIST]]... [--workload put,get,...]
  *                 [--clients 1,64] [--seconds S | --ops N] [--rounds R] [--keys N]
- *                 [--key-size B] [--value-size B] [--serializable] [--no-preload] [--async]
+ *                 [--key-size B] [--value-size B] [--serializable] [--no-preload] [--async] [--no-coalesce]
  *                 [--timeout-ms MS] [--seconds-max S] [--seed N] [--dir DIR]
  *                 [--limits] [--json]
  *   spanner-bench --limits [--dir DIR] [--json]
@@ -54,6 +54,7 @@ static void usage(FILE *f)
         "                      total checked after each run)\n"
         "  --clients LIST      closed-loop client threads, 1..%d [1]\n"
         "  --async             one thread keeps --clients operations in flight instead\n"
+        "  --no-coalesce       spanner: no sharing of calls by concurrent requests\n"
         "  --seconds S         per run [5]; --ops N stops a run after N operations\n"
         "  --rounds R          runs per target and cell, alternating targets [1]\n"
         "  --keys N            key-space size [1000]; --key-size B [8]; --value-size B [256]\n"
@@ -180,6 +181,9 @@ static int apply(struct opts *o, int c, const char *arg)
     case 'A':
         o->cfg.async = 1;
         return 0;
+    case 'N':
+        o->cfg.no_coalesce = 1;
+        return 0;
     case 'P':
         o->preload = 0;
         return 0;
@@ -221,6 +225,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
                                        {"value-size", 1, 0, 'V'},
                                        {"serializable", 0, 0, 'S'},
                                        {"async", 0, 0, 'A'},
+                                       {"no-coalesce", 0, 0, 'N'},
                                        {"no-preload", 0, 0, 'P'},
                                        {"timeout-ms", 1, 0, 'T'},
                                        {"seconds-max", 1, 0, 'M'},

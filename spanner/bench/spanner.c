@@ -52,7 +52,8 @@ static int spanner_connect(const char *endpoints, const struct sp_bench_config *
         *at++ = '\0';
     if (!where[0])
         return sp_err_set(err, SP_EINVAL, "spanner: --endpoints HOST:PORT,... or a cluster dir");
-    struct sp_client_options o = {.zone = at, .timeout_ms = cfg->timeout_ms};
+    struct sp_client_options o = {.zone = at, .timeout_ms = cfg->timeout_ms,
+                                  .no_coalesce = cfg->no_coalesce != 0};
     if (where[0] == '/' || where[0] == '.') {
         snprintf(conf, sizeof conf, "%s/cluster.conf", where);
         o.config_path = conf;

@@ -5,7 +5,8 @@
  * wounds the younger transaction; kill -9 of a leader: a new leader serves
  * within the lease plus an election and no acknowledged write is lost; the
  * restarted node catches up; a Requests call answers each request in it, in
- * order; malformed client input gives clear errors and changes nothing.
+ * order; concurrent requests of one client share calls and each gets its
+ * own reply; malformed client input gives clear errors and changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "sp_test.h"
 #include "txn_codec.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +302,113 @@ static void test_kill_leader_and_restart(void **state)
     sp_proc_stop(np, SIGTERM, 10000);
 }
 
+/* ---- coalesced requests (lane.h) ---- */
+
+#define CO_THREADS 24
+#define CO_ROUNDS  4
+
+struct co_arg {
+    struct sp_client *c;
+    pthread_barrier_t *bar;
+    int i, failures;
+    char why[512];
+};
+
+/* Each thread owns one key (in group 1 or 2 by parity): it writes a value
+ * of its own, then reads it back strongly, at the commit timestamp and
+ * stale, each step at once with the other threads, so that the client
+ * shares calls between them. A reply handed to the wrong request shows as
+ * another thread's value. */
+static void *co_run(void *p)
+{
+    struct co_arg *a = p;
+    char key[16], val[32];
+    snprintf(key, sizeof key, "%c-co-%02d", a->i % 2 ? 'z' : 'A', a->i);
+    int waits = 0;
+    for (int r = 0; r < CO_ROUNDS && !a->failures; r++) {
+        snprintf(val, sizeof val, "t%02d-r%d", a->i, r);
+        pthread_barrier_wait(a->bar);
+        waits++;
+        struct sp_commit_info info = {0};
+        struct sp_err err = {0};
+        if (put2(a->c, key, val, NULL, NULL, &info, &err) != 0) {
+            snprintf(a->why, sizeof a->why, "put %s: %s", key, err.msg);
+            a->failures++;
+            break;
+        }
+        struct sp_ro_options modes[3] = {{.single_group = true},
+                                         {.read_ts = info.ts},
+                                         {.max_staleness_us = 10 * 1000 * 1000}};
+        for (int m = 0; m < 3; m++) {
+            pthread_barrier_wait(a->bar);
+            waits++;
+            struct sp_txn *t;
+            struct sp_value v = {0};
+            int rc = sp_ro_begin(a->c, &modes[m], &t, &err);
+            if (rc == 0) {
+                rc = sp_txn_read(t, key, strlen(key), &v, &err);
+                sp_txn_commit(t, NULL, NULL);
+            }
+            bool ok = rc == 0 && v.found && v.len == strlen(val) && memcmp(v.data, val, v.len) == 0;
+            if (m == 2 && rc == 0) /* may predate this round's write, never another key's */
+                ok = !v.found || (v.len == strlen(val) && memcmp(v.data, val, 4) == 0);
+            if (!ok) {
+                snprintf(a->why, sizeof a->why, "read %d of %s: rc %d (%s), got %.*s, want %s", m,
+                         key, rc, err.msg, v.found ? (int) v.len : 4,
+                         v.found ? (char *) v.data : "none", val);
+                a->failures++;
+            }
+            sp_value_clear(&v);
+        }
+    }
+    while (waits++ < CO_ROUNDS * 4) /* the others must not wait for a thread that left */
+        pthread_barrier_wait(a->bar);
+    return NULL;
+}
+
+static void co_run_all(struct sp_client *c, struct sp__lane_stats *st)
+{
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, CO_THREADS);
+    struct co_arg a[CO_THREADS];
+    pthread_t th[CO_THREADS];
+    for (int i = 0; i < CO_THREADS; i++) {
+        a[i] = (struct co_arg){.c = c, .bar = &bar, .i = i};
+        assert_int_equal(pthread_create(&th[i], NULL, co_run, &a[i]), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < CO_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (a[i].failures && failures++ == 0)
+            fprintf(stderr, "coalesced requests: %s\n", a[i].why);
+    }
+    pthread_barrier_destroy(&bar);
+    assert_int_equal(failures, 0);
+    sp__client_lane_stats(c, st);
+}
+
+static void test_coalesced_requests(void **state)
+{
+    struct fx *f = *state;
+    struct sp__lane_stats st;
+    co_run_all(f->c[0], &st); /* coalescing is the default */
+    fprintf(stderr, "coalesced requests: %llu calls, %llu of them for %llu requests, %llu "
+            "timeouts\n", (unsigned long long) st.calls, (unsigned long long) st.batched_calls,
+            (unsigned long long) st.batched_requests, (unsigned long long) st.timeouts);
+    assert_true(st.batched_calls > 0);
+    assert_true(st.batched_requests >= 2 * st.batched_calls);
+    /* The control: the same load through a client that does not coalesce
+     * shares no call at all. */
+    struct sp_client *plain;
+    struct sp_client_options o = {.config_path = f->conf, .zone = "us", .no_coalesce = true};
+    struct sp_err err = {0};
+    assert_int_equal(sp_client_open(&o, &plain, &err), 0);
+    co_run_all(plain, &st);
+    sp_client_close(plain);
+    assert_int_equal(st.calls, 0);
+    assert_int_equal(st.batched_calls, 0);
+}
+
 /* One Requests call to a node: a reply per request, in order, each as the
  * request alone would get it; a malformed, empty or oversized call is
  * refused with a message naming what was wrong. */
@@ -422,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_scan_across_groups),
         cmocka_unit_test(test_stale_read_bound),
         cmocka_unit_test(test_conflict_wounds_younger),
+        cmocka_unit_test(test_coalesced_requests),
         cmocka_unit_test(test_requests_call), /* before the kill: every node up */
         cmocka_unit_test(test_kill_leader_and_restart),
         cmocka_unit_test(test_malformed_input),
