@@ -36,7 +36,14 @@
  * only if that call says so (commit and abort always free it).
  *
  * Threads: a client may be shared by threads; a transaction belongs to one
- * thread at a time.
+ * thread at a time. Threads sharing a client share its gRPC calls too: a
+ * lock-free read, or the commit of a transaction that only wrote to one
+ * group, that finds two calls to its node under way waits for one of them
+ * to return (at most 5 ms) and then goes with every other request queued
+ * meanwhile, in one call (up to 64). Each request keeps its own reply,
+ * timestamp and outcome; only the number of calls changes. Under load this
+ * cuts the CPU per read about threefold on both sides; one thread alone
+ * never waits. sp_client_options.no_coalesce turns it off.
  */
 #ifndef SPANNER_H
 #define SPANNER_H

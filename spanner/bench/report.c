@@ -150,11 +150,12 @@ static void print_checks(FILE *f, const struct sp_bench_report *r)
 void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
 {
     const struct sp_bench_config *cfg = r->cfg;
-    fprintf(f, "\n%zu B keys, %zu B values, key space %llu (uniform), YCSB reads %s, %s\n",
+    fprintf(f, "\n%zu B keys, %zu B values, key space %llu (uniform), YCSB reads %s, %s%s\n",
             cfg->key_size, cfg->value_size, (unsigned long long) cfg->keys,
             cfg->serializable ? "serializable" : "linearizable",
             cfg->async ? "async (clients = operations in flight from one thread)"
-                       : "closed loop (clients = threads)");
+                       : "closed loop (clients = threads)",
+            cfg->no_coalesce ? ", spanner: every request its own call (--no-coalesce)" : "");
     fprintf(f, "%-17s %7s %-8s %-12s %10s %8s %8s %8s %8s %7s %7s\n", "workload", "clients", "op",
             "target", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "retries");
     for (int i = 0; i < r->n_cells; i++) {
@@ -239,10 +240,10 @@ void sp_bench__print_json(FILE *f, const struct sp_bench_report *r)
     fprintf(f,
             "{\"tool\":\"spanner-bench\",\"config\":{\"key_size\":%zu,\"value_size\":%zu,"
             "\"keys\":%llu,\"seconds\":%d,\"ops\":%llu,\"serializable\":%s,\"async\":%s,"
-            "\"timeout_ms\":%d},",
+            "\"coalesce\":%s,\"timeout_ms\":%d},",
             cfg->key_size, cfg->value_size, (unsigned long long) cfg->keys, cfg->seconds,
             (unsigned long long) cfg->ops_total, cfg->serializable ? "true" : "false",
-            cfg->async ? "true" : "false", cfg->timeout_ms);
+            cfg->async ? "true" : "false", cfg->no_coalesce ? "false" : "true", cfg->timeout_ms);
     if (r->limits)
         fprintf(f,
                 "\"limits\":{\"fdatasync_p50_us\":%.1f,\"fdatasync_p99_us\":%.1f,"
