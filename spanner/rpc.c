@@ -12,6 +12,17 @@
  * RPC costs two completion-queue events (registered methods with
  * READ_INITIAL_BYTE_BUFFER deliver the payload with the call).
  * See shared/notes/grpc-c-core.md for the sequences this follows.
+ *
+ * A client-streaming method (sp_rpc_server_add_stream) has one batch
+ * outstanding at a time, so the context is still the tag:
+ *
+ *   REQUESTED --stream opens--> STREAMING --message: handler, next RECV--+
+ *                                   |  ^----------------------------------+
+ *                                   +--end of stream, cancel, failure--> REPLYING
+ *                                      (status OK + RECV_CLOSE_ON_SERVER) --done: free
+ *
+ * One RECV_MESSAGE at a time per stream: its messages reach the handler
+ * in order.
  */
 #include "rpc.h"
 #include "sp_assert.h"
@@ -23,6 +34,7 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +43,11 @@ struct method {
     char path[128];
     void *handle; /* grpc_server_register_method result */
     sp_rpc_handler_fn fn;
+    sp_rpc_stream_fn sfn; /* a client-streaming method instead */
     void *ctx;
 };
 
-enum call_state { CALL_REQUESTED, CALL_REPLYING };
+enum call_state { CALL_REQUESTED, CALL_STREAMING, CALL_REPLYING };
 
 struct sp_rpc_call {
     enum call_state state;
@@ -121,7 +134,8 @@ static void post_request(struct sp_rpc_server *s, struct method *m)
     c->state = CALL_REQUESTED;
     grpc_metadata_array_init(&c->md);
     grpc_call_error e = grpc_server_request_registered_call(
-        s->server, m->handle, &c->call, &c->deadline, &c->md, &c->payload, s->cq, s->cq, c);
+        s->server, m->handle, &c->call, &c->deadline, &c->md, m->sfn ? NULL : &c->payload, s->cq,
+        s->cq, c);
     if (e != GRPC_CALL_OK) {
         grpc_metadata_array_destroy(&c->md);
         free(c);
@@ -179,6 +193,59 @@ void sp_rpc_reply_msg(struct sp_rpc_call *call, const ProtobufCMessage *m)
     free(buf);
 }
 
+/* Waits for the stream's next message (sending the initial metadata with
+ * the first wait); false if the batch could not start. */
+static bool stream_recv(struct sp_rpc_call *c, bool first)
+{
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    int n = 0;
+    if (first)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &c->payload;
+    return grpc_call_start_batch(c->call, ops, (size_t) n, c, NULL) == GRPC_CALL_OK;
+}
+
+/* The stream ended (closed by the client, cancelled, or broken): answer
+ * OK and free once that batch is done. */
+static void stream_end(struct sp_rpc_server *s, struct sp_rpc_call *c)
+{
+    if (atomic_load(&s->shutting_down)) { /* no new batches on a closing queue */
+        free_call(c);
+        return;
+    }
+    c->state = CALL_REPLYING;
+    c->details = grpc_empty_slice();
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[0].data.send_status_from_server.status = GRPC_STATUS_OK;
+    ops[0].data.send_status_from_server.status_details = &c->details;
+    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[1].data.recv_close_on_server.cancelled = &c->cancelled;
+    if (grpc_call_start_batch(c->call, ops, 2, c, NULL) != GRPC_CALL_OK)
+        free_call(c);
+}
+
+/* A stream's RECV_MESSAGE completed: hand the message on, wait for the
+ * next; or end the stream. */
+static void stream_event(struct sp_rpc_server *s, struct sp_rpc_call *c, bool success)
+{
+    if (!success || c->payload == NULL) {
+        stream_end(s, c);
+        return;
+    }
+    size_t len;
+    uint8_t *msg = flatten(c->payload, &len);
+    grpc_byte_buffer_destroy(c->payload);
+    c->payload = NULL;
+    c->m->sfn(c->m->ctx, msg, len);
+    free(msg);
+    if (atomic_load(&s->shutting_down) || !stream_recv(c, false))
+        stream_end(s, c);
+}
+
 static void handle_event(struct sp_rpc_server *s, grpc_event ev)
 {
     struct sp_rpc_call *c = ev.tag;
@@ -187,11 +254,21 @@ static void handle_event(struct sp_rpc_server *s, grpc_event ev)
         free_call(c);
         return;
     }
+    if (c->state == CALL_STREAMING) {
+        stream_event(s, c, ev.success);
+        return;
+    }
     if (!ev.success) { /* server shutting down: the request never arrived */
         free_call(c);
         return;
     }
     post_request(s, c->m);
+    if (c->m->sfn) { /* a stream opened: wait for its first message */
+        c->state = CALL_STREAMING;
+        if (!stream_recv(c, true))
+            free_call(c);
+        return;
+    }
     size_t len;
     c->req = flatten(c->payload, &len);
     c->m->fn(c->m->ctx, c, c->req, len);
@@ -241,22 +318,36 @@ int sp_rpc_server_create(const char *addr, struct sp_rpc_server **out, struct sp
     return 0;
 }
 
-int sp_rpc_server_add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
-                             void *ctx)
+static int add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
+                      sp_rpc_stream_fn sfn, void *ctx)
 {
-    SP_ASSERT(s != NULL && path != NULL && fn != NULL);
+    SP_ASSERT(s != NULL && path != NULL && (fn != NULL) != (sfn != NULL));
     if (s->n_methods == SP_RPC_METHODS_MAX || strlen(path) >= sizeof s->methods[0].path)
         return SP_EFULL;
     struct method *m = &s->methods[s->n_methods];
     snprintf(m->path, sizeof m->path, "%s", path);
-    m->handle = grpc_server_register_method(s->server, m->path, NULL,
-                                            GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    m->handle = grpc_server_register_method(
+        s->server, m->path, NULL, sfn ? GRPC_SRM_PAYLOAD_NONE : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+        0);
     if (!m->handle)
         return SP_EINVAL;
     m->fn = fn;
+    m->sfn = sfn;
     m->ctx = ctx;
     s->n_methods++;
     return 0;
+}
+
+int sp_rpc_server_add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
+                             void *ctx)
+{
+    return add_method(s, path, fn, NULL, ctx);
+}
+
+int sp_rpc_server_add_stream(struct sp_rpc_server *s, const char *path, sp_rpc_stream_fn fn,
+                             void *ctx)
+{
+    return add_method(s, path, NULL, fn, ctx);
 }
 
 int sp_rpc_server_start(struct sp_rpc_server *s, int threads, struct sp_err *err)
@@ -388,4 +479,111 @@ int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t l
     grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     grpc_completion_queue_destroy(cq);
     return rc;
+}
+
+/* ---- client streams ------------------------------------------------------ */
+
+struct sp_rpc_stream {
+    grpc_completion_queue *cq; /* pluck: this stream's two tags only */
+    grpc_call *call;
+    grpc_byte_buffer *msg;   /* the message being sent */
+    bool metadata_sent;
+    bool send_pending;       /* a SEND_MESSAGE batch not plucked yet */
+    bool status_done;        /* RECV_STATUS_ON_CLIENT completed: the stream is over */
+    grpc_metadata_array tm;
+    grpc_status_code status;
+    grpc_slice details;
+    const char *error_string;
+    int tag_send, tag_status;
+};
+
+struct sp_rpc_stream *sp_rpc_stream_open(grpc_channel *ch, const char *path)
+{
+    SP_ASSERT(ch != NULL && path != NULL);
+    struct sp_rpc_stream *st = calloc(1, sizeof *st);
+    SP_ASSERT(st != NULL);
+    st->cq = grpc_completion_queue_create_for_pluck(NULL);
+    st->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, st->cq,
+                                        grpc_slice_from_static_string(path), NULL,
+                                        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_metadata_array_init(&st->tm);
+    st->details = grpc_empty_slice();
+    /* Completes when the stream ends, whoever ends it. */
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op.data.recv_status_on_client.trailing_metadata = &st->tm;
+    op.data.recv_status_on_client.status = &st->status;
+    op.data.recv_status_on_client.status_details = &st->details;
+    op.data.recv_status_on_client.error_string = &st->error_string;
+    if (grpc_call_start_batch(st->call, &op, 1, &st->tag_status, NULL) != GRPC_CALL_OK)
+        st->status_done = true; /* never started: nothing to wait for, the stream is unusable */
+    return st;
+}
+
+int sp_rpc_stream_send(struct sp_rpc_stream *st, const uint8_t *msg, size_t len, int timeout_ms,
+                       struct sp_err *err)
+{
+    SP_ASSERT(st != NULL && !st->send_pending);
+    /* Has the stream ended? (A deadline in the past polls without waiting;
+     * "now" would wait for gRPC's next millisecond tick.) */
+    if (!st->status_done &&
+        grpc_completion_queue_pluck(st->cq, &st->tag_status, gpr_inf_past(GPR_CLOCK_MONOTONIC),
+                                    NULL)
+                .type == GRPC_OP_COMPLETE)
+        st->status_done = true;
+    if (st->status_done)
+        return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream ended (status %d)", (int) st->status);
+    st->msg = to_buffer(msg, len);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    int n = 0;
+    if (!st->metadata_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = st->msg;
+    if (grpc_call_start_batch(st->call, ops, (size_t) n, &st->tag_send, NULL) != GRPC_CALL_OK) {
+        grpc_byte_buffer_destroy(st->msg);
+        st->msg = NULL;
+        return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream: cannot start a send");
+    }
+    st->metadata_sent = true;
+    st->send_pending = true;
+    /* Returns once gRPC took the message; HTTP/2 flow control holds it
+     * while the receiver lags. Past the timeout the stream is given up. */
+    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    grpc_event ev = grpc_completion_queue_pluck(st->cq, &st->tag_send, dl, NULL);
+    if (ev.type != GRPC_OP_COMPLETE)
+        return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream: send not taken within %d ms",
+                          timeout_ms);
+    st->send_pending = false;
+    grpc_byte_buffer_destroy(st->msg);
+    st->msg = NULL;
+    if (!ev.success)
+        return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream: send failed (stream broken)");
+    return 0;
+}
+
+void sp_rpc_stream_close(struct sp_rpc_stream *st)
+{
+    if (!st)
+        return;
+    grpc_call_cancel(st->call, NULL);
+    gpr_timespec inf = gpr_inf_future(GPR_CLOCK_REALTIME);
+    if (st->send_pending)
+        grpc_completion_queue_pluck(st->cq, &st->tag_send, inf, NULL);
+    if (!st->status_done)
+        grpc_completion_queue_pluck(st->cq, &st->tag_status, inf, NULL);
+    if (st->msg)
+        grpc_byte_buffer_destroy(st->msg);
+    grpc_metadata_array_destroy(&st->tm);
+    grpc_slice_unref(st->details);
+    if (st->error_string)
+        gpr_free((void *) st->error_string);
+    grpc_call_unref(st->call);
+    grpc_completion_queue_shutdown(st->cq);
+    grpc_completion_queue_pluck(st->cq, NULL, inf, NULL);
+    grpc_completion_queue_destroy(st->cq);
+    free(st);
 }

@@ -1,6 +1,6 @@
 /*
- * rpc.h - a thin layer over the gRPC C core for unary calls carrying
- * protobuf-c bytes. Private to spanner/.
+ * rpc.h - a thin layer over the gRPC C core for unary calls (and one-way
+ * client streams) carrying protobuf-c bytes. Private to spanner/.
  *
  * Server: register methods by path ("/spanner.node.Node/Deliver") with a
  * handler; the handler gets the request bytes and a call handle, and answers
@@ -34,12 +34,19 @@ struct sp_rpc_call;
 
 typedef void (*sp_rpc_handler_fn)(void *ctx, struct sp_rpc_call *call, const uint8_t *req,
                                   size_t len);
+/* One message of a client stream (valid during the call). */
+typedef void (*sp_rpc_stream_fn)(void *ctx, const uint8_t *msg, size_t len);
 
 /* Starts listening on addr ("127.0.0.1:0" picks a port). Methods are
  * registered before start. Returns 0, SP_EIO (cannot bind; err names addr),
  * SP_ENOMEM. */
 int sp_rpc_server_create(const char *addr, struct sp_rpc_server **out, struct sp_err *err);
 int sp_rpc_server_add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_fn fn,
+                             void *ctx);
+/* A client-streaming method: each message of each stream reaches fn on a
+ * worker thread, a stream's messages one at a time and in order. The
+ * stream is answered OK when the client ends it; nothing else goes back. */
+int sp_rpc_server_add_stream(struct sp_rpc_server *s, const char *path, sp_rpc_stream_fn fn,
                              void *ctx);
 int sp_rpc_server_start(struct sp_rpc_server *s, int threads, struct sp_err *err);
 int sp_rpc_server_port(const struct sp_rpc_server *s);
@@ -66,6 +73,20 @@ grpc_channel *sp_rpc_channel(const char *target);
  */
 int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len,
                 int timeout_ms, uint8_t **resp, size_t *resp_len, struct sp_err *err);
+
+/*
+ * A one-way stream of messages to a streaming method, for one thread at a
+ * time. Opening never fails (a dead peer shows at the first send).
+ * sp_rpc_stream_send returns once gRPC has taken the message (not once the
+ * peer has it): 0, or SP_ESP_UNAVAILABLE when the stream is over or the
+ * message was not taken within timeout_ms (the receiver stopped reading).
+ * After an error, close the stream and open another. Close cancels.
+ */
+struct sp_rpc_stream;
+struct sp_rpc_stream *sp_rpc_stream_open(grpc_channel *ch, const char *path);
+int sp_rpc_stream_send(struct sp_rpc_stream *st, const uint8_t *msg, size_t len, int timeout_ms,
+                       struct sp_err *err);
+void sp_rpc_stream_close(struct sp_rpc_stream *st);
 
 /* Reference-counted grpc_init/grpc_shutdown for this process. */
 void sp_rpc_init(void);

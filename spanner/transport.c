@@ -4,8 +4,16 @@
  *
  * Invariants:
  *   - a peer queue never holds more than queue_max envelopes (send drops);
- *   - one Deliver call in flight per peer; envelopes leave in queue order;
+ *   - one stream per peer, one batch sent on it at a time; envelopes leave
+ *     in queue order and the receiver hands them on in that order;
  *   - an envelope is not sent before its due time (enqueue + delay).
+ *
+ * Batches go on a client stream (Stream) that stays open: no call set-up
+ * and no reply per batch, and the sender waits only until gRPC has taken a
+ * batch, not for a round trip. A broken stream drops its batch (like a
+ * failed call: Paxos and 2PC resend) and the next batch opens another.
+ * Deliver, one unary call per batch, is still served for senders that use
+ * it.
  */
 #include "transport.h"
 #include "node.pb-c.h"
@@ -29,6 +37,7 @@ struct peer {
     struct sp_transport *t;
     struct sp_transport_peer cfg;
     grpc_channel *ch;
+    struct sp_rpc_stream *st; /* the sender thread's; NULL until the first batch */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -51,23 +60,37 @@ void sp_transport_config_init(struct sp_transport_config *cfg)
     cfg->call_timeout_ms = 1000;
 }
 
-static void on_deliver(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+/* Hands each envelope of a packed Batch on; returns how many, or -1 if the
+ * Batch is malformed. */
+static int deliver(struct sp_transport *t, const uint8_t *data, size_t len)
 {
-    struct sp_transport *t = ctx;
-    Spanner__Node__Batch *b = spanner__node__batch__unpack(NULL, len, req);
-    if (!b) {
-        sp_rpc_reply(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0, "Deliver: malformed Batch");
-        return;
-    }
+    Spanner__Node__Batch *b = spanner__node__batch__unpack(NULL, len, data);
+    if (!b)
+        return -1;
     for (size_t i = 0; i < b->n_envelopes; i++)
         t->cfg.on_envelope(t->cfg.ctx, b->from_node, b->envelopes[i].data, b->envelopes[i].len);
     atomic_fetch_add(&t->received, b->n_envelopes);
-    Spanner__Node__Ack ack = SPANNER__NODE__ACK__INIT;
-    ack.received = (uint32_t) b->n_envelopes;
-    uint8_t buf[16];
-    size_t n = spanner__node__ack__pack(&ack, buf);
+    int n = (int) b->n_envelopes;
     spanner__node__batch__free_unpacked(b, NULL);
-    sp_rpc_reply(call, GRPC_STATUS_OK, buf, n, NULL);
+    return n;
+}
+
+static void on_deliver(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
+{
+    int n = deliver(ctx, req, len);
+    if (n < 0) {
+        sp_rpc_reply(call, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0, "Deliver: malformed Batch");
+        return;
+    }
+    Spanner__Node__Ack ack = SPANNER__NODE__ACK__INIT;
+    ack.received = (uint32_t) n;
+    sp_rpc_reply_msg(call, &ack.base);
+}
+
+static void on_stream(void *ctx, const uint8_t *msg, size_t len)
+{
+    if (deliver(ctx, msg, len) < 0)
+        SP_WARN("transport: dropped a malformed Batch from a stream");
 }
 
 /* Waits until the head item is due (or stop); returns how many items are
@@ -113,12 +136,14 @@ static void send_batch(struct peer *p, struct item *items, uint32_t n)
     uint8_t *buf = malloc(len ? len : 1);
     SP_ASSERT(buf != NULL);
     spanner__node__batch__pack(&b, buf);
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
     struct sp_err err = {0};
-    int rc = sp_rpc_call(p->ch, SP_DELIVER_PATH, buf, len, t->cfg.call_timeout_ms, &resp,
-                         &resp_len, &err);
-    free(resp);
+    if (p->st == NULL)
+        p->st = sp_rpc_stream_open(p->ch, SP_STREAM_PATH);
+    int rc = sp_rpc_stream_send(p->st, buf, len, t->cfg.call_timeout_ms, &err);
+    if (rc) { /* its batch is lost; the next one opens another stream */
+        sp_rpc_stream_close(p->st);
+        p->st = NULL;
+    }
     free(buf);
     free(envs);
     atomic_fetch_add(&t->batches, 1);
@@ -195,10 +220,13 @@ int sp_transport_create(const struct sp_transport_config *cfg, struct sp_rpc_ser
         return sp_err_set(err, SP_ENOMEM, "transport: out of memory");
     }
     int rc = sp_rpc_server_add_method(server, SP_DELIVER_PATH, on_deliver, t);
+    if (rc == 0)
+        rc = sp_rpc_server_add_stream(server, SP_STREAM_PATH, on_stream, t);
     if (rc) {
         free(t->peers);
         free(t);
-        return sp_err_set(err, rc, "transport: cannot register %s", SP_DELIVER_PATH);
+        return sp_err_set(err, rc, "transport: cannot register %s and %s", SP_DELIVER_PATH,
+                          SP_STREAM_PATH);
     }
     sp_rpc_init();
     for (uint32_t i = 0; i < cfg->n_peers; i++) {
@@ -289,6 +317,7 @@ void sp_transport_destroy(struct sp_transport *t)
         for (uint32_t k = 0; k < p->count; k++)
             free(p->ring[(p->head + k) % t->cfg.queue_max].data);
         free(p->ring);
+        sp_rpc_stream_close(p->st);
         if (p->ch)
             grpc_channel_destroy(p->ch);
         pthread_cond_destroy(&p->cv);

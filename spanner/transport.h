@@ -4,8 +4,8 @@
  *
  * Each node sends packed envelopes (proto/node.proto) to its peers. Per peer
  * there is one bounded FIFO queue and one sender thread that takes whatever
- * is due and sends it as one Deliver batch (batching), while new messages
- * keep queueing behind the call in flight (pipelining across batches).
+ * is due and sends it as one Batch on a stream that stays open (batching),
+ * while new messages keep queueing behind the batch being sent.
  *
  * Emulated WAN: a message to a peer becomes due `delay_us` after it was
  * queued, delay_us being the one-way latency configured between the two
@@ -29,6 +29,7 @@
 
 #define SP_TRANSPORT_PEERS_MAX 64
 #define SP_DELIVER_PATH        "/spanner.node.Node/Deliver"
+#define SP_STREAM_PATH         "/spanner.node.Node/Stream"
 
 struct sp_transport_peer {
     uint32_t node;
