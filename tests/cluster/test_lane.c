@@ -213,13 +213,10 @@ static void test_each_caller_gets_its_reply(void **state)
     assert_true(l->calls < THREADS * ROUNDS / 2); /* the point: far fewer calls */
 }
 
-/* Two calls that take SLOW_MS fill the lane; a third request queues, and
- * leaves on its own after SP_LANE_WAIT_US instead of waiting for them. */
-static void test_queued_request_does_not_wait_for_stuck_calls(void **state)
+/* Starts two calls that take SLOW_MS (the lane's limit) and waits until
+ * the server holds both. */
+static void fill_lane(struct fx *f, struct caller slow[2], pthread_t th[2])
 {
-    struct fx *f = *state;
-    struct caller slow[2], fast = {.f = f};
-    pthread_t th[2];
     for (int i = 0; i < 2; i++) {
         slow[i] = (struct caller){.f = f};
         snprintf(slow[i].req, sizeof slow[i].req, "S%d", i);
@@ -227,6 +224,16 @@ static void test_queued_request_does_not_wait_for_stuck_calls(void **state)
     }
     while (atomic_load(&slow_started) < 2)
         usleep(1000);
+}
+
+/* Two calls that take SLOW_MS fill the lane; a third request queues, and
+ * leaves on its own after SP_LANE_WAIT_US instead of waiting for them. */
+static void test_queued_request_does_not_wait_for_stuck_calls(void **state)
+{
+    struct fx *f = *state;
+    struct caller slow[2], fast = {.f = f};
+    pthread_t th[2];
+    fill_lane(f, slow, th);
     snprintf(fast.req, sizeof fast.req, "fast");
     call_once(&fast);
     assert_int_equal(fast.rc, 0);
@@ -249,13 +256,7 @@ static void test_failed_shared_call_fails_each_request(void **state)
     struct fx *f = *state;
     struct caller slow[2], q[3];
     pthread_t th[2], tq[3];
-    for (int i = 0; i < 2; i++) {
-        slow[i] = (struct caller){.f = f};
-        snprintf(slow[i].req, sizeof slow[i].req, "S%d", i);
-        assert_int_equal(pthread_create(&th[i], NULL, call_once, &slow[i]), 0);
-    }
-    while (atomic_load(&slow_started) < 2)
-        usleep(1000);
+    fill_lane(f, slow, th);
     for (int i = 0; i < 3; i++) {
         q[i] = (struct caller){.f = f};
         snprintf(q[i].req, sizeof q[i].req, "%c%d", i == 1 ? 'E' : 'q', i);
