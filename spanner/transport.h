@@ -44,8 +44,10 @@ struct sp_transport_config {
     uint32_t n_peers;
     struct sp_transport_peer peers[SP_TRANSPORT_PEERS_MAX];
     uint32_t queue_max; /* envelopes queued per peer; default 8192 */
-    uint32_t batch_max; /* envelopes per Deliver call; default 512 */
-    int call_timeout_ms; /* default 1000 */
+    uint32_t batch_max; /* envelopes per Batch; default 512 */
+    /* How long a Batch may wait for gRPC to take it (the peer stopped
+     * reading: the stream is given up); default 1000 */
+    int call_timeout_ms;
     sp_envelope_fn on_envelope;
     void *ctx;
 };
@@ -58,8 +60,8 @@ struct sp_transport_stats {
 
 void sp_transport_config_init(struct sp_transport_config *cfg);
 
-/* Registers Deliver on `server` (before it starts) and starts one sender
- * thread per peer. Returns 0, SP_EINVAL (bad config), SP_ENOMEM. */
+/* Registers Stream and Deliver on `server` (before it starts) and starts
+ * one sender thread per peer. Returns 0, SP_EINVAL (bad config), SP_ENOMEM. */
 int sp_transport_create(const struct sp_transport_config *cfg, struct sp_rpc_server *server,
                         struct sp_transport **out, struct sp_err *err);
 
@@ -70,8 +72,7 @@ int sp_transport_send(struct sp_transport *t, uint32_t to, const uint8_t *env, s
 /* The same without waking the sender: what is queued leaves at the next
  * sp_transport_push (or with a later send). A caller producing several
  * envelopes at once queues them all, then pushes, so that they leave in
- * one Deliver per peer rather than the first alone and the rest after its
- * round trip. */
+ * one Batch per peer rather than the first alone and the rest behind it. */
 int sp_transport_queue(struct sp_transport *t, uint32_t to, const uint8_t *env, size_t len);
 
 /* Wakes the sender of every peer with envelopes queued. */
@@ -79,8 +80,9 @@ void sp_transport_push(struct sp_transport *t);
 
 void sp_transport_stats(struct sp_transport *t, struct sp_transport_stats *out);
 
-/* Stops the sender threads; drops what is queued. Destroy the rpc server
- * first, so no Deliver call can reach a freed transport. */
+/* Stops the sender threads and closes their streams; drops what is queued.
+ * Destroy the rpc server first, so no incoming Batch can reach a freed
+ * transport. */
 void sp_transport_destroy(struct sp_transport *t);
 
 #endif /* SP_TRANSPORT_H */
