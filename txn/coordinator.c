@@ -36,9 +36,12 @@
  *
  * Invariants:
  *   C1 s >= every prepare ts, s > now.latest at the commit's arrival,
- *      s > every timestamp this leader assigned, s inside the lease
- *      (asserted here and in timestamps.c; recorded with
- *      paxos_note_assigned_ts before the DECISION is proposed).
+ *      s > every timestamp this leader assigned or logged (outcomes of
+ *      other groups' transactions included), s inside the lease (asserted
+ *      here and in timestamps.c; recorded with paxos_note_assigned_ts
+ *      before the DECISION is proposed). Not s >= now.latest at the
+ *      decision: §4.2.1 bounds s by the arrival, so the commit wait
+ *      overlaps the participants' prepare rounds.
  *   C2 The first DECISION for a transaction in log order is the outcome;
  *      later ones change nothing. Decisions are state records, so queries
  *      are answered the same after a restart or a leader change.
@@ -185,15 +188,13 @@ void txn__coord_try_decide(struct txn_node *n, struct txn__group *g, struct txn_
     struct txn_ts_bounds b;
     tt_micros s = 0;
     int rc = txn_locks_prepared(g->locks, t->id, NULL);
-    /* Bounds at the current now, but s > now.latest at the arrival too: a
-     * clock may step back inside its eps, so now.latest here can be below
-     * what it was when the commit arrived. */
+    /* The lease is checked at the current now; s is bounded below by
+     * now.latest at the commit's arrival (C1), not now: the commit wait
+     * then overlaps the participants' prepare rounds too. */
     if (rc == 0)
         rc = txn__ts_bounds(n, g, &b);
-    if (rc == 0 && b.now.latest < t->arrival.latest)
-        b.now.latest = t->arrival.latest;
     if (rc == 0)
-        rc = txn_ts_coordinator_commit(&b, prepare_ts, t->parts_n, &s, NULL);
+        rc = txn_ts_coordinator_commit(&b, t->arrival.latest, prepare_ts, t->parts_n, &s, NULL);
     if (rc == 0)
         rc = paxos_note_assigned_ts(g->r, n->now, s);
     if (rc) {

@@ -432,6 +432,8 @@ int txn__ts_bounds(struct txn_node *n, struct txn__group *g, struct txn_ts_bound
     tt_micros smax = paxos_s_max(g->r);
     tt_micros safe = txn_safetime_paxos_safe(g->st);
     b->last_assigned = smax > safe ? smax : safe;
+    if (g->outcome_ts_max > b->last_assigned) /* logged, maybe not applied yet */
+        b->last_assigned = g->outcome_ts_max;
     return 0;
 }
 

@@ -195,6 +195,7 @@ struct txn__group {
     paxos_slot snap_reported; /* last PAXOS_EV_SNAPSHOT_TAKEN */
     uint32_t outstanding;     /* own timestamped proposals not yet applied */
     tt_micros log_ts_max;     /* highest leader-assigned ts applied since start (N5) */
+    tt_micros outcome_ts_max; /* highest commit ts this node proposed in an OUTCOME */
     uint64_t tag_max;         /* highest proposer ballot applied (N6); durable, state "b" */
     bool barrier_sent;        /* leader: proposed its BARRIER (R2) */
     tt_micros paxos_wake_us;

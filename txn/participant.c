@@ -676,6 +676,10 @@ void txn__on_decision_msg(struct txn_node *n, struct txn__group *g, const struct
         if (m->ts > 0)
             SP_ASSERT(m->ts >= p->ts); /* commit ts >= every prepare ts */
         struct txn__rec rec = {.type = TXN__REC_OUTCOME, .id = m->id, .ts = m->ts};
+        /* Another group's timestamp enters this group's log: later ones
+         * chosen here must stay above it (txn__ts_bounds). */
+        if (m->ts > g->outcome_ts_max)
+            g->outcome_ts_max = m->ts;
         if (txn__propose(n, g, &rec) == 0)
             p->next_query_us = n->now.earliest + n->cfg.query_period_us;
         return;

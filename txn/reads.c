@@ -181,6 +181,32 @@ static bool read_ready(const struct txn_node *n, const struct txn__group *g, tt_
     return false;
 }
 
+/*
+ * §4.2.2's s_read = LastTS() needs "no prepared transactions", and more:
+ * that no write the group may still commit can get a timestamp below the
+ * read's moment. So, besides prepared ones (txn_safetime_strong_read_ts),
+ * nothing this leader assigned may be on its way to being applied, and no
+ * transaction it coordinates may have its commit in and its timestamp not
+ * yet chosen: that s is bounded by the commit's arrival (C1), which can be
+ * long past, and a multi-group read at a later timestamp could see it while
+ * this read, after some other transaction that completed before it began,
+ * would not (a G2-realtime cycle the simulator found). Otherwise s_read is
+ * TT.now().latest, and the read waits for safe time.
+ */
+static bool last_ts_complete(const struct txn__group *g)
+{
+    if (g->outstanding > 0)
+        return false;
+    for (uint32_t i = 0; i < g->rws_hi; i++) {
+        const struct txn__rw *t = &g->rws[i];
+        if (t->used && t->role == TXN__ROLE_COORD && t->commit_arrived &&
+            (t->state == TXN__RW_ACTIVE || t->state == TXN__RW_WAIT_LOCKS ||
+             t->state == TXN__RW_VOTES))
+            return false;
+    }
+    return true;
+}
+
 /* Chooses s_read for the request, or answers it with an error. */
 static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_request *req,
                    tt_micros *t)
@@ -192,7 +218,7 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
          * believes it leads, while its successor commits (R5). */
         if (!g->leader || !g->caught_up || paxos_lease_get(g->r, n->now, NULL, NULL) != 0)
             return SP_EPAXOS_NOT_LEADER;
-        *t = txn_safetime_strong_read_ts(g->st, n->now);
+        *t = last_ts_complete(g) ? txn_safetime_strong_read_ts(g->st, n->now) : n->now.latest;
         /* An idle group's LastTS may have fallen below the GC horizon. The
          * data is the same at any timestamp in [LastTS, t_safe] (nothing was
          * applied in between), and GC never passes t_safe, so read at the

@@ -68,8 +68,9 @@ static tt_micros floor_ts(const struct txn_ts_bounds *b)
     return max2(max2(b->last_assigned + 1, b->now.latest), b->lease_start);
 }
 
-static int pick(const struct txn_ts_bounds *b, tt_micros ts, const char *what, tt_micros *out,
-                struct sp_err *err)
+/* R1 and R2 checked; R3 is the caller's. */
+static int pick_in_lease(const struct txn_ts_bounds *b, tt_micros ts, const char *what,
+                         tt_micros *out, struct sp_err *err)
 {
     SP_ASSERT(out != NULL);
     int rc = in_lease(b, ts, what, err);
@@ -77,9 +78,16 @@ static int pick(const struct txn_ts_bounds *b, tt_micros ts, const char *what, t
         return rc;
     SP_ASSERT(ts > b->last_assigned);                     /* R1 */
     SP_ASSERT(ts >= b->lease_start && ts < b->lease_end); /* R2 */
-    SP_ASSERT(ts >= b->now.latest);                       /* R3 */
     *out = ts;
     return 0;
+}
+
+static int pick(const struct txn_ts_bounds *b, tt_micros ts, const char *what, tt_micros *out,
+                struct sp_err *err)
+{
+    int rc = pick_in_lease(b, ts, what, out, err);
+    SP_ASSERT(rc != 0 || *out >= b->now.latest); /* R3 */
+    return rc;
 }
 
 int txn_ts_commit(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *err)
@@ -100,18 +108,34 @@ int txn_ts_min_next(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err
     return pick(b, floor_ts(b), "MinNextTS", out, err);
 }
 
-int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, const tt_micros *prepare_ts,
-                              size_t prepare_n, tt_micros *out, struct sp_err *err)
+/*
+ * The real-time bound is the commit's arrival, not the decision: the votes
+ * take a round of Paxos writes to come in, and s taken from the clock then
+ * would add that time to the commit wait for nothing. External consistency
+ * (§4.1.2) needs only s > TT.now().latest at the arrival: a transaction
+ * whose commit wait ended before this commit arrived has a timestamp below
+ * the true time then, hence below arrival.latest.
+ *
+ * The clock no longer bounds s from below, so last_assigned must cover
+ * every timestamp that can precede this decision in the group's log: what
+ * this leader assigned or promised (noted), what it proposed as a
+ * participant's outcome (another group's s: txn__ts_bounds counts it), what
+ * is applied (paxos_safe); and below lease_start, by lease disjointness,
+ * whatever earlier leaders logged.
+ */
+int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, tt_micros arrival_latest,
+                              const tt_micros *prepare_ts, size_t prepare_n, tt_micros *out,
+                              struct sp_err *err)
 {
     SP_ASSERT(b != NULL && (prepare_ts != NULL || prepare_n == 0));
-    SP_ASSERT(prepare_n <= PREPARES_MAX);
-    tt_micros s = max2(floor_ts(b), b->now.latest + 1);
+    SP_ASSERT(prepare_n <= PREPARES_MAX && arrival_latest >= 0);
+    tt_micros s = max2(max2(b->last_assigned + 1, b->lease_start), arrival_latest + 1);
     for (size_t i = 0; i < prepare_n; i++)
         s = max2(s, prepare_ts[i]);
-    int rc = pick(b, s, "coordinator commit", out, err);
+    int rc = pick_in_lease(b, s, "coordinator commit", out, err);
     if (rc)
         return rc;
-    SP_ASSERT(*out > b->now.latest); /* R3 */
+    SP_ASSERT(*out > arrival_latest); /* R3 */
     for (size_t i = 0; i < prepare_n; i++)
         SP_ASSERT(*out >= prepare_ts[i]); /* R4 */
     return 0;

@@ -613,12 +613,15 @@ bool txn_safetime_stale_ts(tt_micros safe, struct tt_interval now, tt_micros sta
  * afterwards reports the chosen timestamp with paxos_note_assigned_ts().
  */
 struct txn_ts_bounds {
-    /* TT.now(): for a coordinator's commit, read when the commit request
-     * arrived; otherwise when the timestamp is chosen. */
+    /* TT.now() when the timestamp is chosen (the lease is checked against
+     * it; a coordinator's commit is bounded below by the commit's arrival
+     * instead, passed on its own). */
     struct tt_interval now;
     tt_micros lease_start, lease_end; /* this leader's lease: [start, end) */
-    /* The largest timestamp this group has assigned, promised (MinNextTS - 1)
-     * or applied: max(paxos_s_max, txn_safetime_paxos_safe). */
+    /* The largest timestamp this group has assigned, promised (MinNextTS - 1),
+     * logged as a participant's outcome (another group's commit timestamp)
+     * or applied: max(paxos_s_max, outcome timestamps proposed,
+     * txn_safetime_paxos_safe). */
     tt_micros last_assigned;
 };
 
@@ -637,10 +640,13 @@ int txn_ts_commit(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *
 int txn_ts_prepare(const struct txn_ts_bounds *b, tt_micros *out, struct sp_err *err);
 
 /* The coordinator's commit timestamp (§4.2.1): s >= every prepare timestamp,
- * s > now.latest at the commit's arrival (b->now), s > last_assigned, inside
- * the lease. prepare_ts has prepare_n (<= 4096) entries, borrowed. */
-int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, const tt_micros *prepare_ts,
-                              size_t prepare_n, tt_micros *out, struct sp_err *err);
+ * s > TT.now().latest when the commit arrived (arrival_latest), s >
+ * last_assigned, inside the lease, the lease still held at b->now. s may be
+ * below b->now.latest: the votes came in after the arrival. prepare_ts has
+ * prepare_n (<= 4096) entries, borrowed. */
+int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, tt_micros arrival_latest,
+                              const tt_micros *prepare_ts, size_t prepare_n, tt_micros *out,
+                              struct sp_err *err);
 
 /* A MinNextTS promise for the next Paxos write (§4.2.4): the smallest
  * timestamp the leader can still guarantee, max(last_assigned + 1,
