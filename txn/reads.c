@@ -183,28 +183,29 @@ static bool read_ready(const struct txn_node *n, const struct txn__group *g, tt_
 
 /*
  * §4.2.2's s_read = LastTS() needs "no prepared transactions", and more:
- * that no write the group may still commit can get a timestamp below the
- * read's moment. So, besides prepared ones (txn_safetime_strong_read_ts),
- * nothing this leader assigned may be on its way to being applied, and no
- * transaction it coordinates may have its commit in and its timestamp not
- * yet chosen: that s is bounded by the commit's arrival (C1), which can be
- * long past, and a multi-group read at a later timestamp could see it while
- * this read, after some other transaction that completed before it began,
- * would not (a G2-realtime cycle the simulator found). Otherwise s_read is
- * TT.now().latest, and the read waits for safe time.
+ * no write the group may still commit may get a timestamp below s_read
+ * unseen. Otherwise a multi-group read at a later timestamp could see that
+ * write while this read, which began after some other transaction
+ * completed, would not (a G2-realtime cycle the simulator found).
+ *   - Prepared transactions: s_read = TT.now().latest
+ *     (txn_safetime_strong_read_ts).
+ *   - Writes this leader assigned that are not applied yet: s_read is at
+ *     least the largest timestamp it assigned, and the read waits for them.
+ *   - A transaction it coordinates whose commit is in and whose s is not
+ *     chosen yet: that s is bounded only by the commit's arrival (C1),
+ *     which can be long past, so s_read = TT.now().latest and the read
+ *     waits for safe time.
  */
-static bool last_ts_complete(const struct txn__group *g)
+static bool coordinating_undecided(const struct txn__group *g)
 {
-    if (g->outstanding > 0)
-        return false;
     for (uint32_t i = 0; i < g->rws_hi; i++) {
         const struct txn__rw *t = &g->rws[i];
         if (t->used && t->role == TXN__ROLE_COORD && t->commit_arrived &&
             (t->state == TXN__RW_ACTIVE || t->state == TXN__RW_WAIT_LOCKS ||
              t->state == TXN__RW_VOTES))
-            return false;
+            return true;
     }
-    return true;
+    return false;
 }
 
 /* Chooses s_read for the request, or answers it with an error. */
@@ -218,7 +219,14 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
          * believes it leads, while its successor commits (R5). */
         if (!g->leader || !g->caught_up || paxos_lease_get(g->r, n->now, NULL, NULL) != 0)
             return SP_EPAXOS_NOT_LEADER;
-        *t = last_ts_complete(g) ? txn_safetime_strong_read_ts(g->st, n->now) : n->now.latest;
+        if (coordinating_undecided(g)) {
+            *t = n->now.latest;
+        } else {
+            *t = txn_safetime_strong_read_ts(g->st, n->now);
+            tt_micros smax = paxos_s_max(g->r);
+            if (g->outstanding > 0 && smax > *t)
+                *t = smax;
+        }
         /* An idle group's LastTS may have fallen below the GC horizon. The
          * data is the same at any timestamp in [LastTS, t_safe] (nothing was
          * applied in between), and GC never passes t_safe, so read at the

@@ -111,7 +111,7 @@ sweep-*)
     tail -2 "$tmp/out"
     # Seeds past the sweep that once found a violation: list-append 286, a
     # G2-realtime cycle through a single-group read at LastTS while a 2PC
-    # it coordinated waited for votes (reads.c, last_ts_complete).
+    # it coordinated waited for votes (reads.c, coordinating_undecided).
     case $w in list-append) regress=286 ;; *) regress= ;; esac
     for s in $regress; do
         run 0 --seed "$s" --txns 300 --workload "$w" --faults all --quiet
