@@ -817,23 +817,15 @@ static void part_build(struct sp_txn *t, uint32_t i, uint32_t coord, struct part
 static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part **parts,
                          uint32_t n, bool *settled)
 {
-    ProtobufCBinaryData reqs[TXN_PARTICIPANTS_MAX];
+    ProtobufCBinaryData reqs[TXN_PARTICIPANTS_MAX] = {{0}};
     uint32_t packed = 0;
     while (packed < n &&
            sp_request_pack(&parts[packed]->req, &reqs[packed].data, &reqs[packed].len) == 0)
         packed++;
-    Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
-    rq.n_requests = packed;
-    rq.requests = reqs;
-    uint8_t *buf = packed == n ? malloc(spanner__txn__requests__get_packed_size(&rq)) : NULL;
-    uint8_t *resp = NULL;
-    size_t rl = 0;
-    struct sp_err cerr = {0};
     Spanner__Txn__Replies *rs = NULL;
-    if (buf && sp_rpc_call(c->ch[ni], SP_REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
-                           c->timeout_ms, &resp, &rl, &cerr) == 0)
-        rs = spanner__txn__replies__unpack(NULL, rl, resp);
-    for (uint32_t i = 0; rs && rs->n_replies == n && i < n; i++) {
+    if (packed == n)
+        sp_requests_call(c->ch[ni], reqs, n, c->timeout_ms, &rs, NULL);
+    for (uint32_t i = 0; rs && i < n; i++) {
         Spanner__Txn__Reply *rep =
             spanner__txn__reply__unpack(NULL, rs->replies[i].len, rs->replies[i].data);
         if (rep && rep->status == SP_EPAXOS_NOT_LEADER) {
@@ -849,8 +841,6 @@ static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part
     }
     if (rs)
         spanner__txn__replies__free_unpacked(rs, NULL);
-    free(resp);
-    free(buf);
     for (uint32_t i = 0; i < packed; i++)
         free(reqs[i].data);
 }

@@ -5,7 +5,6 @@
 
 #include "rpc.h"
 #include "sp_assert.h"
-#include "txn.pb-c.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,6 +50,36 @@ static void kick(struct sp_lane *l)
     pthread_cond_signal(&l->head->cv);
 }
 
+int sp_requests_call(grpc_channel *ch, const ProtobufCBinaryData *reqs, uint32_t n,
+                     int timeout_ms, Spanner__Txn__Replies **out, struct sp_err *err)
+{
+    SP_ASSERT(n >= 1 && n <= SP_REQUESTS_MAX);
+    *out = NULL;
+    Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
+    rq.n_requests = n;
+    rq.requests = (ProtobufCBinaryData *) reqs;
+    uint8_t *buf = malloc(spanner__txn__requests__get_packed_size(&rq)), *resp = NULL;
+    if (!buf)
+        return sp_err_set(err, SP_ENOMEM, "client: out of memory");
+    size_t rl = 0;
+    int rc = sp_rpc_call(ch, SP_REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
+                         timeout_ms, &resp, &rl, err);
+    free(buf);
+    if (rc)
+        return rc;
+    Spanner__Txn__Replies *rs = spanner__txn__replies__unpack(NULL, rl, resp);
+    free(resp);
+    if (rs == NULL || rs->n_replies != n) {
+        rc = sp_err_set(err, SP_ESP_PROTOCOL, "Requests call: %zu replies for %u requests",
+                        rs ? rs->n_replies : 0, n);
+        if (rs)
+            spanner__txn__replies__free_unpacked(rs, NULL);
+        return rc;
+    }
+    *out = rs;
+    return 0;
+}
+
 /* Sends batch[0..n) in one Requests call and sets each waiter's result
  * (not done: the caller marks that under the lock). */
 static void send_batch(grpc_channel *ch, struct sp_lane_waiter **batch, uint32_t n, int timeout_ms)
@@ -58,22 +87,9 @@ static void send_batch(grpc_channel *ch, struct sp_lane_waiter **batch, uint32_t
     ProtobufCBinaryData reqs[SP_LANE_BATCH_MAX];
     for (uint32_t i = 0; i < n; i++)
         reqs[i] = (ProtobufCBinaryData){batch[i]->len, (uint8_t *) batch[i]->req};
-    Spanner__Txn__Requests rq = SPANNER__TXN__REQUESTS__INIT;
-    rq.n_requests = n;
-    rq.requests = reqs;
     struct sp_err err = {0};
-    uint8_t *buf = malloc(spanner__txn__requests__get_packed_size(&rq)), *resp = NULL;
-    size_t rl = 0;
-    int rc = buf ? 0 : sp_err_set(&err, SP_ENOMEM, "client: out of memory");
-    if (rc == 0)
-        rc = sp_rpc_call(ch, SP_REQUESTS_PATH, buf, spanner__txn__requests__pack(&rq, buf),
-                         timeout_ms, &resp, &rl, &err);
-    free(buf);
-    Spanner__Txn__Replies *rs = rc ? NULL : spanner__txn__replies__unpack(NULL, rl, resp);
-    free(resp);
-    if (rc == 0 && (rs == NULL || rs->n_replies != n))
-        rc = sp_err_set(&err, SP_ESP_PROTOCOL, "Requests call: %zu replies for %u requests",
-                        rs ? rs->n_replies : 0, n);
+    Spanner__Txn__Replies *rs = NULL;
+    int rc = sp_requests_call(ch, reqs, n, timeout_ms, &rs, &err);
     for (uint32_t i = 0; i < n; i++) {
         struct sp_lane_waiter *w = batch[i];
         w->rc = rc;

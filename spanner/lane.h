@@ -20,6 +20,8 @@
 #define SP_LANE_H
 
 #include "sp_error.h"
+#include "txn.pb-c.h"
+#include "txn_codec.h"
 
 #include <grpc/grpc.h>
 #include <pthread.h>
@@ -27,11 +29,8 @@
 #include <stdint.h>
 
 #define SP_LANE_INFLIGHT  2        /* calls under way before requests queue */
-#define SP_LANE_BATCH_MAX 64       /* requests in one call: the server's limit */
+#define SP_LANE_BATCH_MAX SP_REQUESTS_MAX
 #define SP_LANE_WAIT_US   (5 * 1000)
-
-#define SP_REQUEST_PATH  "/spanner.txn.Spanner/Request"
-#define SP_REQUESTS_PATH "/spanner.txn.Spanner/Requests"
 
 struct sp_lane_waiter;
 
@@ -47,6 +46,13 @@ struct sp_lane {
 
 void sp_lane_init(struct sp_lane *l);
 void sp_lane_destroy(struct sp_lane *l);
+
+/* One Requests call of reqs[0..n) (packed Requests, n <= SP_REQUESTS_MAX):
+ * 0 with *out (n Replies, in order; free with
+ * spanner__txn__replies__free_unpacked), or a transport error, or
+ * SP_ESP_PROTOCOL when the answer is not n Replies. */
+int sp_requests_call(grpc_channel *ch, const ProtobufCBinaryData *reqs, uint32_t n,
+                     int timeout_ms, Spanner__Txn__Replies **out, struct sp_err *err);
 
 /* One request (packed txn Request bytes) to the channel's node through the
  * lane. Returns what sp_rpc_call would for this request alone: 0 with

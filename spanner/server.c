@@ -47,9 +47,6 @@
 #define OUTBOX_MAX   65536
 #define REQUEST_TIMEOUT_US (30 * 1000 * 1000)
 
-#define REQUEST_PATH   "/spanner.txn.Spanner/Request"
-#define REQUESTS_PATH  "/spanner.txn.Spanner/Requests"
-#define REQUESTS_MAX   64 /* requests in one Requests call */
 #define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
 #define STATUS_PATH    "/spanner.txn.Spanner/Status"
 
@@ -385,7 +382,7 @@ static void handle_request(struct server *s, const struct sp_inbox_item *it)
 static void handle_requests(struct server *s, const struct sp_inbox_item *it)
 {
     Spanner__Txn__Requests *rq = spanner__txn__requests__unpack(NULL, it->len, it->data);
-    if (!rq || rq->n_requests == 0 || rq->n_requests > REQUESTS_MAX) {
+    if (!rq || rq->n_requests == 0 || rq->n_requests > SP_REQUESTS_MAX) {
         char msg[96];
         snprintf(msg, sizeof msg, "Requests: %s", !rq ? "malformed message"
                                                    : "holds no request, or more than 64");
@@ -455,16 +452,36 @@ static void on_request(void *ctx, struct sp_rpc_call *call, const uint8_t *req, 
     free(buf);
 }
 
+/* Whether a packed Requests may hold only RO_READs, from its first request
+ * alone (field 1, length-delimited, comes first): batched writes then go
+ * to the driver without being decoded here as well. */
+static bool maybe_ro_reads(const uint8_t *req, size_t len)
+{
+    if (len < 2 || req[0] != 0x0a)
+        return false;
+    size_t n = 0;
+    for (size_t i = 1; i < len && i < 6; i++) {
+        n |= (size_t) (req[i] & 0x7f) << (7 * (i - 1));
+        if ((req[i] & 0x80) == 0)
+            return maybe_ro_read(req + i + 1, n < len - i - 1 ? n : len - i - 1);
+    }
+    return false;
+}
+
 /* A Requests call whose requests are all stale reads that stale_reply can
  * serve is answered on the gRPC worker too; any other goes to the driver
  * whole (which also refuses the malformed ones). */
 static void on_requests(void *ctx, struct sp_rpc_call *call, const uint8_t *req, size_t len)
 {
     struct server *s = ctx;
+    if (!maybe_ro_reads(req, len)) {
+        sp_inbox_rpc_handler(&s->routes[IT_REQUESTS], call, req, len);
+        return;
+    }
     Spanner__Txn__Requests *rq = spanner__txn__requests__unpack(NULL, len, req);
-    ProtobufCBinaryData out[REQUESTS_MAX];
+    ProtobufCBinaryData out[SP_REQUESTS_MAX];
     size_t served = 0;
-    if (rq && rq->n_requests > 0 && rq->n_requests <= REQUESTS_MAX)
+    if (rq && rq->n_requests > 0 && rq->n_requests <= SP_REQUESTS_MAX)
         while (served < rq->n_requests &&
                stale_reply(s, rq->requests[served].data, rq->requests[served].len,
                            &out[served].data, &out[served].len))
@@ -698,8 +715,8 @@ static int start_net(struct server *s, struct sp_err *err)
         tc.peers[tc.n_peers++].delay_us = sp_conf_latency(s->conf, s->self, p->id);
     }
     if ((rc = sp_transport_create(&tc, s->rpc, &s->tr, err)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, REQUEST_PATH, on_request, s)) ||
-        (rc = sp_rpc_server_add_method(s->rpc, REQUESTS_PATH, on_requests, s)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, SP_REQUEST_PATH, on_request, s)) ||
+        (rc = sp_rpc_server_add_method(s->rpc, SP_REQUESTS_PATH, on_requests, s)) ||
         (rc = sp_rpc_server_add_method(s->rpc, DIRECTORY_PATH, sp_inbox_rpc_handler,
                                        &s->routes[IT_DIRECTORY])) ||
         (rc = sp_rpc_server_add_method(s->rpc, STATUS_PATH, sp_inbox_rpc_handler,

@@ -15,6 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The client's calls (proto/txn.proto): one Request, or a Requests list of
+ * at most SP_REQUESTS_MAX packed Requests answered in one Replies. */
+#define SP_REQUEST_PATH  "/spanner.txn.Spanner/Request"
+#define SP_REQUESTS_PATH "/spanner.txn.Spanner/Requests"
+#define SP_REQUESTS_MAX  64
+
 /* ---- node to node -------------------------------------------------------- */
 
 /* Packs one outbound message of the node core into a malloc'd Envelope. */

@@ -61,11 +61,16 @@ static int in_lease(const struct txn_ts_bounds *b, tt_micros ts, const char *wha
     return 0;
 }
 
-/* The smallest timestamp obeying R1, R3 (>= now.latest) and R2's start. */
-static tt_micros floor_ts(const struct txn_ts_bounds *b)
+/* The smallest timestamp obeying R1, R2's start and R3 against `latest`. */
+static tt_micros floor_at(const struct txn_ts_bounds *b, tt_micros latest)
 {
     SP_ASSERT(b->last_assigned >= 0 && b->last_assigned < TT_MICROS_MAX);
-    return max2(max2(b->last_assigned + 1, b->now.latest), b->lease_start);
+    return max2(max2(b->last_assigned + 1, latest), b->lease_start);
+}
+
+static tt_micros floor_ts(const struct txn_ts_bounds *b)
+{
+    return floor_at(b, b->now.latest);
 }
 
 /* R1 and R2 checked; R3 is the caller's. */
@@ -129,7 +134,7 @@ int txn_ts_coordinator_commit(const struct txn_ts_bounds *b, tt_micros arrival_l
 {
     SP_ASSERT(b != NULL && (prepare_ts != NULL || prepare_n == 0));
     SP_ASSERT(prepare_n <= PREPARES_MAX && arrival_latest >= 0);
-    tt_micros s = max2(max2(b->last_assigned + 1, b->lease_start), arrival_latest + 1);
+    tt_micros s = floor_at(b, arrival_latest + 1);
     for (size_t i = 0; i < prepare_n; i++)
         s = max2(s, prepare_ts[i]);
     int rc = pick_in_lease(b, s, "coordinator commit", out, err);
