@@ -104,6 +104,7 @@ struct w_node {
     uint32_t unsynced_n;
     tt_micros disk_free_at;
     tt_micros tick_at;
+    bool round_open; /* an apply round (txn_node_round_begin) since the last disk write */
 };
 
 enum op_kind { OP_TRANSFER = 1, OP_READ = 2 };
@@ -689,6 +690,12 @@ static void step_node(struct w_world *w, uint32_t i, struct txn_node_event *ev)
     struct w_node *nd = &w->nodes[i];
     SP_ASSERT(nd->up && w->stats.steps < W_STEPS_MAX);
     ev->now = node_now(w, i);
+    /* As spannerd's driver: the steps between two of the node's disk
+     * writes are one apply round, written by end_round. */
+    if (!nd->round_open) {
+        txn_node_round_begin(nd->tn);
+        nd->round_open = true;
+    }
     struct txn_node_update up;
     int rc = txn_node_step(nd->tn, ev, &up);
     w->stats.steps++;
@@ -789,12 +796,26 @@ static void persist_one(struct w_node *nd, struct txn_node_persist *p)
     nd->unsynced_n++;
 }
 
+/* Writes the node's open apply round: before its next Paxos write, which
+ * may persist a log truncation below what the round applied. */
+static void end_round(struct w_world *w, uint32_t i)
+{
+    struct w_node *nd = &w->nodes[i];
+    if (!nd->round_open)
+        return;
+    nd->round_open = false;
+    int rc = txn_node_round_end(nd->tn);
+    if (rc)
+        violate(w, "node %u failed: apply round: %s", nd->id, sp_errname(rc));
+}
+
 static void disk_done(struct w_world *w, uint32_t i)
 {
     struct w_node *nd = &w->nodes[i];
     struct w_batch *b = nd->queue;
     if (b == NULL)
         return;
+    end_round(w, i);
     nd->queue = b->next;
     if (nd->queue == NULL)
         nd->queue_tail = NULL;
@@ -893,8 +914,9 @@ void w_world_crash(struct w_world *w, uint32_t i)
     }
     wlog(w, "crash node %u (%u of %u unsynced writes survive)", nd->id, keep, nd->unsynced_n);
     fold_unsynced(nd, keep);
-    txn_node_destroy(nd->tn);
+    txn_node_destroy(nd->tn); /* an open apply round is lost, as in a crash */
     nd->tn = NULL;
+    nd->round_open = false;
     txn_store_close(nd->store);
     nd->store = NULL;
     w->stats.crashes++;

@@ -10,10 +10,12 @@
  *
  *     take inbox -> step -> queue persists, messages, replies -> one write
  *     (fsync) for the round -> send messages and replies -> PERSISTED ->
- *     ... -> sleep until the next wake-up or inbox item
+ *     ... -> one MVCC write of the round's applies, publish t_safe ->
+ *     sleep until the next wake-up or inbox item
  *
  * which keeps txn.h's order (persist, then send) for every update of the
- * round (group commit: many updates, one fsync).
+ * round (group commit: many updates, one fsync), and applies what the
+ * round's steps committed in one store write (txn_node_round_begin/end).
  *
  * Storage: data/paxos holds Paxos state (synced writes: acknowledged means
  * durable on this node); data/mvcc holds the versions the node applied
@@ -83,6 +85,7 @@ struct server {
     struct paxos_store *pstore;
     struct txn_store *mvcc;
     struct txn_node *node;
+    bool node_failed_said; /* the failure of an apply round was logged */
     struct txn_node_config ncfg;
     struct sp_rpc_server *rpc;
     struct sp_transport *tr;
@@ -586,6 +589,11 @@ static void run(struct server *s)
     for (;;) {
         bool stop;
         struct sp_inbox_item *list = sp_inbox_take(&s->inbox, wait_budget(s), &stop);
+        /* One apply round per driver round (txn.h): what the items, the
+         * tick and the persisted batches apply goes to the MVCC store in
+         * one write (a leader hears each follower's acknowledgements in
+         * messages of their own), and t_safe is published after it. */
+        txn_node_round_begin(s->node);
         for (struct sp_inbox_item *it = list, *next; it; it = next) {
             next = it->next;
             if (stop && it->call)
@@ -594,10 +602,16 @@ static void run(struct server *s)
                 handle_item(s, it);
             sp_inbox_free(it);
         }
-        if (stop)
+        if (stop) {
+            txn_node_round_end(s->node);
             break;
+        }
         tick_if_due(s);
         flush(s);
+        if (txn_node_round_end(s->node) != 0 && !s->node_failed_said) {
+            SP_ERROR("spannerd: the MVCC store failed: this node serves no more requests");
+            s->node_failed_said = true;
+        }
         expire_pending(s);
     }
     for (uint32_t i = 0; i < s->n_pending; i++)

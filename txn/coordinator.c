@@ -78,8 +78,9 @@ static uint32_t *decision_bucket(struct txn__group *g, txn_id id)
     return &g->decision_heads[(id * 0x9E3779B97F4A7C15ull >> 32) & (TXN__DECISION_BUCKETS - 1)];
 }
 
-void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts)
+void txn__decision_add(struct txn_node *n, struct txn__group *g, txn_id id, tt_micros ts)
 {
+    n->decisions_unwritten++; /* it may push an unwritten one out of the ring */
     uint32_t slot = g->decisions_next;
     SP_ASSERT(ts >= 0 && slot < TXN_NODE_DECISIONS_MAX);
     if (slot < g->decisions_n) { /* the ring wraps: unlink the oldest */
@@ -108,13 +109,22 @@ const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__g
     for (uint32_t s = *decision_bucket(g, id); s != 0; s = g->decision_next[s - 1])
         if (g->decisions[s - 1].id == id)
             return &g->decisions[s - 1];
-    /* Not in the ring, so not in the open batch either (a batch holds at
-     * most TXN__PEND_APPLIES_MAX applies, fewer than the ring): what is
-     * written is all there is, and the lookup leaves the batch whole. */
+    /* Not in the ring, so not in the open batch either while fewer than a
+     * ring's worth of decisions were added since the batch was last
+     * written (every one it holds was added then): what is written is all
+     * there is, and the lookup leaves the batch whole. Past that bound the
+     * lookup writes the batch first (txn_store_state_get). */
     uint8_t key[9], *value = NULL;
     size_t len = 0;
     decision_key(key, id);
-    int rc = txn_store_state_get_written(n->store, g->id, key, 9, &value, &len, NULL);
+    int rc;
+    if (n->decisions_unwritten < TXN_NODE_DECISIONS_MAX) {
+        rc = txn_store_state_get_written(n->store, g->id, key, 9, &value, &len, NULL);
+    } else {
+        rc = txn_store_state_get(n->store, g->id, key, 9, &value, &len, NULL);
+        if (rc == 0 || rc == SP_ENOTFOUND)
+            n->decisions_unwritten = 0;
+    }
     if (rc != 0 || len != 8) {
         SP_ASSERT(rc == SP_ENOTFOUND || rc == 0); /* an I/O error here is fatal */
         free(value);
@@ -124,7 +134,7 @@ const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__g
     memcpy(&ts, value, 8);
     free(value);
     uint32_t slot = g->decisions_next;
-    txn__decision_add(g, id, ts);
+    txn__decision_add(n, g, id, ts);
     return &g->decisions[slot];
 }
 
@@ -308,7 +318,7 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
     else
         txn_safetime_apply_other(g->st, pos);
     if (first)
-        txn__decision_add(g, rec->id, rec->ts);
+        txn__decision_add(n, g, rec->id, rec->ts);
     /* C2: the outcome is the first decision, whichever record this is. */
     tt_micros outcome = txn__decision_find(n, g, rec->id)->ts;
     if (outcome == 0 && g->leader) /* aborts need no commit wait */

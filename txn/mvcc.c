@@ -152,6 +152,10 @@ int txn_store_sync(struct txn_store *s, struct sp_err *err)
     SP_ASSERT(s != NULL && s->db != NULL);
     if (s->failed)
         return sp_err_set(err, SP_ECLOSED, "mvcc store: an earlier write failed");
+    /* The caller's own open batch first: a sync covers every apply made. */
+    int orc = txn__reads_own_applies(s, err);
+    if (orc)
+        return orc;
     char *rerr = NULL;
     if (s->cfg.wal) {
         rocksdb_flush_wal(s->db, 1, &rerr); /* sync: fsync the WAL, every earlier write */
@@ -489,13 +493,19 @@ static int write_batch(struct txn_store *s, rocksdb_writebatch_t *b, txn_group_i
     return rc;
 }
 
-/* The store whose batch the calling thread has open: other threads never
- * see it, so their reads never touch the batch. */
-static _Thread_local struct txn_store *own_batch;
+/* A batch belongs to the thread that opened it: other threads never see
+ * it, so their reads never touch the batch. Each thread's token is the
+ * address of its copy of this variable; one thread may hold the batches of
+ * several stores (the simulator's nodes). */
+static _Thread_local char batch_token;
 
 int txn__reads_own_applies(struct txn_store *s, struct sp_err *err)
 {
-    if (own_batch != s || s->pend_applies == 0)
+    if (s->pend_wb == NULL || s->batch_owner != &batch_token)
+        return 0;
+    if (s->failed) /* applies of this thread's were lost: the store is behind them */
+        return sp_err_set(err, SP_ECLOSED, "mvcc store: an earlier write failed");
+    if (s->pend_applies == 0)
         return 0;
     int rc = txn_store_apply_flush(s, err);
     txn_store_apply_begin(s);
@@ -510,7 +520,7 @@ void txn_store_apply_begin(struct txn_store *s)
         s->pend_spare = rocksdb_writebatch_create();
     s->pend_wb = s->pend_spare;
     s->pend_n = s->pend_applies = 0;
-    own_batch = s;
+    s->batch_owner = &batch_token;
 }
 
 int txn_store_apply_flush(struct txn_store *s, struct sp_err *err)
@@ -518,7 +528,7 @@ int txn_store_apply_flush(struct txn_store *s, struct sp_err *err)
     SP_ASSERT(s != NULL && s->pend_wb != NULL && s->pend_n <= TXN__PEND_GROUPS_MAX);
     rocksdb_writebatch_t *b = s->pend_wb;
     s->pend_wb = NULL;
-    own_batch = NULL;
+    s->batch_owner = NULL;
     int rc = 0;
     if (s->failed && s->pend_applies > 0) {
         rc = sp_err_set(err, SP_ECLOSED, "mvcc store refuses writes after a failed write");
@@ -542,6 +552,21 @@ int txn_store_apply_flush(struct txn_store *s, struct sp_err *err)
     rocksdb_writebatch_clear(b);
     s->pend_n = s->pend_applies = 0;
     return rc;
+}
+
+bool txn_store_failed(const struct txn_store *s)
+{
+    SP_ASSERT(s != NULL);
+    return s->failed;
+}
+
+void txn_store_apply_discard(struct txn_store *s)
+{
+    SP_ASSERT(s != NULL && s->pend_wb != NULL);
+    rocksdb_writebatch_clear(s->pend_wb);
+    s->pend_wb = NULL;
+    s->batch_owner = NULL;
+    s->pend_n = s->pend_applies = 0;
 }
 
 /* An apply into the open batch: checked against the batch's view of the

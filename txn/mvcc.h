@@ -129,6 +129,7 @@ struct txn_store {
      * LastTS as of the batch, ahead of the cache. */
     rocksdb_writebatch_t *pend_wb;    /* NULL: no batch open; else pend_spare */
     rocksdb_writebatch_t *pend_spare; /* owned; reused by every batch */
+    const void *batch_owner;          /* the opening thread's token (mvcc.c) */
     uint32_t pend_applies;         /* <= TXN__PEND_APPLIES_MAX, then flushed */
     uint32_t pend_n;
     struct txn__pend {

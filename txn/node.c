@@ -251,6 +251,8 @@ void txn_node_destroy(struct txn_node *n)
 {
     if (n == NULL)
         return;
+    if (n->round_open) /* as a crash: the round's applies are lost, the log keeps them */
+        txn_store_apply_discard(n->store);
     for (uint32_t i = 0; i < n->groups_n; i++) {
         struct txn__group *g = &n->groups[i];
         for (uint32_t j = 0; g->rws && j < TXN_NODE_TXNS_MAX; j++)
@@ -640,28 +642,57 @@ static int drain_applies_batched(struct txn_node *n)
     return SP_EIO;
 }
 
+/* Writes the open store batch. If the write fails (or one inside the
+ * round did) the node is failed: it serves nothing more and publishes no
+ * later safe time. */
+static int apply_flush(struct txn_node *n)
+{
+    struct sp_err err = {0};
+    int rc = txn_store_apply_flush(n->store, &err);
+    n->decisions_unwritten = 0;
+    if (rc == 0 && txn_store_failed(n->store)) /* a write inside the round failed */
+        rc = sp_err_set(&err, SP_ECLOSED, "an earlier write of the store failed");
+    if (rc && !n->failed)
+        SP_ERROR("txn node %u: apply: %s", n->cfg.self, err.msg);
+    if (rc)
+        n->failed = true;
+    return rc;
+}
+
 /* Every committed entry handed out so far, in one store batch
  * (txn_store_apply_begin/flush): one RocksDB write per drain rather than
- * one per record. The in-memory state (safe time, LastTS, locks, held
- * replies) runs ahead of the store only inside this call: nothing reads
- * the store between the applies (a decision looked up by txn__apply_decision
- * was cached when added; a batch holds at most 256 applies, under the
- * TXN_NODE_DECISIONS_MAX cache), and reads are served after the flush. If
- * the flush fails the node is failed, and the step serves nothing more
- * and publishes no later safe time. */
+ * one per record, or per apply round (txn_node_round_begin) rather than per
+ * step. The in-memory state (safe time, LastTS, locks, held replies) runs
+ * ahead of the store until the write: reads on this thread write the batch
+ * first (txn_store_get and the others), decision lookups read past it
+ * (every decision the batch holds is in the ring: n->decisions_unwritten),
+ * and t_safe is published only after it. */
 static int drain_applies(struct txn_node *n)
 {
+    if (n->round_open)
+        return drain_applies_batched(n);
     txn_store_apply_begin(n->store);
     int rc = drain_applies_batched(n);
-    struct sp_err err = {0};
-    int frc = txn_store_apply_flush(n->store, &err);
-    if (frc) {
-        SP_ERROR("txn node %u: apply: %s", n->cfg.self, err.msg);
-        n->failed = true;
-        if (rc == 0)
-            rc = frc;
-    }
-    return rc;
+    int frc = apply_flush(n);
+    return rc ? rc : frc;
+}
+
+void txn_node_round_begin(struct txn_node *n)
+{
+    SP_ASSERT(n != NULL && !n->round_open);
+    txn_store_apply_begin(n->store);
+    n->round_open = true;
+    n->decisions_unwritten = 0;
+}
+
+int txn_node_round_end(struct txn_node *n)
+{
+    SP_ASSERT(n != NULL && n->round_open);
+    n->round_open = false;
+    int rc = n->failed ? SP_ECLOSED : 0;
+    int frc = apply_flush(n);
+    txn__publish(n); /* after the write: t_safe covers only what is in the store */
+    return rc ? rc : frc;
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
@@ -853,7 +884,8 @@ int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct tx
         if (!pending)
             break;
     }
-    txn__publish(n);
+    if (!n->round_open)
+        txn__publish(n);
     up->persists = n->persists;
     up->persists_n = n->persists_n;
     up->msgs = n->msgs;

@@ -241,6 +241,13 @@ struct txn_node {
     uint64_t rng;
     bool failed;
     _Atomic bool pub_failed; /* failed, for txn_node_read_stale */
+    /* An apply round is open (txn_node_round_begin): the store's batch stays
+     * open across steps, and nothing is published until its end. */
+    bool round_open;
+    /* Decisions added to the rings (txn__decision_add) since the open batch
+     * was last known written: while below TXN_NODE_DECISIONS_MAX, every
+     * decision in the open batch is still in its group's ring. */
+    uint32_t decisions_unwritten;
     struct tt_interval now; /* of the step in progress */
     uint32_t groups_n;
     struct txn__group groups[TXN_NODE_GROUPS_MAX];
@@ -312,7 +319,7 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
                         const struct txn__rec *rec);
 void txn__coord_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake);
 const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__group *g, txn_id id);
-void txn__decision_add(struct txn__group *g, txn_id id, tt_micros ts);
+void txn__decision_add(struct txn_node *n, struct txn__group *g, txn_id id, tt_micros ts);
 void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
                             tt_micros s);
 

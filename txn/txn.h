@@ -131,6 +131,8 @@ void txn_store_close(struct txn_store *s);
  * opened with cfg.sync false: a driver calls it before anything that relies
  * on the store being durable through a slot, e.g. persisting a log
  * truncation below a snapshot the node reported (see snapshot_every).
+ * Called on the thread that has an apply batch open (txn_store_apply_begin),
+ * it writes that batch first: "every apply so far" includes the open ones.
  * Returns 0, SP_ECLOSED (an earlier write failed), or SP_EIO (the store
  * then refuses further writes, as after a failed apply).
  */
@@ -218,6 +220,13 @@ int txn_store_apply(struct txn_store *s, const struct txn_apply *a, struct sp_er
  */
 void txn_store_apply_begin(struct txn_store *s);
 int txn_store_apply_flush(struct txn_store *s, struct sp_err *err);
+/* Closes the open batch without writing it: its applies are lost, as in a
+ * crash before the write (what reads and txn_store_meta see is unchanged). */
+void txn_store_apply_discard(struct txn_store *s);
+/* True once a write failed (the store refuses writes from then on). The
+ * apply thread's own reads inside an open batch then fail with SP_ECLOSED:
+ * what it applied may be missing. Apply thread only. */
+bool txn_store_failed(const struct txn_store *s);
 
 /* Absent and tombstone both mean "no value"; they differ in whether the
  * deletion's timestamp is still known. A tombstone at or below the GC
@@ -995,6 +1004,36 @@ void txn_node_destroy(struct txn_node *n);
  * failed and refuses every later step with SP_ECLOSED).
  */
 int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct txn_node_update *up);
+
+/*
+ * Apply rounds: group commit of applies across steps. Between
+ * txn_node_round_begin and txn_node_round_end, the entries the steps apply
+ * go into one open store batch (txn_store_apply_begin) instead of one
+ * RocksDB write per step; round_end writes it, once, with each group's
+ * applied index and LastTS. A driver brackets what it handles between two
+ * Paxos writes: a leader that hears from its followers in many messages
+ * then writes its applies once, not once per message.
+ *
+ * Within a round:
+ *   - reads the steps serve on this thread see every apply (the store
+ *     writes the open batch before such a read: txn_store_get and the
+ *     others);
+ *   - t_safe and LastTS are published (txn_node_read_stale) only by
+ *     round_end, after the write: another thread never reads below a
+ *     published t_safe what is not yet in the store;
+ *   - txn_store_sync, on this thread, writes the open batch first, so a
+ *     driver that syncs the store before persisting a log truncation
+ *     (snapshot_every) covers the round's applies too.
+ * A node destroyed (a crash) inside a round loses the round's applies, as
+ * a crash loses unsynced ones: the Paxos log still holds them, since no
+ * truncation below them was persisted without txn_store_sync.
+ *
+ * txn_node_round_end returns 0, or SP_EIO / SP_ECLOSED when the write
+ * failed: the node is then failed, as after a failed apply in a step.
+ * Rounds do not nest; a driver that never opens one gets one write per step.
+ */
+void txn_node_round_begin(struct txn_node *n);
+int txn_node_round_end(struct txn_node *n);
 
 /*
  * Stale reads served without a step, on any thread (TXN_REQ_RO_READ in

@@ -333,6 +333,65 @@ static void test_apply_batch(void **state)
     assert_int_equal(m.applied_index, 700);
 }
 
+/* One thread with the batches of two stores open (the simulator's nodes
+ * share a thread): a read of either store on that thread writes that
+ * store's batch, whichever was opened last; txn_store_sync writes the
+ * caller's open batch before it syncs; a discarded batch is as if never
+ * applied. */
+static void test_apply_batches_of_two_stores(void **state)
+{
+    struct fx *f = *state;
+    struct txn_store_config cfg;
+    txn_store_config_init(&cfg);
+    cfg.in_memory = true;
+    cfg.sync = false;
+    cfg.wal = false;
+    struct txn_store *b = NULL;
+    assert_int_equal(txn_store_open("other", &cfg, &b, NULL), 0);
+    struct txn_write w1 = {TXN_WRITE_PUT, "a", 1, "1", 1}, w2 = {TXN_WRITE_PUT, "a", 1, "2", 1};
+    struct txn_apply a1 = {.group = 7, .ts = 100, .writes = &w1, .writes_n = 1, .applied_index = 5};
+    struct txn_apply a2 = {.group = 7, .ts = 200, .writes = &w2, .writes_n = 1, .applied_index = 6};
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a1, NULL), 0);
+    txn_store_apply_begin(b); /* opened after f->s's */
+    assert_int_equal(txn_store_apply(b, &a2, NULL), 0);
+    READS(f->s, 7, "a", 1000, TXN_VERSION_VALUE, 100, "1");
+    READS(b, 7, "a", 1000, TXN_VERSION_VALUE, 200, "2");
+    assert_int_equal(txn_store_apply_flush(b, NULL), 0);
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    /* A sync inside an open batch covers it (b has no WAL: its sync is a
+     * memtable flush, which the in-memory env supports). */
+    struct txn_apply a3 = {.group = 7, .ts = 300, .writes = &w2, .writes_n = 1, .applied_index = 7};
+    txn_store_apply_begin(b);
+    assert_int_equal(txn_store_apply(b, &a3, NULL), 0);
+    struct sp_err err = {0};
+    if (txn_store_sync(b, &err) != 0)
+        fail_msg("sync: %s", err.msg);
+    pthread_t th; /* written: another thread sees it before any flush */
+    struct batch_peek pk = {.s = b};
+    assert_int_equal(pthread_create(&th, NULL, batch_peek_run, &pk), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(pk.rc, 0);
+    assert_int_equal(pk.kind, TXN_VERSION_VALUE);
+    assert_int_equal(pk.meta.applied_index, 7);
+    assert_int_equal(pk.meta.last_ts, 300);
+    assert_int_equal(txn_store_apply_flush(b, NULL), 0); /* nothing left to write */
+    assert_int_equal(txn_store_apply(b, &a3, NULL), SP_EINVAL); /* 7 <= 7: it was recorded */
+    /* Discarded: neither read nor written, and a new batch can open. */
+    struct txn_apply a4 = {.group = 7, .ts = 400, .writes = &w1, .writes_n = 1, .applied_index = 8};
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a4, NULL), 0);
+    txn_store_apply_discard(f->s);
+    READS(f->s, 7, "a", 1000, TXN_VERSION_VALUE, 100, "1");
+    txn_store_apply_begin(f->s);
+    assert_int_equal(txn_store_apply(f->s, &a4, NULL), 0);
+    assert_int_equal(txn_store_apply_flush(f->s, NULL), 0);
+    READS(f->s, 7, "a", 1000, TXN_VERSION_VALUE, 400, "1");
+    assert_false(txn_store_failed(f->s));
+    assert_false(txn_store_failed(b));
+    txn_store_close(b);
+}
+
 static void test_idempotent_replay(void **state)
 {
     struct fx *f = *state;
@@ -1201,6 +1260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_batches_of_two_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_and_escaped_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_are_ordered_and_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_at_timestamp_limit_and_resume, setup, teardown),

@@ -18,6 +18,7 @@
 #include "node_int.h"
 #include "world.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -810,6 +811,7 @@ static void solo_advance(struct solo *s, tt_micros us)
 }
 
 static tt_micros solo_retention_us; /* 0: the store's default */
+static tt_micros solo_gc_period_us;  /* 0: 50 ms */
 
 static void solo_open(struct solo *s, uint32_t i, bool restart)
 {
@@ -865,7 +867,7 @@ static struct solo *solo_create(void)
         cfg->vote_timeout_us = 50 * 1000;
         cfg->query_period_us = 10 * 1000;
         cfg->idle_timeout_us = 300 * 1000;
-        cfg->gc_period_us = 50 * 1000;
+        cfg->gc_period_us = solo_gc_period_us ? solo_gc_period_us : 50 * 1000;
         for (txn_group_id g = 1; g <= 2; g++) {
             struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
             gc->group = g;
@@ -1171,6 +1173,126 @@ static void test_solo_reads(void **state)
     z = b;
     z.group = 99;
     assert_int_equal(txn_node_read_stale(LEADER(s), &z, solo_tt(s), &fast), SP_ETXN_NOT_SAFE);
+    solo_destroy(s);
+}
+
+/* What another thread (a gRPC worker) sees of node i's store: the newest
+ * version of "k" at t, and the stale read txn_node_read_stale serves. */
+struct round_peek {
+    struct solo_node *sn;
+    tt_micros t;
+    struct tt_interval now;
+    char value[8];
+    tt_micros stale_ts;
+};
+
+static void *round_peek_run(void *arg)
+{
+    struct round_peek *p = arg;
+    struct txn_version v;
+    assert_int_equal(txn_store_get(p->sn->store, 1, "k", 1, p->t, &v, NULL), 0);
+    assert_true(v.kind == TXN_VERSION_VALUE && v.value_len < sizeof p->value);
+    memcpy(p->value, v.value, v.value_len);
+    p->value[v.value_len] = '\0';
+    txn_version_clear(&v);
+    struct txn_key k = {"k", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STALE;
+    r.staleness_us = 10 * 1000 * 1000;
+    static struct txn_node_read out;
+    p->stale_ts = 0;
+    if (txn_node_read_stale(p->sn->n, &r, p->now, &out) == 0) {
+        p->stale_ts = out.reply.ts;
+        txn_node_read_clear(&out);
+    }
+    return NULL;
+}
+
+static void round_peek(struct solo *s, uint32_t i, tt_micros t, struct round_peek *p)
+{
+    *p = (struct round_peek){.sn = &s->nodes[i], .t = t, .now = solo_tt(s)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, round_peek_run, p), 0);
+    pthread_join(th, NULL);
+}
+
+/* Apply rounds (txn_node_round_begin/end): what the steps of a round apply
+ * reaches the store only at the round's end, and t_safe is published only
+ * then, so another thread never reads below a published t_safe what is not
+ * in the store; a read the steps serve themselves sees the round's applies;
+ * a node destroyed inside a round (a crash) loses its applies and replays
+ * them from the log after the restart. (test_mvcc: a sync writes the open
+ * batch.) */
+static void test_solo_apply_round(void **state)
+{
+    (void) state;
+    solo_gc_period_us = 3600LL * 1000 * 1000; /* GC reads the store, writing the round */
+    struct solo *s = solo_create();
+    solo_gc_period_us = 0;
+    struct txn_write w1 = put("k", "v1"), w2 = put("k", "v2"), w3 = put("k", "v3");
+    struct txn_request c1 = solo_commit1(3, s->now, &w1);
+    solo_request(s, &c1);
+    solo_advance(s, 10 * 1000);
+    assert_non_null(solo_reply(s, c1.req_id));
+    solo_advance(s, 300 * 1000); /* heartbeats: every replica applied v1 */
+    for (uint32_t i = 0; i < SOLO_NODES; i++)
+        txn_node_round_begin(s->nodes[i].n);
+    struct round_peek pk;
+    round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
+    tt_micros published = pk.stale_ts;
+    assert_true(published > 0);
+    struct txn_request c2 = solo_commit1(4, s->now, &w2);
+    solo_request(s, &c2);
+    solo_advance(s, 10 * 1000);
+    const struct txn_reply *rep = solo_reply(s, c2.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    tt_micros t2 = rep->ts;
+    solo_advance(s, 300 * 1000); /* the followers learn it is chosen, and apply it */
+    assert_true(txn_node_safe_time(LEADER(s), 1) >= t2);
+    /* Applied, but in no store yet: other threads see v1, and no stale read
+     * is served at or above t2. */
+    for (uint32_t i = 0; i < SOLO_NODES; i++) {
+        round_peek(s, i, TT_MICROS_MAX - 1, &pk);
+        assert_string_equal(pk.value, "v1");
+        assert_true(pk.stale_ts < t2);
+    }
+    /* A strong read the leader's steps serve sees v2 (the read writes the
+     * round's batch first). */
+    struct txn_key k = {"k", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &r);
+    rep = solo_reply(s, r.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    assert_true(rep->ts >= t2);
+    round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
+    assert_string_equal(pk.value, "v2");
+    assert_true(pk.stale_ts < t2); /* still not published */
+    /* Node 3 crashes inside its round: v2 is lost from its store and comes
+     * back from its log after the restart. */
+    solo_crash(s, 2);
+    solo_open(s, 2, true);
+    round_peek(s, 2, TT_MICROS_MAX - 1, &pk);
+    assert_string_equal(pk.value, "v1");
+    /* The round ends: written and published. */
+    assert_int_equal(txn_node_round_end(LEADER(s)), 0);
+    assert_int_equal(txn_node_round_end(s->nodes[1].n), 0);
+    round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
+    assert_string_equal(pk.value, "v2");
+    assert_true(pk.stale_ts >= t2);
+    struct txn_request c3 = solo_commit1(5, s->now, &w3);
+    solo_request(s, &c3);
+    solo_advance(s, 300 * 1000);
+    assert_non_null(solo_reply(s, c3.req_id));
+    round_peek(s, 2, TT_MICROS_MAX - 1, &pk); /* node 3 replayed v2, then applied v3 */
+    assert_string_equal(pk.value, "v3");
+    struct txn_version v;
+    assert_int_equal(txn_store_get(s->nodes[2].store, 1, "k", 1, t2, &v, NULL), 0);
+    assert_int_equal(v.ts, t2);
+    assert_memory_equal(v.value, "v2", 2);
+    txn_version_clear(&v);
     solo_destroy(s);
 }
 
@@ -1634,6 +1756,7 @@ int main(void)
         cmocka_unit_test(test_solo_promise_on_demand),
         cmocka_unit_test(test_solo_reads_wait_for_commit_wait),
         cmocka_unit_test(test_solo_reads),
+        cmocka_unit_test(test_solo_apply_round),
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_stale_leader_records_skipped),
