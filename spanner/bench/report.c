@@ -9,6 +9,7 @@
 #include "report.h"
 #include "sp_assert.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static double ms(uint64_t ns)
@@ -131,6 +132,67 @@ static void print_growth(FILE *f, const struct sp_bench_report *r)
     }
 }
 
+/* The p50 of op kind k in result r, in ms (0 when it has none). */
+static double p50_ms(const struct sp_bench_result *r, int k)
+{
+    return r && r->ops[k] ? ms(sp_bench_hist_percentile(&r->hist[k], 50)) : 0.0;
+}
+
+static void goal(FILE *f, const char *what, double value, bool met)
+{
+    fprintf(f, "goal: %-62s %6.2fx  %s\n", what, value, met ? "met" : "missed");
+}
+
+/* Issue 7's goals, for the figures this run has: this store ("spanner",
+ * first target) against etcd (second), and against the machine's floor. */
+static void print_goals(FILE *f, const struct sp_bench_report *r)
+{
+    bool peer = r->n_targets >= 2 && strcmp(r->targets[0], "spanner") == 0 &&
+                strcmp(r->targets[1], "etcd") == 0;
+    const struct sp_bench_cell *c;
+    if (peer && (c = find_cell(r, SP_BENCH_W_PUT, 64)) && c->res[0] && c->res[1] &&
+        c->res[1]->ops[SP_BENCH_PUT]) {
+        double x = ratio(ops_per_s(c->res[0], SP_BENCH_PUT), ops_per_s(c->res[1], SP_BENCH_PUT));
+        goal(f, "puts/s at 64 clients >= 2x etcd's", x, x >= 2.0);
+    }
+    if (peer && (c = find_cell(r, SP_BENCH_W_PUT, 1)) && c->res[0] && c->res[1] &&
+        p50_ms(c->res[1], SP_BENCH_PUT) > 0) {
+        double x = p50_ms(c->res[0], SP_BENCH_PUT) / p50_ms(c->res[1], SP_BENCH_PUT);
+        goal(f, "put p50 at 1 client <= etcd's", x, x <= 1.0);
+    }
+    if (peer && (c = find_cell(r, SP_BENCH_W_GET_SER, 64)) && c->res[0] && c->res[1] &&
+        c->res[1]->ops[SP_BENCH_GET_SERIAL]) {
+        double x = ratio(ops_per_s(c->res[0], SP_BENCH_GET_SERIAL),
+                         ops_per_s(c->res[1], SP_BENCH_GET_SERIAL));
+        goal(f, "stale reads/s at 64 clients >= 3x etcd serializable gets", x, x >= 3.0);
+    }
+    if (peer && (c = find_cell(r, SP_BENCH_W_GET, 1)) && c->res[0] && c->res[1] &&
+        p50_ms(c->res[1], SP_BENCH_GET) > 0) {
+        double x = p50_ms(c->res[0], SP_BENCH_GET) / p50_ms(c->res[1], SP_BENCH_GET);
+        goal(f, "strong read p50 at 1 client <= etcd linearizable get's", x, x <= 1.0);
+    }
+    if (r->limits && r->n_targets >= 1 && strcmp(r->targets[0], "spanner") == 0 &&
+        (c = find_cell(r, SP_BENCH_W_PUT, 1)) && p50_ms(c->res[0], SP_BENCH_PUT) > 0) {
+        double floor = ms(r->limits->fsync_p50_ns + r->limits->rpc_p50_ns);
+        double x = floor > 0 ? p50_ms(c->res[0], SP_BENCH_PUT) / floor : 0.0;
+        goal(f, "put p50 at 1 client within 1.5x of the floor", x, x <= 1.5);
+    }
+    const struct sp_bench_cell *ten, *one;
+    for (int t = 0; t < r->n_targets; t++)
+        for (int i = 0; i < r->n_cells; i++) {
+            ten = &r->cells[i];
+            if (ten->workload != SP_BENCH_W_TXN10 ||
+                !(one = find_cell(r, SP_BENCH_W_TXN1, ten->clients)) ||
+                p50_ms(one->res[t], SP_BENCH_TXN1) <= 0 || p50_ms(ten->res[t], SP_BENCH_TXN10) <= 0)
+                continue;
+            double x = p50_ms(ten->res[t], SP_BENCH_TXN10) / p50_ms(one->res[t], SP_BENCH_TXN1);
+            char what[96];
+            snprintf(what, sizeof what, "%s c=%d: 2PC p50 growth 1 -> 10 groups <= 1.5x",
+                     r->targets[t], ten->clients);
+            goal(f, what, x, x <= 1.5);
+        }
+}
+
 /* Targets' checks after runs (bank: the total of every account). */
 static void print_checks(FILE *f, const struct sp_bench_report *r)
 {
@@ -179,6 +241,7 @@ void sp_bench__print_table(FILE *f, const struct sp_bench_report *r)
     }
     print_commit_wait(f, r);
     print_growth(f, r);
+    print_goals(f, r);
     print_checks(f, r);
     for (int i = 0; i < r->n_cells; i++)
         for (int t = 0; t < r->n_targets; t++)

@@ -183,7 +183,7 @@ static void test_report(void **state)
     rep.targets[0] = "spanner";
     rep.targets[1] = "etcd";
     rep.target_flags[0] = SP_BENCH_F_COMMIT_WAIT;
-    rep.n_cells = 3;
+    rep.n_cells = 5;
     rep.cells[0] = (struct sp_bench_cell){.workload = SP_BENCH_W_TXN1, .clients = 1};
     rep.cells[0].res[0] = result(SP_BENCH_TXN1, 100, 2000000, 0);
     rep.cells[1] = (struct sp_bench_cell){.workload = SP_BENCH_W_TXN10, .clients = 1};
@@ -193,6 +193,15 @@ static void test_report(void **state)
     rep.cells[2].res[0] = result(SP_BENCH_TRANSFER, 10, 8000000, 0);
     rep.cells[2].res[0]->checks = 2;
     rep.cells[2].res[0]->checks_failed = 1;
+    /* puts: 3000 against 1000 ops/s at 64 clients; p50 1.2 against 1.0 ms at 1 */
+    rep.cells[3] = (struct sp_bench_cell){.workload = SP_BENCH_W_PUT, .clients = 64};
+    rep.cells[3].res[0] = result(SP_BENCH_PUT, 3000, 8000000, 0);
+    rep.cells[3].res[1] = result(SP_BENCH_PUT, 1000, 9000000, 0);
+    rep.cells[4] = (struct sp_bench_cell){.workload = SP_BENCH_W_PUT, .clients = 1};
+    rep.cells[4].res[0] = result(SP_BENCH_PUT, 100, 1200000, 0);
+    rep.cells[4].res[1] = result(SP_BENCH_PUT, 100, 1000000, 0);
+    struct sp_bench_limits lim = {.fsync_p50_ns = 200000, .rpc_p50_ns = 200000};
+    rep.limits = &lim;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -213,9 +222,33 @@ static void test_report(void **state)
     assert_int_equal(sscanf(strstr(g, " = ") + 3, "%lfx", &ratio), 1);
     assert_true(ratio > 2.45 && ratio < 2.55); /* 5 ms / 2 ms, histogram precision */
     assert_non_null(strstr(text, "check, spanner bank c=4: 1 of 2 runs passed; FAILED"));
+    /* Issue 7's goals, each with its figure and verdict; none for figures
+     * the run lacks (no reads here). */
+    struct {
+        const char *what;
+        double lo, hi;
+        const char *verdict;
+    } goals[] = {
+        {"puts/s at 64 clients >= 2x etcd's", 2.99, 3.01, "met"},
+        {"put p50 at 1 client <= etcd's", 1.15, 1.25, "missed"},
+        {"put p50 at 1 client within 1.5x of the floor", 2.9, 3.1, "missed"},
+        {"spanner c=1: 2PC p50 growth 1 -> 10 groups <= 1.5x", 2.45, 2.55, "missed"},
+    };
+    for (size_t i = 0; i < sizeof goals / sizeof goals[0]; i++) {
+        const char *l = strstr(text, goals[i].what);
+        assert_non_null(l);
+        double x = 0;
+        char verdict[16];
+        assert_int_equal(sscanf(l + strlen(goals[i].what), "%lfx %15s", &x, verdict), 2);
+        assert_true(x > goals[i].lo && x < goals[i].hi);
+        assert_string_equal(verdict, goals[i].verdict);
+    }
+    assert_null(strstr(text, "stale reads/s"));
+    assert_null(strstr(text, "strong read p50"));
     free(text);
     for (int i = 0; i < rep.n_cells; i++)
-        free(rep.cells[i].res[0]);
+        for (int t = 0; t < 2; t++)
+            free(rep.cells[i].res[t]);
 }
 
 int main(void)
