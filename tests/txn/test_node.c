@@ -1296,6 +1296,83 @@ static void test_solo_apply_round(void **state)
     solo_destroy(s);
 }
 
+/* A single-group strong read at the leader (TXN_READ_STRONG_SINGLE) while
+ * the group coordinates a 2PC whose commit is in and whose s is not chosen
+ * (its participant's vote held): s can be anything above the commit's
+ * arrival, so the read takes TT.now().latest at its arrival, not LastTS()
+ * (list-append seed 286 in the simulator: a G2-realtime cycle). Without
+ * the rule it reads at LastTS(), far below. */
+static void test_solo_strong_single_read_while_coordinating(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w0 = put("x", "0"), wa = put("a", "1"), wb = put("b", "2");
+    struct txn_request c0 = solo_commit1(3, s->now, &w0);
+    solo_request(s, &c0);
+    solo_advance(s, 300 * 1000);
+    assert_non_null(solo_reply(s, c0.req_id));
+    tt_micros last = txn_node_last_ts(LEADER(s), 1);
+    solo_advance(s, 100 * 1000); /* now.latest is well past LastTS */
+    solo_hold_2pc = true;         /* the participant's vote does not arrive */
+    struct txn_request p = solo_prepare(4, s->now, &wb);
+    struct txn_request c = solo_commit(4, s->now, &wa);
+    solo_request(s, &p);
+    solo_request(s, &c);
+    assert_null(solo_reply(s, c.req_id)); /* undecided */
+    struct txn_key k = {"x", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    struct tt_interval at = solo_tt(s);
+    solo_request(s, &r);
+    solo_advance(s, 50 * 1000); /* t_safe passes now.latest with the next promises */
+    const struct txn_reply *rep = solo_reply(s, r.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    assert_true(last < at.latest);
+    assert_true(rep->ts >= at.latest);
+    assert_int_equal(rep->values_n, 1);
+    /* The vote was held past vote_timeout_us (50 ms): presumed abort. */
+    solo_release_2pc(s);
+    solo_advance(s, 300 * 1000);
+    assert_non_null(solo_reply(s, c.req_id));
+    assert_int_equal(solo_reply(s, c.req_id)->status, SP_ETXN_ABORTED);
+    solo_destroy(s);
+}
+
+/* A single-group strong read at a leader with a write it assigned a
+ * timestamp to but has not applied (its followers cut off): the read is at
+ * least at that timestamp and waits for the write, then returns it. Without
+ * the rule it is answered at once at LastTS() with the older value. */
+static void test_solo_strong_single_read_waits_for_assigned(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w1 = put("k", "old"), w2 = put("k", "new");
+    struct txn_request c1 = solo_commit1(3, s->now, &w1);
+    solo_request(s, &c1);
+    solo_advance(s, 300 * 1000);
+    assert_non_null(solo_reply(s, c1.req_id));
+    solo_cut = 6u; /* nodes 2 and 3 are cut off from the leader */
+    struct txn_request c2 = solo_commit1(4, s->now, &w2);
+    solo_request(s, &c2);
+    assert_null(solo_reply(s, c2.req_id)); /* assigned, logged here only */
+    struct txn_key k = {"k", 1};
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    solo_request(s, &r);
+    assert_null(solo_reply(s, r.req_id)); /* not at LastTS(), before the write */
+    solo_cut = 0;
+    solo_advance(s, 300 * 1000); /* the followers catch up; the write applies */
+    const struct txn_reply *cr = solo_reply(s, c2.req_id);
+    assert_non_null(cr);
+    assert_int_equal(cr->status, 0);
+    const struct txn_reply *rep = solo_reply(s, r.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    assert_true(rep->ts >= cr->ts);
+    solo_destroy(s);
+}
+
 /* 2PC on one node: the coordinator's s >= the prepare ts and > now.latest at
  * the commit's arrival; the participant applies at s; both groups agree. A
  * participant prepared without a commit survives a restart (state record)
@@ -1757,6 +1834,8 @@ int main(void)
         cmocka_unit_test(test_solo_reads_wait_for_commit_wait),
         cmocka_unit_test(test_solo_reads),
         cmocka_unit_test(test_solo_apply_round),
+        cmocka_unit_test(test_solo_strong_single_read_while_coordinating),
+        cmocka_unit_test(test_solo_strong_single_read_waits_for_assigned),
         cmocka_unit_test(test_solo_two_phase),
         cmocka_unit_test(test_solo_coordinator_clock_steps_back),
         cmocka_unit_test(test_solo_stale_leader_records_skipped),
