@@ -341,6 +341,10 @@ void paxos_replica_destroy(struct paxos_replica *r);
  */
 int paxos_step(struct paxos_replica *r, const struct paxos_event *ev, struct paxos_update *up);
 
+/* Step 2's exception: true for exactly the messages a driver may send
+ * before the update's persist is durable (an ACCEPT). */
+bool paxos_msg_may_leave_early(const struct paxos_msg *m);
+
 /* True if r completed phase 1 at its ballot and has not stepped down. */
 bool paxos_is_leader(const struct paxos_replica *r);
 

@@ -608,6 +608,12 @@ int paxos_step(struct paxos_replica *r, const struct paxos_event *ev, struct pax
     return rc;
 }
 
+bool paxos_msg_may_leave_early(const struct paxos_msg *m)
+{
+    SP_ASSERT(m != NULL);
+    return m->type == PAXOS_MSG_ACCEPT;
+}
+
 bool paxos_is_leader(const struct paxos_replica *r)
 {
     return r->state == PAXOS__LEADER && !r->failed;

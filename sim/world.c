@@ -649,10 +649,12 @@ static void send_batch(struct w_world *w, uint32_t i, struct w_batch *b);
 
 /* Carries out a node update: its persists become one disk batch, and its
  * messages and replies leave only once it and every earlier batch are
- * durable (persist before send). */
+ * durable (persist before send), except those that may leave at once
+ * (txn_node_msg_may_leave_early), which go now, as spannerd sends them. */
 static void handle_update(struct w_world *w, uint32_t i, const struct txn_node_update *up)
 {
     struct w_node *nd = &w->nodes[i];
+    struct w_batch *early = NULL;
     struct w_batch *b = calloc(1, sizeof *b);
     SP_ASSERT(b != NULL);
     b->persists_n = up->persists_n;
@@ -660,10 +662,21 @@ static void handle_update(struct w_world *w, uint32_t i, const struct txn_node_u
     for (uint32_t k = 0; k < up->persists_n; k++)
         b->persists[k].pu.entries =
             copy_entries(up->persists[k].pu.entries, up->persists[k].pu.n_entries);
-    b->msgs_n = up->msgs_n;
     b->msgs = xmalloc(sizeof *b->msgs * (up->msgs_n + 1));
-    for (uint32_t k = 0; k < up->msgs_n; k++)
-        b->msgs[k] = copy_msg(&up->msgs[k]);
+    for (uint32_t k = 0; k < up->msgs_n; k++) {
+        if (!txn_node_msg_may_leave_early(&up->msgs[k])) {
+            b->msgs[b->msgs_n++] = copy_msg(&up->msgs[k]);
+            continue;
+        }
+        if (early == NULL) {
+            early = calloc(1, sizeof *early);
+            SP_ASSERT(early != NULL);
+            early->msgs = xmalloc(sizeof *early->msgs * up->msgs_n);
+        }
+        early->msgs[early->msgs_n++] = copy_msg(&up->msgs[k]);
+    }
+    if (early != NULL)
+        send_batch(w, i, early);
     b->replies_n = up->replies_n;
     b->replies = xmalloc(sizeof *b->replies * (up->replies_n + 1));
     for (uint32_t k = 0; k < up->replies_n; k++)

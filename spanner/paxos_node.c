@@ -298,7 +298,7 @@ static int step_event(struct node *n, struct group *g, struct paxos_event *ev);
 
 /* Carries out one update (paxos.h's order): its persist joins the round's
  * WriteBatch, its messages wait for the round's fsync (but a leader's
- * ACCEPT, which leaves at once: sp_round_may_leave_early), committed
+ * ACCEPT, which leaves at once: paxos_msg_may_leave_early), committed
  * entries are applied now (they are chosen: durable on a majority
  * already). */
 static void carry_out(struct node *n, struct group *g, const struct paxos_update *up)
@@ -309,7 +309,7 @@ static void carry_out(struct node *n, struct group *g, const struct paxos_update
         size_t len;
         if (sp_paxos_pack(g->id, &up->msgs[i], &data, &len) != 0)
             continue;
-        if (sp_round_may_leave_early(&up->msgs[i])) {
+        if (paxos_msg_may_leave_early(&up->msgs[i])) {
             sp_transport_send(n->tr, up->msgs[i].to, data, len);
             free(data);
         } else {

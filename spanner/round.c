@@ -45,12 +45,6 @@ void sp_round_persist(struct sp_round *r, uint64_t group, const struct paxos_upd
     r->done[r->n_done++] = (struct sp_round_done){group, pu->persist_seq};
 }
 
-bool sp_round_may_leave_early(const struct paxos_msg *m)
-{
-    SP_ASSERT(m != NULL);
-    return m->type == PAXOS_MSG_ACCEPT;
-}
-
 bool sp_round_msg(struct sp_round *r, uint32_t to, uint8_t *data, size_t len)
 {
     if (r->n_msgs == r->max) {

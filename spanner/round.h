@@ -59,12 +59,6 @@ void sp_round_destroy(struct sp_round *r);
  * 0). */
 void sp_round_persist(struct sp_round *r, uint64_t group, const struct paxos_update *pu);
 
-/* paxos.h step 2's one exception: a leader's ACCEPT promises nothing, so a
- * driver may send it at once instead of queueing it for the round; the
- * leader's own write then overlaps its followers' (it counts its accept
- * only once PERSISTED). True for exactly those messages. */
-bool sp_round_may_leave_early(const struct paxos_msg *m);
-
 /* Queues a packed message (owned by the round from now on). False, and the
  * message dropped, when the round is full (Paxos and 2PC resend). */
 bool sp_round_msg(struct sp_round *r, uint32_t to, uint8_t *data, size_t len);

@@ -188,13 +188,6 @@ static int step(struct server *s, struct txn_node_event *ev);
 
 static void round_send(void *ctx, uint32_t to, const uint8_t *data, size_t len);
 
-/* A leader's ACCEPT leaves at once (sp_round_may_leave_early); everything
- * else waits for the round's write. */
-static bool leaves_early(const struct txn_node_msg *m)
-{
-    return m->is_paxos && sp_round_may_leave_early(&m->paxos);
-}
-
 static void queue_update(struct server *s, const struct txn_node_update *up)
 {
     for (uint32_t i = 0; i < up->persists_n; i++)
@@ -204,7 +197,7 @@ static void queue_update(struct server *s, const struct txn_node_update *up)
         size_t len;
         if (sp_node_msg_pack(&up->msgs[i], &data, &len) != 0)
             continue;
-        if (leaves_early(&up->msgs[i])) {
+        if (txn_node_msg_may_leave_early(&up->msgs[i])) { /* a leader's ACCEPT */
             round_send(s, up->msgs[i].to, data, len);
             free(data);
         } else {

@@ -895,6 +895,12 @@ int txn_node_step(struct txn_node *n, const struct txn_node_event *ev, struct tx
     return rc;
 }
 
+bool txn_node_msg_may_leave_early(const struct txn_node_msg *m)
+{
+    SP_ASSERT(m != NULL);
+    return m->is_paxos && paxos_msg_may_leave_early(&m->paxos);
+}
+
 /* ---- introspection --------------------------------------------------------- */
 
 static const struct txn__group *cgroup(const struct txn_node *n, txn_group_id id)

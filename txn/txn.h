@@ -690,7 +690,8 @@ bool txn_ts_commit_wait_over(struct tt_interval now, tt_micros s);
  *   2. SEND up.msgs and up.replies only once every batch of this and every
  *      earlier update is durable (persist before send, for all of them:
  *      a vote, an acknowledgement or a reply may rest on step 1), except
- *      Paxos ACCEPT messages, which may leave at once (paxos.h step 2).
+ *      Paxos ACCEPT messages, which may leave at once (paxos.h step 2;
+ *      txn_node_msg_may_leave_early).
  *   3. REPORT each completed batch with TXN_NODE_EV_PERSISTED (group, seq).
  *   4. Step a TXN_NODE_EV_TICK once now.earliest >= up.wake_us.
  *
@@ -994,6 +995,15 @@ int txn_node_create(const struct txn_node_config *cfg, struct txn_store *store,
                     const struct paxos_durable_state *const *loaded, struct txn_node **out,
                     struct sp_err *err);
 void txn_node_destroy(struct txn_node *n);
+
+/*
+ * True for the messages of an update that need not wait for its persists
+ * (step 2 above): a leader's Paxos ACCEPT, which promises nothing; its own
+ * accept is counted only once PERSISTED (paxos.h step 2). Drivers (spannerd,
+ * the simulator) send these at once, so the leader's write overlaps its
+ * followers'.
+ */
+bool txn_node_msg_may_leave_early(const struct txn_node_msg *m);
 
 /*
  * Feeds one event. Always fills *up (possibly empty); the driver carries it
