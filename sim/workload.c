@@ -201,7 +201,8 @@ static int collect_events(struct lost *x)
     return 0;
 }
 
-static int check_lost(const struct sim_history *h, bool lists, struct sim_report *r)
+static int check_lost(const struct sim_history *h, bool lists, struct sim_report *r,
+                      size_t *writes, size_t *reads)
 {
     struct lost x = {.h = h, .r = r, .lists = lists};
     x.has_delete = calloc((size_t) h->str.n + 1, 1);
@@ -210,6 +211,8 @@ static int check_lost(const struct sim_history *h, bool lists, struct sim_report
     rc = rc ? rc : collect_events(&x);
     if (rc == 0)
         sweep(&x);
+    *writes = x.nw;
+    *reads = x.nr;
     free(x.w), free(x.rd), free(x.has_delete);
     sim__map_free(&x.where);
     return rc;
@@ -294,12 +297,14 @@ int sim__check_workload(const struct sim_history *h, const struct sim_check_opti
                         enum sim_workload w, struct sim_report *r, struct sp_err *err)
 {
     int rc = 0;
-    char bank[128] = "", note[160];
+    char bank[160] = "", note[256];
+    size_t writes = 0, reads = 0;
     if (w == SIM_WORKLOAD_BANK)
         rc = check_bank(h, o, r, bank, sizeof bank, err);
-    if (rc == 0 && check_lost(h, w == SIM_WORKLOAD_LIST_APPEND, r))
+    if (rc == 0 && check_lost(h, w == SIM_WORKLOAD_LIST_APPEND, r, &writes, &reads))
         rc = sp_err_set(err, SP_ENOMEM, "workload: out of memory");
-    snprintf(note, sizeof note, "%s%slost writes", bank, bank[0] ? "; " : "");
+    snprintf(note, sizeof note, "%s%slost writes: %zu acknowledged writes, %zu strong read-only reads", bank,
+             bank[0] ? "; " : "", writes, reads);
     if (rc == 0)
         sim__report_ran(r, SIM_CHECK_WORKLOAD, note);
     return rc;
