@@ -273,6 +273,17 @@ static void *batch_peek_run(void *arg)
     return NULL;
 }
 
+/* What another thread sees of s: group 7's "a" at 1000 and its meta. */
+static struct batch_peek batch_peek(struct txn_store *s)
+{
+    struct batch_peek pk = {.s = s};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, batch_peek_run, &pk), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(pk.rc, 0);
+    return pk;
+}
+
 /* Group commit of applies: nothing of an open batch is visible to other
  * threads (data, applied index, LastTS) until the flush, which writes all
  * of it (a read on the batch's own thread writes it first); the
@@ -289,11 +300,7 @@ static void test_apply_batch(void **state)
     assert_int_equal(txn_store_apply(f->s, &a1, NULL), 0);
     assert_int_equal(txn_store_apply(f->s, &a2, NULL), 0);
     assert_int_equal(txn_store_apply(f->s, &a2, NULL), SP_EINVAL); /* 6 <= 6, in the batch */
-    pthread_t th; /* another thread's reads do not see the open batch */
-    struct batch_peek pk = {.s = f->s};
-    assert_int_equal(pthread_create(&th, NULL, batch_peek_run, &pk), 0);
-    pthread_join(th, NULL);
-    assert_int_equal(pk.rc, 0);
+    struct batch_peek pk = batch_peek(f->s); /* other threads do not see the open batch */
     assert_int_equal(pk.kind, TXN_VERSION_ABSENT);
     assert_int_equal(pk.meta.applied_index, 0);
     assert_int_equal(pk.meta.last_ts, 0);
@@ -367,11 +374,7 @@ static void test_apply_batches_of_two_stores(void **state)
     struct sp_err err = {0};
     if (txn_store_sync(b, &err) != 0)
         fail_msg("sync: %s", err.msg);
-    pthread_t th; /* written: another thread sees it before any flush */
-    struct batch_peek pk = {.s = b};
-    assert_int_equal(pthread_create(&th, NULL, batch_peek_run, &pk), 0);
-    pthread_join(th, NULL);
-    assert_int_equal(pk.rc, 0);
+    struct batch_peek pk = batch_peek(b); /* written: another thread sees it before any flush */
     assert_int_equal(pk.kind, TXN_VERSION_VALUE);
     assert_int_equal(pk.meta.applied_index, 7);
     assert_int_equal(pk.meta.last_ts, 300);
