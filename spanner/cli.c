@@ -20,6 +20,7 @@
 #include "local_cluster.h"
 #include "shell.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -53,6 +54,7 @@ static void usage(FILE *f)
           "  spanner delete KEY\n"
           "  spanner scan START [END] [--limit N] [--strong | --stale DURATION | --at TS]\n"
           "  spanner shell [--json] [--history FILE]\n"
+          "  spanner bench [--cluster DIR] [spanner-bench options: --workload, --clients, ...]\n"
           "client options: --cluster DIR | --endpoints HOST:PORT,...  [--zone ZONE]\n"
           "durations: 500ms, 5s, 2m; timestamps: microseconds since the Unix epoch\n"
           "TrueTime: a private chronyd pair, or --fixed-eps-us E (system clock +- E us)\n",
@@ -465,6 +467,39 @@ static int cmd_scan(struct cli *c, int argc, char **argv)
     return report(rc, &err);
 }
 
+/* `spanner bench ...`: runs spanner-bench from this binary's directory with
+ * the same arguments, `--cluster DIR` meaning `--target spanner --endpoints
+ * DIR` (spanner-bench --help lists the rest). Returns only on failure. */
+static int cmd_bench(const char *spannerd, int argc, char **argv)
+{
+    char path[PATH_MAX];
+    const char *slash = strrchr(spannerd, '/');
+    snprintf(path, sizeof path, "%.*s/spanner-bench", slash ? (int) (slash - spannerd) : 1,
+             slash ? spannerd : ".");
+    char **nargv = calloc(2 * (size_t) argc + 2, sizeof *nargv); /* --cluster: 2 -> 4 */
+    if (!nargv) {
+        fprintf(stderr, "spanner bench: out of memory\n");
+        return 1;
+    }
+    int n = 0;
+    nargv[n++] = path;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc) {
+            nargv[n++] = "--target";
+            nargv[n++] = "spanner";
+            nargv[n++] = "--endpoints";
+            nargv[n++] = argv[++i];
+            continue;
+        }
+        nargv[n++] = argv[i];
+    }
+    nargv[n] = NULL;
+    execv(path, nargv);
+    fprintf(stderr, "spanner bench: cannot run %s: %s\n", path, strerror(errno));
+    free(nargv);
+    return 2;
+}
+
 static void find_spannerd(struct cli *c, const char *argv0)
 {
     char self[PATH_MAX];
@@ -492,6 +527,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(cmd, "bench") == 0) /* spanner-bench's own options follow */
+        return cmd_bench(c.spannerd, argc, argv);
     optind = 2;
     /* options may come before or after the positional arguments */
     char *pos[8];

@@ -21,9 +21,15 @@ grep -q '^check, spanner bank c=1: 1 of 1 runs passed$' "$out" || fail "bank che
 grep -q '^check, spanner bank c=3: 1 of 1 runs passed$' "$out" || fail "bank check c=3"
 grep -q '^commit wait, spanner txn2 c=1: ' "$out" || fail "no commit wait line"
 grep -q '^2PC growth, spanner c=3: txn10 p50 ' "$out" || fail "no 2PC growth line"
+grep -Eq '^goal: spanner c=3: 2PC p50 growth 1 -> 10 groups <= 1.5x +[0-9.]+x  (met|missed)$' \
+    "$out" || fail "no 2PC growth goal line"
 # Contended transfers may stay wounded through the runner's retries (counted
 # as errors, and legitimate); any other error is a failure.
 if grep '^first error, spanner' "$out" | grep -qv 'SP_ETXN_WOUNDED\|SP_ETXN_ABORTED'; then
     fail "spanner reported an error"
 fi
+# The CLI's `spanner bench --cluster DIR` is spanner-bench against that cluster.
+"$bin/spanner" bench --cluster "$dir/c" --workload put --clients 1 --ops 20 >"$out" 2>&1 ||
+    { cat "$out"; echo "spanner bench failed"; exit 1; }
+grep -Eq '^put +1 put +spanner +[0-9]+ ' "$out" || fail "spanner bench: no put row"
 echo ok
