@@ -137,7 +137,6 @@ static uint32_t take(struct sp_lane *l, struct sp_lane_waiter *w, struct sp_lane
     }
     if (l->head == NULL)
         l->tail = NULL;
-    l->queued -= n;
     return n;
 }
 
@@ -177,7 +176,6 @@ int sp_lane_call(struct sp_lane *l, grpc_channel *ch, const uint8_t *req, size_t
     else
         l->head = &w;
     l->tail = &w;
-    l->queued++;
     struct timespec until;
     deadline_in(&until, SP_LANE_WAIT_US);
     while (!w.done && !w.lead) {

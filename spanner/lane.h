@@ -38,7 +38,6 @@ struct sp_lane {
     pthread_mutex_t mu;
     struct sp_lane_waiter *head, *tail; /* queued, oldest first */
     uint32_t inflight;                  /* calls under way */
-    uint32_t queued;
     int promoted;                       /* a queued waiter was told to lead */
     /* statistics, under mu */
     uint64_t calls, batched_calls, batched_requests, timeouts;

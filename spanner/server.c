@@ -380,8 +380,11 @@ static void handle_requests(struct server *s, const struct sp_inbox_item *it)
     Spanner__Txn__Requests *rq = spanner__txn__requests__unpack(NULL, it->len, it->data);
     if (!rq || rq->n_requests == 0 || rq->n_requests > SP_REQUESTS_MAX) {
         char msg[96];
-        snprintf(msg, sizeof msg, "Requests: %s", !rq ? "malformed message"
-                                                   : "holds no request, or more than 64");
+        if (!rq)
+            snprintf(msg, sizeof msg, "Requests: malformed message");
+        else
+            snprintf(msg, sizeof msg, "Requests: holds no request, or more than %d",
+                     SP_REQUESTS_MAX);
         sp_rpc_reply(it->call, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0, msg);
         if (rq)
             spanner__txn__requests__free_unpacked(rq, NULL);
