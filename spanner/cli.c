@@ -467,15 +467,28 @@ static int cmd_scan(struct cli *c, int argc, char **argv)
     return report(rc, &err);
 }
 
+/* out = the binary `name` beside this one (argv0 if /proc/self/exe is
+ * unreadable: then name is looked up as given). */
+static void sibling(const char *argv0, const char *name, char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(out, cap, "%s", argv0);
+        return;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    snprintf(out, cap, "%.*s/%s", (int) (slash - self), self, name);
+}
+
 /* `spanner bench ...`: runs spanner-bench from this binary's directory with
  * the same arguments, `--cluster DIR` meaning `--target spanner --endpoints
  * DIR` (spanner-bench --help lists the rest). Returns only on failure. */
-static int cmd_bench(const char *spannerd, int argc, char **argv)
+static int cmd_bench(int argc, char **argv)
 {
     char path[PATH_MAX];
-    const char *slash = strrchr(spannerd, '/');
-    snprintf(path, sizeof path, "%.*s/spanner-bench", slash ? (int) (slash - spannerd) : 1,
-             slash ? spannerd : ".");
+    sibling(argv[0], "spanner-bench", path, sizeof path);
     char **nargv = calloc(2 * (size_t) argc + 2, sizeof *nargv); /* --cluster: 2 -> 4 */
     if (!nargv) {
         fprintf(stderr, "spanner bench: out of memory\n");
@@ -500,24 +513,11 @@ static int cmd_bench(const char *spannerd, int argc, char **argv)
     return 2;
 }
 
-static void find_spannerd(struct cli *c, const char *argv0)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        snprintf(c->spannerd, sizeof c->spannerd, "%s", argv0);
-        return;
-    }
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    snprintf(c->spannerd, sizeof c->spannerd, "%.*s/spannerd", (int) (slash - self), self);
-}
-
 int main(int argc, char **argv)
 {
     static struct cli c = {.up = {.zones = 3, .nodes_per_zone = 1, .groups = 2,
                                   .latency = "none", .lease_ms = 2000}};
-    find_spannerd(&c, argv[0]);
+    sibling(argv[0], "spannerd", c.spannerd, sizeof c.spannerd);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -528,7 +528,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "bench") == 0) /* spanner-bench's own options follow */
-        return cmd_bench(c.spannerd, argc, argv);
+        return cmd_bench(argc, argv);
     optind = 2;
     /* options may come before or after the positional arguments */
     char *pos[8];
