@@ -950,6 +950,29 @@ static struct txn_request solo_commit1(txn_id id, tt_micros start_ts, const stru
     return c;
 }
 
+/* A single-group COMMIT of w at group 1, then us of time: it must have
+ * committed. Returns its reply. */
+static const struct txn_reply *solo_commit_ok(struct solo *s, txn_id id, const struct txn_write *w,
+                                              tt_micros us)
+{
+    struct txn_request c = solo_commit1(id, s->now, w);
+    solo_request(s, &c);
+    solo_advance(s, us);
+    const struct txn_reply *rep = solo_reply(s, c.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    return rep;
+}
+
+/* A strong single-group read-only read of *k at group 1 (s_read = LastTS()
+ * at the leader, as the rules allow). */
+static struct txn_request solo_strong_read(const struct txn_key *k)
+{
+    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = k, .keys_n = 1};
+    r.mode = TXN_READ_STRONG_SINGLE;
+    return r;
+}
+
 static struct txn_request solo_prepare(txn_id id, tt_micros start_ts, const struct txn_write *w)
 {
     struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = id, .start_ts = start_ts};
@@ -1115,13 +1138,9 @@ static void test_solo_reads(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w = put("k", "v");
-    struct txn_request c = solo_commit1(3, s->now, &w);
-    solo_request(s, &c);
-    solo_advance(s, 10 * 1000);
-    assert_non_null(solo_reply(s, c.req_id));
+    solo_commit_ok(s, 3, &w, 10 * 1000);
     struct txn_key k = {"k", 1};
-    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
-    r.mode = TXN_READ_STRONG_SINGLE;
+    struct txn_request r = solo_strong_read(&k);
     solo_request(s, &r);
     const struct txn_reply *rep = solo_reply(s, r.req_id);
     assert_non_null(rep);
@@ -1230,10 +1249,7 @@ static void test_solo_apply_round(void **state)
     struct solo *s = solo_create();
     solo_gc_period_us = 0;
     struct txn_write w1 = put("k", "v1"), w2 = put("k", "v2"), w3 = put("k", "v3");
-    struct txn_request c1 = solo_commit1(3, s->now, &w1);
-    solo_request(s, &c1);
-    solo_advance(s, 10 * 1000);
-    assert_non_null(solo_reply(s, c1.req_id));
+    solo_commit_ok(s, 3, &w1, 10 * 1000);
     solo_advance(s, 300 * 1000); /* heartbeats: every replica applied v1 */
     for (uint32_t i = 0; i < SOLO_NODES; i++)
         txn_node_round_begin(s->nodes[i].n);
@@ -1241,13 +1257,7 @@ static void test_solo_apply_round(void **state)
     round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
     tt_micros published = pk.stale_ts;
     assert_true(published > 0);
-    struct txn_request c2 = solo_commit1(4, s->now, &w2);
-    solo_request(s, &c2);
-    solo_advance(s, 10 * 1000);
-    const struct txn_reply *rep = solo_reply(s, c2.req_id);
-    assert_non_null(rep);
-    assert_int_equal(rep->status, 0);
-    tt_micros t2 = rep->ts;
+    tt_micros t2 = solo_commit_ok(s, 4, &w2, 10 * 1000)->ts;
     solo_advance(s, 300 * 1000); /* the followers learn it is chosen, and apply it */
     assert_true(txn_node_safe_time(LEADER(s), 1) >= t2);
     /* Applied, but in no store yet: other threads see v1, and no stale read
@@ -1260,10 +1270,9 @@ static void test_solo_apply_round(void **state)
     /* A strong read the leader's steps serve sees v2 (the read writes the
      * round's batch first). */
     struct txn_key k = {"k", 1};
-    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
-    r.mode = TXN_READ_STRONG_SINGLE;
+    struct txn_request r = solo_strong_read(&k);
     solo_request(s, &r);
-    rep = solo_reply(s, r.req_id);
+    const struct txn_reply *rep = solo_reply(s, r.req_id);
     assert_non_null(rep);
     assert_int_equal(rep->status, 0);
     assert_true(rep->ts >= t2);
@@ -1282,10 +1291,7 @@ static void test_solo_apply_round(void **state)
     round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
     assert_string_equal(pk.value, "v2");
     assert_true(pk.stale_ts >= t2);
-    struct txn_request c3 = solo_commit1(5, s->now, &w3);
-    solo_request(s, &c3);
-    solo_advance(s, 300 * 1000);
-    assert_non_null(solo_reply(s, c3.req_id));
+    solo_commit_ok(s, 5, &w3, 300 * 1000);
     round_peek(s, 2, TT_MICROS_MAX - 1, &pk); /* node 3 replayed v2, then applied v3 */
     assert_string_equal(pk.value, "v3");
     struct txn_version v;
@@ -1307,10 +1313,7 @@ static void test_solo_strong_single_read_while_coordinating(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w0 = put("x", "0"), wa = put("a", "1"), wb = put("b", "2");
-    struct txn_request c0 = solo_commit1(3, s->now, &w0);
-    solo_request(s, &c0);
-    solo_advance(s, 300 * 1000);
-    assert_non_null(solo_reply(s, c0.req_id));
+    solo_commit_ok(s, 3, &w0, 300 * 1000);
     tt_micros last = txn_node_last_ts(LEADER(s), 1);
     solo_advance(s, 100 * 1000); /* now.latest is well past LastTS */
     solo_hold_2pc = true;         /* the participant's vote does not arrive */
@@ -1320,8 +1323,7 @@ static void test_solo_strong_single_read_while_coordinating(void **state)
     solo_request(s, &c);
     assert_null(solo_reply(s, c.req_id)); /* undecided */
     struct txn_key k = {"x", 1};
-    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
-    r.mode = TXN_READ_STRONG_SINGLE;
+    struct txn_request r = solo_strong_read(&k);
     struct tt_interval at = solo_tt(s);
     solo_request(s, &r);
     solo_advance(s, 50 * 1000); /* t_safe passes now.latest with the next promises */
@@ -1348,17 +1350,13 @@ static void test_solo_strong_single_read_waits_for_assigned(void **state)
     (void) state;
     struct solo *s = solo_create();
     struct txn_write w1 = put("k", "old"), w2 = put("k", "new");
-    struct txn_request c1 = solo_commit1(3, s->now, &w1);
-    solo_request(s, &c1);
-    solo_advance(s, 300 * 1000);
-    assert_non_null(solo_reply(s, c1.req_id));
+    solo_commit_ok(s, 3, &w1, 300 * 1000);
     solo_cut = 6u; /* nodes 2 and 3 are cut off from the leader */
     struct txn_request c2 = solo_commit1(4, s->now, &w2);
     solo_request(s, &c2);
     assert_null(solo_reply(s, c2.req_id)); /* assigned, logged here only */
     struct txn_key k = {"k", 1};
-    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
-    r.mode = TXN_READ_STRONG_SINGLE;
+    struct txn_request r = solo_strong_read(&k);
     solo_request(s, &r);
     assert_null(solo_reply(s, r.req_id)); /* not at LastTS(), before the write */
     solo_cut = 0;
@@ -1564,8 +1562,7 @@ static void test_solo_strong_single_read_needs_lease(void **state)
         solo_advance(s, 500);
     assert_int_equal(solo_reply(s, c.req_id)->status, 0);
     struct txn_key k = {"k", 1};
-    struct txn_request r = {.type = TXN_REQ_RO_READ, .group = 1, .keys = &k, .keys_n = 1};
-    r.mode = TXN_READ_STRONG_SINGLE;
+    struct txn_request r = solo_strong_read(&k);
     solo_request(s, &r); /* to node 1 */
     solo_advance(s, 10 * 1000);
     assert_non_null(solo_reply(s, r.req_id));
