@@ -48,8 +48,8 @@ enum sp_bench_op {
     SP_BENCH_OPS
 };
 /* Op kinds that write (the report shows their commit wait). */
-#define SP_BENCH_WRITES                                                                        \
-    (SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_TXN1) | SP_BENCH_BIT(SP_BENCH_TXN2) |   \
+#define SP_BENCH_WRITES                                                                            \
+    (SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_TXN1) | SP_BENCH_BIT(SP_BENCH_TXN2) |      \
      SP_BENCH_BIT(SP_BENCH_TXN5) | SP_BENCH_BIT(SP_BENCH_TXN10) | SP_BENCH_BIT(SP_BENCH_TRANSFER))
 /* Groups an SP_BENCH_TXN* op writes to (0 for other kinds). */
 unsigned sp_bench_op_groups(enum sp_bench_op op);
@@ -155,8 +155,6 @@ const struct sp_bench_target *sp_bench_target_find(const char *name, const char 
 void sp_bench_targets_list(void (*fn)(void *ctx, const char *name, const char *about, int built),
                            void *ctx);
 
-
-
 struct sp_bench_config {
     enum sp_bench_workload workload;
     int serializable;   /* YCSB reads serializable instead of linearizable */
@@ -219,14 +217,17 @@ int sp_bench_preload(const struct sp_bench_target *t, void *conn, const struct s
 void sp_bench_key(uint64_t i, uint8_t *key, size_t key_size);
 
 /* The machine's floor for a replicated durable write on one host. */
+#define SP_BENCH_FSYNC_WRITERS 3 /* the replicas of one group on this host */
 struct sp_bench_limits {
     uint64_t fsync_p50_ns, fsync_p99_ns; /* fdatasync after a 256 B append */
-    uint64_t rpc_p50_ns, rpc_p99_ns;     /* loopback gRPC unary echo, 8 B */
-    uint64_t fsync_n, rpc_n;             /* samples taken */
+    /* the same, while SP_BENCH_FSYNC_WRITERS threads do it at once */
+    uint64_t fsync_shared_p50_ns, fsync_shared_p99_ns;
+    uint64_t rpc_p50_ns, rpc_p99_ns;         /* loopback gRPC unary echo, 8 B */
+    uint64_t fsync_n, fsync_shared_n, rpc_n; /* samples taken */
 };
-/* Measures both (about 2-10 s). dir is where the probe file goes (use the
- * disk the clusters write to). Returns 0, SP_EIO (err names the file or
- * the server). */
+/* Measures all three (about 3-15 s). dir is where the probe files go (use
+ * the disk the clusters write to). Returns 0, SP_EIO (err names the file or
+ * the server), SP_ENOMEM. */
 int sp_bench_limits_measure(const char *dir, struct sp_bench_limits *out, struct sp_err *err);
 
 #endif /* SP_BENCH_H */

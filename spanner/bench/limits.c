@@ -6,13 +6,20 @@
  * commit faster than about fsync + round trip + fsync, whatever the
  * protocol; figures far above that floor point at software, not hardware.
  *
- * Both probes are bounded by a sample count and by time, whichever first.
+ * A third probe is the disk as three replicas on this one host see it: the
+ * latency of the same append and fdatasync while SP_BENCH_FSYNC_WRITERS
+ * threads do it at once, each on its own file (every fdatasync is a cache
+ * flush of the one device, so they wait for each other).
+ *
+ * Every probe is bounded by a sample count and by time, whichever first.
  */
 #include "internal.h"
 #include "sp_assert.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +32,7 @@
 #define RPC_SAMPLES     3000
 #define RPC_BUDGET_NS   (5 * 1000000000LL)
 
-static int fsync_probe(const char *dir, struct sp_bench_hist *h, struct sp_err *err)
+static int fsync_probe(const char *dir, int samples, struct sp_bench_hist *h, struct sp_err *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/spanner-bench-fsync-XXXXXX", dir);
@@ -36,7 +43,7 @@ static int fsync_probe(const char *dir, struct sp_bench_hist *h, struct sp_err *
     memset(buf, 'x', sizeof buf);
     int rc = 0;
     long long end_ns = sp_bench__mono_ns() + FSYNC_BUDGET_NS;
-    for (int i = 0; i < FSYNC_SAMPLES && sp_bench__mono_ns() < end_ns; i++) {
+    for (int i = 0; i < samples && sp_bench__mono_ns() < end_ns; i++) {
         long long t0 = sp_bench__mono_ns();
         if (write(fd, buf, sizeof buf) != (ssize_t) sizeof buf || fdatasync(fd) != 0) {
             rc = sp_err_set(err, SP_EIO, "fsync probe: %s: %s", path, strerror(errno));
@@ -46,6 +53,51 @@ static int fsync_probe(const char *dir, struct sp_bench_hist *h, struct sp_err *
     }
     close(fd);
     unlink(path);
+    return rc;
+}
+
+struct fsync_writer {
+    const char *dir;
+    struct sp_bench_hist h;
+    int rc;
+    struct sp_err err;
+};
+
+static void *fsync_writer_run(void *arg)
+{
+    struct fsync_writer *w = arg;
+    w->rc = fsync_probe(w->dir, FSYNC_SAMPLES / SP_BENCH_FSYNC_WRITERS, &w->h, &w->err);
+    return NULL;
+}
+
+/* SP_BENCH_FSYNC_WRITERS fsync probes at once, their samples merged into h. */
+static int fsync_shared_probe(const char *dir, struct sp_bench_hist *h, struct sp_err *err)
+{
+    struct fsync_writer *w = calloc(SP_BENCH_FSYNC_WRITERS, sizeof *w);
+    pthread_t th[SP_BENCH_FSYNC_WRITERS];
+    bool started[SP_BENCH_FSYNC_WRITERS] = {false};
+    if (!w)
+        return sp_err_set(err, SP_ENOMEM, "limits: out of memory");
+    int rc = 0;
+    for (int i = 0; i < SP_BENCH_FSYNC_WRITERS; i++) {
+        w[i].dir = dir;
+        sp_bench_hist_init(&w[i].h);
+        started[i] = pthread_create(&th[i], NULL, fsync_writer_run, &w[i]) == 0;
+        if (!started[i] && rc == 0)
+            rc = sp_err_set(err, SP_ENOMEM, "fsync probe: cannot start writer %d", i);
+    }
+    for (int i = 0; i < SP_BENCH_FSYNC_WRITERS; i++) {
+        if (!started[i])
+            continue;
+        pthread_join(th[i], NULL);
+        sp_bench_hist_merge(h, &w[i].h);
+        if (w[i].rc && rc == 0) {
+            rc = w[i].rc;
+            if (err)
+                *err = w[i].err;
+        }
+    }
+    free(w);
     return rc;
 }
 
@@ -87,10 +139,17 @@ int sp_bench_limits_measure(const char *dir, struct sp_bench_limits *out, struct
     if (!h)
         return sp_err_set(err, SP_ENOMEM, "limits: out of memory");
     sp_bench_hist_init(h);
-    int rc = fsync_probe(dir, h, err);
+    int rc = fsync_probe(dir, FSYNC_SAMPLES, h, err);
     out->fsync_p50_ns = sp_bench_hist_percentile(h, 50);
     out->fsync_p99_ns = sp_bench_hist_percentile(h, 99);
     out->fsync_n = h->count;
+    if (rc == 0) {
+        sp_bench_hist_init(h);
+        rc = fsync_shared_probe(dir, h, err);
+        out->fsync_shared_p50_ns = sp_bench_hist_percentile(h, 50);
+        out->fsync_shared_p99_ns = sp_bench_hist_percentile(h, 99);
+        out->fsync_shared_n = h->count;
+    }
     if (rc == 0) {
         sp_bench_hist_init(h);
         rc = rpc_probe(h, err);

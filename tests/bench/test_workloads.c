@@ -214,7 +214,8 @@ static void test_report(void **state)
     /* 1 ms of commit wait in a 5 ms transaction */
     assert_non_null(strstr(text, "commit wait, spanner txn10 c=1: mean 1000 us per txn10, 20.0%"));
     /* and 2 ms of it the commit record's Paxos write */
-    assert_non_null(strstr(text, "of its mean latency 5000 us; Paxos (commit record) 2000 us, 40.0%"));
+    assert_non_null(
+        strstr(text, "of its mean latency 5000 us; Paxos (commit record) 2000 us, 40.0%"));
     const char *g = strstr(text, "2PC growth, spanner c=1: txn10 p50 ");
     assert_non_null(g);
     double ratio = 0;
@@ -251,13 +252,46 @@ static void test_report(void **state)
             free(rep.cells[i].res[t]);
 }
 
+/* The limits block: each probe's figures, the issue's floor, and the floor
+ * of three replicas sharing this disk (3-writer fdatasync + two round
+ * trips). */
+static void test_limits_text(void **state)
+{
+    (void) state;
+    struct sp_bench_limits lim = {.fsync_p50_ns = 100000,
+                                  .fsync_p99_ns = 300000,
+                                  .fsync_shared_p50_ns = 250000,
+                                  .fsync_shared_p99_ns = 900000,
+                                  .rpc_p50_ns = 50000,
+                                  .rpc_p99_ns = 80000,
+                                  .fsync_n = 500,
+                                  .fsync_shared_n = 498,
+                                  .rpc_n = 3000};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    sp_bench__print_limits(f, &lim);
+    fclose(f);
+    assert_non_null(strstr(
+        text, "the same, 3 writers at once   p50   0.250 ms   p99   0.900 ms   (498 samples)"));
+    assert_non_null(strstr(text, "floor: fdatasync p50 + one round trip p50 = 0.150 ms"));
+    assert_non_null(strstr(text,
+                           "3 replicas on this disk: fdatasync p50 with 3 writers + two round "
+                           "trips p50 = 0.350 ms"));
+    free(text);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_workload_names), cmocka_unit_test(test_group_keys),
-        cmocka_unit_test(test_group_key_refused), cmocka_unit_test(test_bank_pick),
+        cmocka_unit_test(test_workload_names),
+        cmocka_unit_test(test_group_keys),
+        cmocka_unit_test(test_group_key_refused),
+        cmocka_unit_test(test_bank_pick),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_limits_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
