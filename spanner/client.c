@@ -22,6 +22,7 @@
 #include "client_int.h"
 #include "config.h"
 #include "lane.h"
+#include "workers.h"
 #include "rpc.h"
 #include "sp_assert.h"
 #include "txn.h"
@@ -60,6 +61,7 @@ struct sp_client {
     _Atomic uint32_t leader[SP_GROUPS_MAX]; /* guessed leader node per group index */
     bool coalesce;
     struct sp_lane lanes[SP_NODES_MAX][LANE_KINDS]; /* lane.h */
+    struct sp_workers workers;                      /* commits' PREPAREs (workers.h) */
 };
 
 struct bw {
@@ -162,6 +164,7 @@ int sp_client_open(const struct sp_client_options *o, struct sp_client **out, st
         return rc;
     }
     c->coalesce = !o->no_coalesce;
+    sp_workers_init(&c->workers);
     for (uint32_t i = 0; i < c->conf.n_nodes; i++) {
         c->ch[i] = sp_rpc_channel(c->conf.nodes[i].addr);
         for (int k = 0; k < LANE_KINDS; k++)
@@ -177,6 +180,7 @@ void sp_client_close(struct sp_client *c)
 {
     if (!c)
         return;
+    sp_workers_destroy(&c->workers); /* before the channels its jobs use */
     for (uint32_t i = 0; i < c->conf.n_nodes; i++) {
         grpc_channel_destroy(c->ch[i]);
         for (int k = 0; k < LANE_KINDS; k++)
@@ -861,20 +865,18 @@ static void send_parts(struct sp_client *c, uint32_t node, struct part **parts, 
                                      &parts[i]->err);
 }
 
-/* The PREPAREs that go to one node, on a thread of their own. */
+/* The PREPAREs that go to one node, on a thread of the client's pool. */
 struct node_parts {
     struct sp_client *c;
     uint32_t node, n;
     struct part *p[TXN_PARTICIPANTS_MAX];
-    pthread_t th;
-    bool threaded;
+    struct sp_job job;
 };
 
-static void *node_parts_run(void *arg)
+static void node_parts_run(void *arg)
 {
     struct node_parts *np = arg;
     send_parts(np->c, np->node, np->p, np->n);
-    return NULL;
 }
 
 /*
@@ -907,10 +909,11 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         return sp_err_set(err, SP_ENOMEM, "client: out of memory");
     }
     /* The PREPAREs go out grouped by the node thought to lead their group,
-     * one Requests call per node, each on a thread; the COMMIT goes alone
-     * from this thread at the same time, so that a PREPARE sent to a node
-     * that no longer leads is answered, and resent, without waiting for
-     * the coordinator (which waits for that participant's vote). */
+     * one Requests call per node, each on a thread of the pool (workers.h);
+     * the COMMIT goes alone from this thread at the same time, so that a
+     * PREPARE sent to a node that no longer leads is answered, and resent,
+     * without waiting for the coordinator (which waits for that
+     * participant's vote). */
     struct node_parts nodes[TXN_PARTICIPANTS_MAX];
     uint32_t nodes_n = 0;
     for (uint32_t i = 0; i < t->touched_n; i++) {
@@ -924,18 +927,14 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
             nodes[nodes_n++] = (struct node_parts){.c = t->c, .node = node};
         nodes[k].p[nodes[k].n++] = &parts[i];
     }
-    for (uint32_t k = 0; k < nodes_n; k++) {
-        nodes[k].threaded = pthread_create(&nodes[k].th, NULL, node_parts_run, &nodes[k]) == 0;
-        if (!nodes[k].threaded) /* no thread to be had: before the COMMIT, here */
-            node_parts_run(&nodes[k]);
-    }
+    for (uint32_t k = 0; k < nodes_n; k++)
+        sp_workers_run(&t->c->workers, &nodes[k].job, node_parts_run, &nodes[k]);
     /* A blind write to one group holds no lock yet: it may share a call. */
     int lane = t->touched_n == 1 && t->reads_n == 0 ? LANE_WRITE : LANE_NONE;
     parts[coord].rc = to_leader(t->c, parts[coord].gidx, lane, &parts[coord].req,
                                 &parts[coord].rep, &parts[coord].err);
     for (uint32_t k = 0; k < nodes_n; k++)
-        if (nodes[k].threaded)
-            pthread_join(nodes[k].th, NULL);
+        sp_workers_wait(&t->c->workers, &nodes[k].job);
     Spanner__Txn__Reply *rep = parts[coord].rep;
     int rc = parts[coord].rc;
     if (rc == SP_ESP_UNAVAILABLE) /* the commit may have been logged */
