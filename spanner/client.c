@@ -20,6 +20,7 @@
  */
 #include "spanner.h"
 #include "client_int.h"
+#include "client_priv.h"
 #include "config.h"
 #include "lane.h"
 #include "workers.h"
@@ -38,31 +39,7 @@
 #include <time.h>
 
 #define DIRECTORY_PATH "/spanner.txn.Spanner/Directory"
-#define ATTEMPTS_MAX   12
 #define WRITES_MAX     4096
-
-/*
- * The lanes a request may share a Requests call in (lane.h). The rule is
- * that no request in a lane waits for another request of the same lane:
- * lock-free reads wait only for safe time (promises, and prepared
- * transactions whose PREPARE and COMMIT never travel in a lane), and a
- * blind single-group commit holds no lock before it is sent, so the locks
- * it may wait for belong to transactions whose requests are not in a lane
- * or have already been granted. Locking reads, 2PC messages and commits
- * after reads go alone (LANE_NONE).
- */
-enum { LANE_READ, LANE_WRITE, LANE_KINDS, LANE_NONE = -1 };
-
-struct sp_client {
-    struct sp_cluster_conf conf;
-    int zone; /* index in conf.zones, -1 unknown */
-    int timeout_ms;
-    grpc_channel *ch[SP_NODES_MAX];
-    _Atomic uint32_t leader[SP_GROUPS_MAX]; /* guessed leader node per group index */
-    bool coalesce;
-    struct sp_lane lanes[SP_NODES_MAX][LANE_KINDS]; /* lane.h */
-    struct sp_workers workers;                      /* commits' PREPAREs (workers.h) */
-};
 
 struct bw {
     enum txn_write_kind kind;
@@ -90,7 +67,7 @@ struct sp_txn {
     uint32_t ro_gidx; /* single_group: the group of the first read */
 };
 
-static sp_micros realtime_us(void)
+sp_micros sp__realtime_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -180,6 +157,7 @@ void sp_client_close(struct sp_client *c)
 {
     if (!c)
         return;
+    sp__async_close(c);
     sp_workers_destroy(&c->workers); /* before the channels its jobs use */
     for (uint32_t i = 0; i < c->conf.n_nodes; i++) {
         grpc_channel_destroy(c->ch[i]);
@@ -192,7 +170,7 @@ void sp_client_close(struct sp_client *c)
 
 /* ---- calls ---------------------------------------------------------------------- */
 
-static int node_index(const struct sp_client *c, uint32_t id)
+int sp__node_index(const struct sp_client *c, uint32_t id)
 {
     for (uint32_t i = 0; i < c->conf.n_nodes; i++)
         if (c->conf.nodes[i].id == id)
@@ -205,17 +183,17 @@ static int node_index(const struct sp_client *c, uint32_t id)
 static int call(struct sp_client *c, uint32_t node, int lane, const struct txn_request *req,
                 Spanner__Txn__Reply **rep, struct sp_err *err)
 {
-    int ni = node_index(c, node);
+    int ni = sp__node_index(c, node);
     if (ni < 0)
         return sp_err_set(err, SP_ESP_UNAVAILABLE, "node %u is not in the directory", node);
     uint8_t *buf, *resp = NULL;
     size_t len, rl = 0;
     if (sp_request_pack(req, &buf, &len) != 0)
         return sp_err_set(err, SP_ENOMEM, "client: out of memory");
-    int rc = c->coalesce && lane != LANE_NONE
-                 ? sp_lane_call(&c->lanes[ni][lane], c->ch[ni], buf, len, c->timeout_ms, &resp,
-                                &rl, err)
-                 : sp_rpc_call(c->ch[ni], SP_REQUEST_PATH, buf, len, c->timeout_ms, &resp, &rl, err);
+    int rc =
+        c->coalesce && lane != LANE_NONE
+            ? sp_lane_call(&c->lanes[ni][lane], c->ch[ni], buf, len, c->timeout_ms, &resp, &rl, err)
+            : sp_rpc_call(c->ch[ni], SP_REQUEST_PATH, buf, len, c->timeout_ms, &resp, &rl, err);
     free(buf);
     if (rc)
         return rc;
@@ -225,7 +203,7 @@ static int call(struct sp_client *c, uint32_t node, int lane, const struct txn_r
 }
 
 /* The next voter of group gidx after `node` (round robin). */
-static uint32_t next_voter(const struct sp_client *c, uint32_t gidx, uint32_t node)
+uint32_t sp__next_voter(const struct sp_client *c, uint32_t gidx, uint32_t node)
 {
     const struct sp_group_conf *g = &c->conf.groups[gidx];
     for (uint32_t i = 0; i < g->n_voters; i++)
@@ -235,8 +213,8 @@ static uint32_t next_voter(const struct sp_client *c, uint32_t gidx, uint32_t no
 }
 
 /* A reply's status with err set from it when non-zero. */
-static int reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
-                    struct sp_err *err)
+int sp__reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
+                 struct sp_err *err)
 {
     if (rep->status == 0)
         return 0;
@@ -255,7 +233,7 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
         Spanner__Txn__Reply *rep = NULL;
         rc = call(c, node, lane, req, &rep, err);
         if (rc == SP_ESP_UNAVAILABLE) {
-            atomic_store(&c->leader[gidx], next_voter(c, gidx, node));
+            atomic_store(&c->leader[gidx], sp__next_voter(c, gidx, node));
             nap_ms(20 << (attempt < 5 ? attempt : 5));
             continue;
         }
@@ -265,14 +243,14 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
             uint32_t given = rep->leader_hint;
             spanner__txn__reply__free_unpacked(rep, NULL);
             atomic_store(&c->leader[gidx],
-                         given && given != node ? given : next_voter(c, gidx, node));
+                         given && given != node ? given : sp__next_voter(c, gidx, node));
             if (!given)
                 nap_ms(20 << (attempt < 5 ? attempt : 5)); /* election under way */
             rc = SP_EPAXOS_NOT_LEADER;
             continue;
         }
         *out = rep;
-        return reply_rc(c, gidx, rep, err);
+        return sp__reply_rc(c, gidx, rep, err);
     }
     if (rc == SP_EPAXOS_NOT_LEADER)
         rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "group %llu: no leader found",
@@ -280,14 +258,14 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
     return rc;
 }
 
-static uint32_t group_index(const struct sp_client *c, const void *key, size_t klen)
+uint32_t sp__group_index(const struct sp_client *c, const void *key, size_t klen)
 {
     const struct sp_group_conf *g = sp_conf_group_for_key(&c->conf, key, klen);
     return (uint32_t) (g - c->conf.groups);
 }
 
 /* Replicas of a group ordered nearest first (same zone, then latency). */
-static uint32_t replicas_by_distance(const struct sp_client *c, uint32_t gidx, uint32_t *out)
+uint32_t sp__replicas_by_distance(const struct sp_client *c, uint32_t gidx, uint32_t *out)
 {
     const struct sp_group_conf *g = &c->conf.groups[gidx];
     uint32_t n = 0;
@@ -314,6 +292,15 @@ static uint32_t replicas_by_distance(const struct sp_client *c, uint32_t gidx, u
 
 /* ---- transactions ------------------------------------------------------------ */
 
+uint64_t sp__txn_id_new(void)
+{
+    static _Atomic uint64_t fallback;
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, 0) != sizeof id || id == 0)
+        id = (uint64_t) sp__realtime_us() ^ (atomic_fetch_add(&fallback, 1) + 1) << 40;
+    return id ? id : 1;
+}
+
 static struct sp_txn *txn_new(struct sp_client *c, bool ro)
 {
     struct sp_txn *t = calloc(1, sizeof *t);
@@ -321,9 +308,8 @@ static struct sp_txn *txn_new(struct sp_client *c, bool ro)
         return NULL;
     t->c = c;
     t->ro = ro;
-    if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id || t->id == 0)
-        t->id = (txn_id) realtime_us() ^ (txn_id) (uintptr_t) t;
-    t->start_ts = realtime_us();
+    t->id = sp__txn_id_new();
+    t->start_ts = sp__realtime_us();
     return t;
 }
 
@@ -360,7 +346,7 @@ static void touch(struct sp_txn *t, uint32_t gidx)
     t->touched[t->touched_n++] = gidx;
 }
 
-static int take_value(Spanner__Txn__Reply *rep, struct sp_value *out, struct sp_err *err)
+int sp__take_value(Spanner__Txn__Reply *rep, struct sp_value *out, struct sp_err *err)
 {
     memset(out, 0, sizeof *out);
     if (rep->n_values != 1)
@@ -462,7 +448,7 @@ static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
         }
         return 0;
     }
-    uint32_t gidx = group_index(t->c, key, klen);
+    uint32_t gidx = sp__group_index(t->c, key, klen);
     if (t->touched_n == TXN_PARTICIPANTS_MAX && !buffered(t, key, klen)) {
         bool known = false;
         for (uint32_t i = 0; i < t->touched_n; i++)
@@ -476,12 +462,16 @@ static int rw_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
         return rc;
     touch(t, gidx);
     struct txn_key k = {key, klen};
-    struct txn_request req = {.type = TXN_REQ_READ, .group = t->c->conf.groups[gidx].id,
-                              .id = t->id, .start_ts = t->start_ts, .keys_n = 1, .keys = &k};
+    struct txn_request req = {.type = TXN_REQ_READ,
+                              .group = t->c->conf.groups[gidx].id,
+                              .id = t->id,
+                              .start_ts = t->start_ts,
+                              .keys_n = 1,
+                              .keys = &k};
     Spanner__Txn__Reply *rep = NULL;
     rc = to_leader(t->c, gidx, LANE_NONE, &req, &rep, err);
     if (rc == 0)
-        rc = take_value(rep, out, err);
+        rc = sp__take_value(rep, out, err);
     if (rep)
         spanner__txn__reply__free_unpacked(rep, NULL);
     return rc;
@@ -493,11 +483,14 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
                    struct sp_err *err)
 {
     struct sp_client *c = t->c;
-    uint32_t gidx = group_index(c, key, klen), order[SP_REPLICAS_MAX * 2];
-    uint32_t n = replicas_by_distance(c, gidx, order);
+    uint32_t gidx = sp__group_index(c, key, klen), order[SP_REPLICAS_MAX * 2];
+    uint32_t n = sp__replicas_by_distance(c, gidx, order);
     struct txn_key k = {key, klen};
-    struct txn_request req = {.type = TXN_REQ_RO_READ, .group = c->conf.groups[gidx].id,
-                              .id = t->id, .keys_n = 1, .keys = &k};
+    struct txn_request req = {.type = TXN_REQ_RO_READ,
+                              .group = c->conf.groups[gidx].id,
+                              .id = t->id,
+                              .keys_n = 1,
+                              .keys = &k};
     if (t->single_group && t->read_ts && gidx != t->ro_gidx)
         return sp_err_set(err, SP_EINVAL, "single-group read-only transaction read another group");
     if (t->single_group && !t->read_ts) {
@@ -506,7 +499,7 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
         Spanner__Txn__Reply *rep = NULL;
         int rc = to_leader(c, gidx, LANE_READ, &req, &rep, err);
         if (rc == 0)
-            rc = take_value(rep, out, err);
+            rc = sp__take_value(rep, out, err);
         if (rc == 0) {
             t->read_ts = rep->ts;
             t->ro_gidx = gidx;
@@ -529,7 +522,7 @@ static int ro_read(struct sp_txn *t, const void *key, size_t klen, struct sp_val
         Spanner__Txn__Reply *rep = NULL;
         rc = call(c, order[i], LANE_READ, &req, &rep, err);
         if (rc == 0 && rep->status == 0) {
-            rc = take_value(rep, out, err);
+            rc = sp__take_value(rep, out, err);
             if (rc == 0 && !t->read_ts)
                 t->read_ts = rep->ts;
         } else if (rc == 0) {
@@ -549,9 +542,13 @@ static int scan_page(struct sp_txn *t, uint32_t gidx, struct txn_key range[2], u
                      Spanner__Txn__Reply **out, struct sp_err *err)
 {
     struct sp_client *c = t->c;
-    uint32_t order[SP_REPLICAS_MAX * 2], n = replicas_by_distance(c, gidx, order);
-    struct txn_request req = {.type = TXN_REQ_RO_SCAN, .group = c->conf.groups[gidx].id,
-                              .id = t->id, .keys_n = 2, .keys = range, .scan_limit = limit};
+    uint32_t order[SP_REPLICAS_MAX * 2], n = sp__replicas_by_distance(c, gidx, order);
+    struct txn_request req = {.type = TXN_REQ_RO_SCAN,
+                              .group = c->conf.groups[gidx].id,
+                              .id = t->id,
+                              .keys_n = 2,
+                              .keys = range,
+                              .scan_limit = limit};
     if (t->read_ts) {
         req.mode = TXN_READ_EXACT;
         req.read_ts = t->read_ts;
@@ -603,19 +600,19 @@ int sp_txn_scan(struct sp_txn *t, const void *start, size_t start_len, const voi
     memcpy(cur, start, start_len);
     uint64_t seen = 0;
     for (int pages = 0; pages < 1000000; pages++) {
-        if (end_len && (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) > 0 ||
-                        (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) == 0 &&
-                         cur_len >= end_len)))
+        if (end_len &&
+            (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) > 0 ||
+             (memcmp(cur, end, cur_len < end_len ? cur_len : end_len) == 0 && cur_len >= end_len)))
             return 0; /* past the end */
-        uint32_t gidx = group_index(t->c, cur, cur_len);
+        uint32_t gidx = sp__group_index(t->c, cur, cur_len);
         const struct sp_group_conf *g = &t->c->conf.groups[gidx];
         size_t stop_len;
         const char *stop = min_end(end, end_len, g->end, strlen(g->end), &stop_len);
         struct txn_key range[2] = {{cur, cur_len}, {stop, stop_len}};
         uint64_t want = limit ? limit - seen : TXN_REQ_SCAN_ROWS_MAX;
         Spanner__Txn__Reply *rep = NULL;
-        int rc = scan_page(t, gidx, range, (uint32_t) (want < TXN_REQ_SCAN_ROWS_MAX
-                                                           ? want : TXN_REQ_SCAN_ROWS_MAX),
+        int rc = scan_page(t, gidx, range,
+                           (uint32_t) (want < TXN_REQ_SCAN_ROWS_MAX ? want : TXN_REQ_SCAN_ROWS_MAX),
                            &rep, err);
         if (rc)
             return rc;
@@ -661,7 +658,7 @@ static int buffer_write(struct sp_txn *t, enum txn_write_kind kind, const void *
         return sp_err_set(err, SP_EINVAL, "write in a read-only transaction");
     if (t->writes_n == WRITES_MAX)
         return sp_err_set(err, SP_EFULL, "transaction: more than %d writes", WRITES_MAX);
-    uint32_t gidx = group_index(t->c, key, klen);
+    uint32_t gidx = sp__group_index(t->c, key, klen);
     bool known = false;
     for (uint32_t i = 0; i < t->touched_n; i++)
         known |= t->touched[i] == gidx;
@@ -724,8 +721,11 @@ static uint32_t group_writes(const struct sp_txn *t, uint32_t gidx, struct txn_w
         const struct bw *w = &t->writes[i];
         if (w->gidx != gidx || buffered(t, w->key, w->klen) != w)
             continue;
-        out[n++] = (struct txn_write){.kind = w->kind, .key = w->key, .key_len = w->klen,
-                                      .value = w->val, .value_len = w->vlen};
+        out[n++] = (struct txn_write){.kind = w->kind,
+                                      .key = w->key,
+                                      .key_len = w->klen,
+                                      .value = w->val,
+                                      .value_len = w->vlen};
     }
     return n;
 }
@@ -734,10 +734,12 @@ static void release_all(struct sp_txn *t)
 {
     for (uint32_t i = 0; i < t->touched_n; i++) {
         struct txn_request req = {.type = TXN_REQ_ABORT,
-                                  .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
+                                  .group = t->c->conf.groups[t->touched[i]].id,
+                                  .id = t->id,
                                   .start_ts = t->start_ts};
         Spanner__Txn__Reply *rep = NULL;
-        to_leader(t->c, t->touched[i], LANE_NONE, &req, &rep, NULL); /* best effort: locks also expire */
+        to_leader(t->c, t->touched[i], LANE_NONE, &req, &rep,
+                  NULL); /* best effort: locks also expire */
         if (rep)
             spanner__txn__reply__free_unpacked(rep, NULL);
     }
@@ -748,7 +750,8 @@ int sp_txn_keepalive(struct sp_txn *t, struct sp_err *err)
     SP_ASSERT(t != NULL);
     for (uint32_t i = 0; !t->ro && i < t->touched_n; i++) {
         struct txn_request req = {.type = TXN_REQ_KEEPALIVE,
-                                  .group = t->c->conf.groups[t->touched[i]].id, .id = t->id,
+                                  .group = t->c->conf.groups[t->touched[i]].id,
+                                  .id = t->id,
                                   .start_ts = t->start_ts};
         Spanner__Txn__Reply *rep = NULL;
         int rc = to_leader(t->c, t->touched[i], LANE_NONE, &req, &rep, err);
@@ -796,8 +799,8 @@ static void part_build(struct sp_txn *t, uint32_t i, uint32_t coord, struct part
 {
     uint32_t g = t->touched[i];
     p->gidx = g;
-    p->req = (struct txn_request){.group = t->c->conf.groups[g].id, .id = t->id,
-                                  .start_ts = t->start_ts};
+    p->req = (struct txn_request){
+        .group = t->c->conf.groups[g].id, .id = t->id, .start_ts = t->start_ts};
     if (i == coord) {
         p->req.type = TXN_REQ_COMMIT;
         for (uint32_t k = 0; k < t->touched_n; k++)
@@ -839,7 +842,7 @@ static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part
             spanner__txn__reply__free_unpacked(rep, NULL);
         } else if (rep) {
             parts[i]->rep = rep;
-            parts[i]->rc = reply_rc(c, parts[i]->gidx, rep, &parts[i]->err);
+            parts[i]->rc = sp__reply_rc(c, parts[i]->gidx, rep, &parts[i]->err);
             settled[i] = true;
         }
     }
@@ -856,7 +859,7 @@ static void send_batched(struct sp_client *c, int ni, uint32_t node, struct part
 static void send_parts(struct sp_client *c, uint32_t node, struct part **parts, uint32_t n)
 {
     bool settled[TXN_PARTICIPANTS_MAX] = {false};
-    int ni = node_index(c, node);
+    int ni = sp__node_index(c, node);
     if (n > 1 && ni >= 0)
         send_batched(c, ni, node, parts, n, settled);
     for (uint32_t i = 0; i < n; i++)
@@ -931,8 +934,8 @@ int sp_txn_commit(struct sp_txn *t, struct sp_commit_info *info, struct sp_err *
         sp_workers_run(&t->c->workers, &nodes[k].job, node_parts_run, &nodes[k]);
     /* A blind write to one group holds no lock yet: it may share a call. */
     int lane = t->touched_n == 1 && t->reads_n == 0 ? LANE_WRITE : LANE_NONE;
-    parts[coord].rc = to_leader(t->c, parts[coord].gidx, lane, &parts[coord].req,
-                                &parts[coord].rep, &parts[coord].err);
+    parts[coord].rc = to_leader(t->c, parts[coord].gidx, lane, &parts[coord].req, &parts[coord].rep,
+                                &parts[coord].err);
     for (uint32_t k = 0; k < nodes_n; k++)
         sp_workers_wait(&t->c->workers, &nodes[k].job);
     Spanner__Txn__Reply *rep = parts[coord].rep;
@@ -997,7 +1000,7 @@ int sp_run_txn(struct sp_client *c, sp_txn_fn fn, void *ctx, int max_attempts,
         if (!retryable(rc))
             return rc;
         int backoff_ms = (10 << (attempt < 6 ? attempt : 6));
-        nap_ms(backoff_ms / 2 + (int) (realtime_us() % (backoff_ms / 2 + 1)));
+        nap_ms(backoff_ms / 2 + (int) (sp__realtime_us() % (backoff_ms / 2 + 1)));
     }
     return rc;
 }

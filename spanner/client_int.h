@@ -26,4 +26,8 @@ struct sp__lane_stats {
 };
 void sp__client_lane_stats(struct sp_client *c, struct sp__lane_stats *out);
 
+/* Requests calls the asynchronous operations started, and the requests
+ * they carried (a request sent again counts again). */
+void sp__client_async_stats(struct sp_client *c, uint64_t *calls, uint64_t *requests);
+
 #endif

@@ -133,9 +133,9 @@ static void post_request(struct sp_rpc_server *s, struct method *m)
     c->m = m;
     c->state = CALL_REQUESTED;
     grpc_metadata_array_init(&c->md);
-    grpc_call_error e = grpc_server_request_registered_call(
-        s->server, m->handle, &c->call, &c->deadline, &c->md, m->sfn ? NULL : &c->payload, s->cq,
-        s->cq, c);
+    grpc_call_error e =
+        grpc_server_request_registered_call(s->server, m->handle, &c->call, &c->deadline, &c->md,
+                                            m->sfn ? NULL : &c->payload, s->cq, s->cq, c);
     if (e != GRPC_CALL_OK) {
         grpc_metadata_array_destroy(&c->md);
         free(c);
@@ -297,7 +297,9 @@ int sp_rpc_server_create(const char *addr, struct sp_rpc_server **out, struct sp
         return sp_err_set(err, SP_ENOMEM, "rpc: out of memory");
     }
     grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
+        {GRPC_ARG_INTEGER,
+         (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+         {.integer = SP_RPC_MSG_MAX}},
         {GRPC_ARG_INTEGER, (char *) GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
     };
     grpc_channel_args cargs = {sizeof args / sizeof args[0], args};
@@ -327,8 +329,8 @@ static int add_method(struct sp_rpc_server *s, const char *path, sp_rpc_handler_
     struct method *m = &s->methods[s->n_methods];
     snprintf(m->path, sizeof m->path, "%s", path);
     m->handle = grpc_server_register_method(
-        s->server, m->path, NULL, sfn ? GRPC_SRM_PAYLOAD_NONE : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
-        0);
+        s->server, m->path, NULL,
+        sfn ? GRPC_SRM_PAYLOAD_NONE : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     if (!m->handle)
         return SP_EINVAL;
     m->fn = fn;
@@ -403,7 +405,9 @@ void sp_rpc_server_destroy(struct sp_rpc_server *s)
 grpc_channel *sp_rpc_channel(const char *target)
 {
     grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
+        {GRPC_ARG_INTEGER,
+         (char *) GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+         {.integer = SP_RPC_MSG_MAX}},
         {GRPC_ARG_INTEGER, (char *) GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = SP_RPC_MSG_MAX}},
         /* Reconnect quickly after a peer restarts (default backoff reaches
          * minutes). */
@@ -418,13 +422,13 @@ grpc_channel *sp_rpc_channel(const char *target)
     return ch;
 }
 
-int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len,
-                int timeout_ms, uint8_t **resp, size_t *resp_len, struct sp_err *err)
+int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len, int timeout_ms,
+                uint8_t **resp, size_t *resp_len, struct sp_err *err)
 {
     SP_ASSERT(ch != NULL && path != NULL && resp != NULL && resp_len != NULL);
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
                                                grpc_slice_from_static_string(path), NULL, dl, NULL);
     grpc_byte_buffer *req_bb = to_buffer(req, len), *resp_bb = NULL;
@@ -459,9 +463,10 @@ int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t l
             *resp = flatten(resp_bb, resp_len);
         } else {
             char *msg = grpc_slice_to_c_string(details);
-            int code = (status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_DEADLINE_EXCEEDED)
-                           ? SP_ESP_UNAVAILABLE
-                           : SP_ESP_PROTOCOL;
+            int code =
+                (status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_DEADLINE_EXCEEDED)
+                    ? SP_ESP_UNAVAILABLE
+                    : SP_ESP_PROTOCOL;
             rc = sp_err_set(err, code, "rpc %s: status %d: %s", path, (int) status, msg);
             gpr_free(msg);
         }
@@ -481,15 +486,103 @@ int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t l
     return rc;
 }
 
+/* ---- asynchronous unary calls ------------------------------------------------ */
+
+struct sp_rpc_acall {
+    grpc_call *call;
+    grpc_byte_buffer *req_bb, *resp_bb;
+    grpc_metadata_array im, tm;
+    grpc_status_code status;
+    grpc_slice details;
+    const char *error_string;
+    const char *path;
+};
+
+struct sp_rpc_acall *sp_rpc_acall_start(grpc_channel *ch, const char *path, const uint8_t *req,
+                                        size_t len, int timeout_ms, grpc_completion_queue *cq,
+                                        void *tag)
+{
+    SP_ASSERT(ch != NULL && path != NULL && cq != NULL);
+    struct sp_rpc_acall *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    a->path = path;
+    a->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                       grpc_slice_from_static_string(path), NULL, dl, NULL);
+    a->req_bb = to_buffer(req, len);
+    grpc_metadata_array_init(&a->im);
+    grpc_metadata_array_init(&a->tm);
+    a->status = GRPC_STATUS_UNKNOWN;
+    a->details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = a->req_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &a->im;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &a->resp_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &a->tm;
+    ops[5].data.recv_status_on_client.status = &a->status;
+    ops[5].data.recv_status_on_client.status_details = &a->details;
+    ops[5].data.recv_status_on_client.error_string = &a->error_string;
+    if (grpc_call_start_batch(a->call, ops, 6, tag, NULL) != GRPC_CALL_OK) {
+        a->status = GRPC_STATUS_UNAVAILABLE; /* finish reports it; no event will come */
+        sp_rpc_acall_finish(a, NULL, NULL, NULL);
+        return NULL;
+    }
+    return a;
+}
+
+void sp_rpc_acall_cancel(struct sp_rpc_acall *a)
+{
+    grpc_call_cancel(a->call, NULL);
+}
+
+int sp_rpc_acall_finish(struct sp_rpc_acall *a, uint8_t **resp, size_t *resp_len,
+                        struct sp_err *err)
+{
+    int rc = 0;
+    if (a->status == GRPC_STATUS_OK) {
+        if (resp)
+            *resp = flatten(a->resp_bb, resp_len);
+    } else {
+        char *msg = grpc_slice_to_c_string(a->details);
+        int code =
+            (a->status == GRPC_STATUS_UNAVAILABLE || a->status == GRPC_STATUS_DEADLINE_EXCEEDED ||
+             a->status == GRPC_STATUS_CANCELLED)
+                ? SP_ESP_UNAVAILABLE
+                : SP_ESP_PROTOCOL;
+        rc = sp_err_set(err, code, "rpc %s: status %d: %s", a->path, (int) a->status, msg);
+        gpr_free(msg);
+    }
+    grpc_byte_buffer_destroy(a->req_bb);
+    if (a->resp_bb)
+        grpc_byte_buffer_destroy(a->resp_bb);
+    grpc_metadata_array_destroy(&a->im);
+    grpc_metadata_array_destroy(&a->tm);
+    grpc_slice_unref(a->details);
+    if (a->error_string)
+        gpr_free((void *) a->error_string);
+    grpc_call_unref(a->call);
+    free(a);
+    return rc;
+}
+
 /* ---- client streams ------------------------------------------------------ */
 
 struct sp_rpc_stream {
     grpc_completion_queue *cq; /* pluck: this stream's two tags only */
     grpc_call *call;
-    grpc_byte_buffer *msg;   /* the message being sent */
+    grpc_byte_buffer *msg; /* the message being sent */
     bool metadata_sent;
-    bool send_pending;       /* a SEND_MESSAGE batch not plucked yet */
-    bool status_done;        /* RECV_STATUS_ON_CLIENT completed: the stream is over */
+    bool send_pending; /* a SEND_MESSAGE batch not plucked yet */
+    bool status_done;  /* RECV_STATUS_ON_CLIENT completed: the stream is over */
     grpc_metadata_array tm;
     grpc_status_code status;
     grpc_slice details;
@@ -527,10 +620,9 @@ int sp_rpc_stream_send(struct sp_rpc_stream *st, const uint8_t *msg, size_t len,
     SP_ASSERT(st != NULL && !st->send_pending);
     /* Has the stream ended? (A deadline in the past polls without waiting;
      * "now" would wait for gRPC's next millisecond tick.) */
-    if (!st->status_done &&
-        grpc_completion_queue_pluck(st->cq, &st->tag_status, gpr_inf_past(GPR_CLOCK_MONOTONIC),
-                                    NULL)
-                .type == GRPC_OP_COMPLETE)
+    if (!st->status_done && grpc_completion_queue_pluck(st->cq, &st->tag_status,
+                                                        gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL)
+                                    .type == GRPC_OP_COMPLETE)
         st->status_done = true;
     if (st->status_done)
         return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream ended (status %d)", (int) st->status);
@@ -551,8 +643,8 @@ int sp_rpc_stream_send(struct sp_rpc_stream *st, const uint8_t *msg, size_t len,
     st->send_pending = true;
     /* Returns once gRPC took the message; HTTP/2 flow control holds it
      * while the receiver lags. Past the timeout the stream is given up. */
-    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     grpc_event ev = grpc_completion_queue_pluck(st->cq, &st->tag_send, dl, NULL);
     if (ev.type != GRPC_OP_COMPLETE)
         return sp_err_set(err, SP_ESP_UNAVAILABLE, "stream: send not taken within %d ms",

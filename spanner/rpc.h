@@ -71,8 +71,25 @@ grpc_channel *sp_rpc_channel(const char *target);
  * exceeded) or SP_ESP_PROTOCOL (the server answered an error status; err
  * carries its message).
  */
-int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len,
-                int timeout_ms, uint8_t **resp, size_t *resp_len, struct sp_err *err);
+int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len, int timeout_ms,
+                uint8_t **resp, size_t *resp_len, struct sp_err *err);
+
+/*
+ * One unary call that does not block: start posts `tag` on cq (a
+ * completion queue for next) when the call is over, whatever its outcome;
+ * then finish (exactly once, after that event) returns what sp_rpc_call
+ * would have and frees the call. start returns NULL when the call could not
+ * start (no event comes; count it as SP_ESP_UNAVAILABLE). cancel makes a
+ * started call end soon (its event still comes; finish then says
+ * SP_ESP_UNAVAILABLE).
+ */
+struct sp_rpc_acall;
+struct sp_rpc_acall *sp_rpc_acall_start(grpc_channel *ch, const char *path, const uint8_t *req,
+                                        size_t len, int timeout_ms, grpc_completion_queue *cq,
+                                        void *tag);
+void sp_rpc_acall_cancel(struct sp_rpc_acall *a);
+int sp_rpc_acall_finish(struct sp_rpc_acall *a, uint8_t **resp, size_t *resp_len,
+                        struct sp_err *err);
 
 /*
  * A one-way stream of messages to a streaming method, for one thread at a

@@ -73,8 +73,7 @@ struct sp_client_options {
 
 /* Opens a client. Returns 0, SP_EINVAL (no endpoints nor config; err says
  * which), SP_ESP_UNAVAILABLE (no endpoint answered Directory), SP_ECONFIG. */
-int sp_client_open(const struct sp_client_options *o, struct sp_client **out,
-                   struct sp_err *err);
+int sp_client_open(const struct sp_client_options *o, struct sp_client **out, struct sp_err *err);
 void sp_client_close(struct sp_client *c);
 
 /* A value read. data is malloc'd (owned by the caller; sp_value_clear). */
@@ -161,5 +160,53 @@ void sp_txn_abort(struct sp_txn *t);
 typedef int (*sp_txn_fn)(void *ctx, struct sp_txn *t, struct sp_err *err);
 int sp_run_txn(struct sp_client *c, sp_txn_fn fn, void *ctx, int max_attempts,
                struct sp_commit_info *info, struct sp_err *err);
+
+/*
+ * Asynchronous single-key operations, for one thread that keeps many in
+ * flight (an event loop) instead of a thread per request. Each start call
+ * returns at once; requests to one node share gRPC calls (up to 64 a call,
+ * two calls under way per node and kind, the rest queued for the next
+ * call), and each operation's outcome comes back from sp_async_next.
+ *
+ *   sp_async_put  a blind write of one key: a read-write transaction with
+ *                 one write, committed in its group by one Paxos write
+ *                 (what sp_run_txn with one sp_txn_write does). Outcome:
+ *                 info (ts, commit_wait_us, paxos_us; groups = 1).
+ *   sp_async_get  a read of one key: strong (max_staleness_us 0: at the
+ *                 group's leader, s_read = LastTS() when nothing is
+ *                 prepared, as sp_ro_options.single_group) or stale (the
+ *                 newest timestamp within max_staleness_us, at the nearest
+ *                 replica that can serve it). Outcome: value (info.ts is
+ *                 the read timestamp).
+ *
+ * A start call fails only on bad arguments (SP_EINVAL) or memory
+ * (SP_ENOMEM); then no outcome comes. Otherwise exactly one does.
+ * sp_async_next sends what was started, then waits up to timeout_ms (0:
+ * only looks) for one operation to finish: returns 1 with *out filled
+ * (out->value's data is the caller's: sp_value_clear), or 0. Operations
+ * make progress only while a thread is inside sp_async_next. Leader hints
+ * are followed and unreachable nodes skipped, as the synchronous calls do,
+ * up to 12 attempts; an operation that still has no answer ends with
+ * SP_ESP_UNAVAILABLE, and a put whose call was lost after it was sent with
+ * SP_ETXN_UNKNOWN (it may have committed).
+ *
+ * Threads: the sp_async_* calls of one client must come from one thread at
+ * a time; other threads may use the synchronous calls meanwhile. Closing
+ * the client cancels what is still in flight.
+ */
+struct sp_async_result {
+    void *tag; /* as given to the start call */
+    int rc;    /* 0, or an SP_E* code with err set */
+    struct sp_err err;
+    struct sp_value value;      /* sp_async_get */
+    struct sp_commit_info info; /* sp_async_put; info.ts for gets too */
+};
+int sp_async_put(struct sp_client *c, const void *key, size_t klen, const void *val, size_t vlen,
+                 void *tag, struct sp_err *err);
+int sp_async_get(struct sp_client *c, const void *key, size_t klen, sp_micros max_staleness_us,
+                 void *tag, struct sp_err *err);
+int sp_async_next(struct sp_client *c, int timeout_ms, struct sp_async_result *out);
+/* Operations started whose outcome sp_async_next has not returned yet. */
+uint32_t sp_async_pending(const struct sp_client *c);
 
 #endif /* SPANNER_H */

@@ -131,6 +131,9 @@ struct sp_bench_target {
                  const uint8_t *value, size_t value_len, void *tag, struct sp_err *err);
     int (*next)(void *conn, int timeout_ms, void **tag, int *code, struct sp_bench_op_info *info,
                 struct sp_err *err);
+    /* Op kinds start takes (SP_BENCH_BIT mask); 0: every kind of
+     * ops_supported. --async refuses a workload with other kinds. */
+    unsigned async_ops;
     unsigned flags; /* SP_BENCH_F_* */
     /*
      * Optional (NULL when absent), for the workloads in `checked` (bits

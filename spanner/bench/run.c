@@ -473,6 +473,10 @@ int sp_bench_run(const struct sp_bench_target *t, void *conn, const struct sp_be
                           sp_bench_workload_name(cfg->workload));
     if (cfg->async && (!t->start || !t->next))
         return sp_err_set(err, SP_EINVAL, "target %s has no asynchronous interface", t->name);
+    if (cfg->async && t->async_ops && (need & t->async_ops) != need)
+        return sp_err_set(err, SP_EINVAL,
+                          "target %s runs workload %s with client threads only (no --async)",
+                          t->name, sp_bench_workload_name(cfg->workload));
     int secs =
         cfg->seconds >= 1 && cfg->seconds < cfg->seconds_max ? cfg->seconds : cfg->seconds_max;
     struct shared *sh =

@@ -52,8 +52,8 @@ static int spanner_connect(const char *endpoints, const struct sp_bench_config *
         *at++ = '\0';
     if (!where[0])
         return sp_err_set(err, SP_EINVAL, "spanner: --endpoints HOST:PORT,... or a cluster dir");
-    struct sp_client_options o = {.zone = at, .timeout_ms = cfg->timeout_ms,
-                                  .no_coalesce = cfg->no_coalesce != 0};
+    struct sp_client_options o = {
+        .zone = at, .timeout_ms = cfg->timeout_ms, .no_coalesce = cfg->no_coalesce != 0};
     if (where[0] == '/' || where[0] == '.') {
         snprintf(conf, sizeof conf, "%s/cluster.conf", where);
         o.config_path = conf;
@@ -87,8 +87,8 @@ static int spanner_txn_op(struct spanner_conn *c, enum sp_bench_op kind, const u
         if (accounts < 2)
             return sp_err_set(err, SP_EINVAL, "bank: --keys must be at least 2 accounts");
         sp__load_bank_pick(info->rand, accounts, groups, &from, &to);
-        rc = sp__load_bank_transfer(c->client, from, to, (int64_t) (info->rand >> 48) % TRANSFER_MAX + 1,
-                                    &ci, err);
+        rc = sp__load_bank_transfer(c->client, from, to,
+                                    (int64_t) (info->rand >> 48) % TRANSFER_MAX + 1, &ci, err);
     } else {
         rc = sp__load_groups_txn(c->client, sp_bench_op_groups(kind), key, key_len, value,
                                  value_len, &ci, err);
@@ -140,6 +140,43 @@ static int spanner_op(void *conn, enum sp_bench_op kind, const uint8_t *key, siz
 }
 
 /* bank: open cfg->keys accounts (once per invocation). */
+/* --async: libspanner's asynchronous single-key operations (spanner.h),
+ * the same requests as spanner_op's put, get and get-serializable. */
+static int spanner_start(void *conn, enum sp_bench_op kind, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t value_len, void *tag, struct sp_err *err)
+{
+    struct spanner_conn *c = conn;
+    switch (kind) {
+    case SP_BENCH_PUT:
+        return sp_async_put(c->client, key, key_len, value, value_len, tag, err);
+    case SP_BENCH_GET:
+        return sp_async_get(c->client, key, key_len, 0, tag, err);
+    case SP_BENCH_GET_SERIAL:
+        return sp_async_get(c->client, key, key_len, STALE_US, tag, err);
+    default:
+        return sp_err_set(err, SP_EINVAL, "spanner: no asynchronous %s", sp_bench_op_name(kind));
+    }
+}
+
+static int spanner_next(void *conn, int timeout_ms, void **tag, int *code,
+                        struct sp_bench_op_info *info, struct sp_err *err)
+{
+    struct spanner_conn *c = conn;
+    struct sp_async_result r;
+    if (sp_async_next(c->client, timeout_ms, &r) == 0)
+        return 0;
+    *tag = r.tag;
+    *code = r.rc;
+    if (r.rc && err)
+        *err = r.err;
+    if (r.rc == 0 && r.info.commit_wait_us > 0)
+        info->commit_wait_us += (uint64_t) r.info.commit_wait_us;
+    if (r.rc == 0 && r.info.paxos_us > 0)
+        info->paxos_us += (uint64_t) r.info.paxos_us;
+    sp_value_clear(&r.value);
+    return 1;
+}
+
 static int spanner_setup(void *conn, enum sp_bench_workload w, const struct sp_bench_config *cfg,
                          struct sp_err *err)
 {
@@ -194,6 +231,10 @@ const struct sp_bench_target sp_bench__target_spanner = {
     .connect = spanner_connect,
     .op = spanner_op,
     .close = spanner_close,
+    .start = spanner_start,
+    .next = spanner_next,
+    .async_ops =
+        SP_BENCH_BIT(SP_BENCH_PUT) | SP_BENCH_BIT(SP_BENCH_GET) | SP_BENCH_BIT(SP_BENCH_GET_SERIAL),
     .flags = SP_BENCH_F_COMMIT_WAIT,
     .checked = 1u << SP_BENCH_W_BANK,
     .setup = spanner_setup,

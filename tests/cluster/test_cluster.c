@@ -72,8 +72,9 @@ static int setup(void **state)
     char log[128];
     snprintf(log, sizeof log, "%s/up.log", f.dir);
     snprintf(f.conf, sizeof f.conf, "%s/cluster.conf", f.dir);
-    char *argv[] = {SPANNER_BIN, "cluster", "up", "--foreground", "--dir", f.dir, "--zones", "3",
-                    "--groups", "2", "--lease-ms", "1000", "--latency", "none", NULL};
+    char *argv[] = {SPANNER_BIN,  "cluster", "up",        "--foreground", "--dir",
+                    f.dir,        "--zones", "3",         "--groups",     "2",
+                    "--lease-ms", "1000",    "--latency", "none",         NULL};
     f.super = sp_proc_spawn(argv, log);
     for (int i = 0; i < 300 && access(f.conf, R_OK) != 0; i++)
         usleep(100000);
@@ -105,8 +106,8 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int put2(struct sp_client *c, const char *k1, const char *v1, const char *k2,
-                const char *v2, struct sp_commit_info *info, struct sp_err *err)
+static int put2(struct sp_client *c, const char *k1, const char *v1, const char *k2, const char *v2,
+                struct sp_commit_info *info, struct sp_err *err)
 {
     struct sp_txn *t;
     int rc = sp_txn_begin(c, &t, err);
@@ -121,7 +122,7 @@ static int put2(struct sp_client *c, const char *k1, const char *v1, const char 
 }
 
 static void check_read(struct sp_client *c, const struct sp_ro_options *ro, const char *key,
-                         const char *want, sp_micros *read_ts)
+                       const char *want, sp_micros *read_ts)
 {
     struct sp_txn *t;
     struct sp_err err = {0};
@@ -336,9 +337,8 @@ static void *co_run(void *p)
             a->failures++;
             break;
         }
-        struct sp_ro_options modes[3] = {{.single_group = true},
-                                         {.read_ts = info.ts},
-                                         {.max_staleness_us = 10 * 1000 * 1000}};
+        struct sp_ro_options modes[3] = {
+            {.single_group = true}, {.read_ts = info.ts}, {.max_staleness_us = 10 * 1000 * 1000}};
         for (int m = 0; m < 3; m++) {
             pthread_barrier_wait(a->bar);
             waits++;
@@ -392,8 +392,10 @@ static void test_coalesced_requests(void **state)
     struct fx *f = *state;
     struct sp__lane_stats st;
     co_run_all(f->c[0], &st); /* coalescing is the default */
-    fprintf(stderr, "coalesced requests: %llu calls, %llu of them for %llu requests, %llu "
-            "timeouts\n", (unsigned long long) st.calls, (unsigned long long) st.batched_calls,
+    fprintf(stderr,
+            "coalesced requests: %llu calls, %llu of them for %llu requests, %llu "
+            "timeouts\n",
+            (unsigned long long) st.calls, (unsigned long long) st.batched_calls,
             (unsigned long long) st.batched_requests, (unsigned long long) st.timeouts);
     assert_true(st.batched_calls > 0);
     assert_true(st.batched_requests >= 2 * st.batched_calls);
@@ -429,10 +431,17 @@ static void test_requests_call(void **state)
      * (NOT_LEADER with a hint); 1: garbage; 2: an exact read of group 1
      * (every node holds a replica of every group). */
     struct txn_key k2 = {"z-batch", 7}, k1 = {"A-batch", 7};
-    struct txn_request q0 = {.type = TXN_REQ_RO_READ, .group = conf->groups[1].id, .keys = &k2,
-                             .keys_n = 1, .mode = TXN_READ_STRONG_SINGLE};
-    struct txn_request q2 = {.type = TXN_REQ_RO_READ, .group = conf->groups[0].id, .keys = &k1,
-                             .keys_n = 1, .mode = TXN_READ_EXACT, .read_ts = info.ts};
+    struct txn_request q0 = {.type = TXN_REQ_RO_READ,
+                             .group = conf->groups[1].id,
+                             .keys = &k2,
+                             .keys_n = 1,
+                             .mode = TXN_READ_STRONG_SINGLE};
+    struct txn_request q2 = {.type = TXN_REQ_RO_READ,
+                             .group = conf->groups[0].id,
+                             .keys = &k1,
+                             .keys_n = 1,
+                             .mode = TXN_READ_EXACT,
+                             .read_ts = info.ts};
     ProtobufCBinaryData reqs[3];
     assert_int_equal(sp_request_pack(&q0, &reqs[0].data, &reqs[0].len), 0);
     reqs[1] = (ProtobufCBinaryData){5, (uint8_t *) "\xff\xff\xff\xff\xff"};
@@ -487,6 +496,97 @@ static void test_requests_call(void **state)
     grpc_channel_destroy(ch);
 }
 
+/* Asynchronous operations (spanner.h, sp_async_*): 200 puts started
+ * before any outcome is asked for travel in a handful of shared calls;
+ * each comes back once, with its own tag, committed; strong reads of every
+ * key then see every put; stale reads from another zone answer (the value,
+ * when within their bound, is the one written); bad arguments are refused
+ * without an outcome; a client closed with operations in flight cancels
+ * them (ASan checks that nothing leaks). */
+#define ASYNC_N 200
+static void test_async_ops(void **state)
+{
+    struct fx *f = *state;
+    struct sp_client *c = f->c[0];
+    struct sp_err err = {0};
+    static sp_micros put_ts[ASYNC_N];
+    char key[32], val[32];
+    for (int i = 0; i < ASYNC_N; i++) { /* both groups: "A-" and "z-" keys */
+        snprintf(key, sizeof key, "%c-async-%03d", i % 2 ? 'z' : 'A', i);
+        snprintf(val, sizeof val, "v%03d", i);
+        if (sp_async_put(c, key, strlen(key), val, strlen(val), (void *) (uintptr_t) (i + 1),
+                         &err) != 0)
+            fail_msg("async put %d: %s", i, err.msg);
+    }
+    assert_int_equal(sp_async_pending(c), ASYNC_N);
+    struct sp_async_result r;
+    for (int got = 0; got < ASYNC_N; got++) {
+        if (sp_async_next(c, 20000, &r) != 1)
+            fail_msg("async: %d of %d puts came back", got, ASYNC_N);
+        int i = (int) (uintptr_t) r.tag - 1;
+        assert_true(i >= 0 && i < ASYNC_N);
+        assert_int_equal(put_ts[i], 0); /* once each */
+        if (r.rc)
+            fail_msg("async put %d: %s", i, r.err.msg);
+        assert_true(r.info.ts > 0);
+        assert_int_equal(r.info.groups, 1);
+        put_ts[i] = r.info.ts;
+    }
+    assert_int_equal(sp_async_pending(c), 0);
+    assert_int_equal(sp_async_next(c, 0, &r), 0);
+    uint64_t calls, requests;
+    sp__client_async_stats(c, &calls, &requests);
+    assert_true(requests >= ASYNC_N);
+    assert_true(calls <= 20); /* shared: 200 alone would be 200 calls */
+
+    for (int pass = 0; pass < 2; pass++) { /* strong from us, then stale from asia */
+        struct sp_client *rc = pass == 0 ? f->c[0] : f->c[2];
+        for (int i = 0; i < ASYNC_N; i++) {
+            snprintf(key, sizeof key, "%c-async-%03d", i % 2 ? 'z' : 'A', i);
+            assert_int_equal(sp_async_get(rc, key, strlen(key), pass == 0 ? 0 : 10 * 1000 * 1000,
+                                          (void *) (uintptr_t) (i + 1), &err),
+                             0);
+        }
+        int found = 0;
+        for (int got = 0; got < ASYNC_N; got++) {
+            if (sp_async_next(rc, 20000, &r) != 1)
+                fail_msg("async: %d of %d reads came back", got, ASYNC_N);
+            int i = (int) (uintptr_t) r.tag - 1;
+            assert_true(i >= 0 && i < ASYNC_N);
+            if (r.rc)
+                fail_msg("async read %d: %s", i, r.err.msg);
+            snprintf(val, sizeof val, "v%03d", i);
+            if (pass == 0) { /* strong: after the put returned, it must be seen */
+                assert_true(r.value.found);
+                assert_true(r.info.ts >= put_ts[i]);
+            }
+            if (r.value.found) {
+                found++;
+                assert_int_equal(r.value.len, strlen(val));
+                assert_memory_equal(r.value.data, val, r.value.len);
+            }
+            sp_value_clear(&r.value);
+        }
+        assert_int_equal(sp_async_pending(rc), 0);
+        if (pass == 0)
+            assert_int_equal(found, ASYNC_N);
+    }
+
+    assert_int_equal(sp_async_get(c, "k", 1, -5, NULL, &err), SP_EINVAL);
+    assert_non_null(strstr(err.msg, "max_staleness_us -5 is negative"));
+    assert_int_equal(sp_async_put(c, NULL, 3, "v", 1, NULL, &err), SP_EINVAL);
+    assert_int_equal(sp_async_pending(c), 0);
+
+    struct sp_client *tmp;
+    struct sp_client_options o = {.config_path = f->conf, .zone = "eu"};
+    assert_int_equal(sp_client_open(&o, &tmp, &err), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sp_async_put(tmp, "A-async-closed", 14, "x", 1, NULL, &err), 0);
+    assert_int_equal(sp_async_next(tmp, 0, &r) >= 0, 1); /* some calls under way */
+    sp_value_clear(&r.value);
+    sp_client_close(tmp);
+}
+
 static void test_malformed_input(void **state)
 {
     struct fx *f = *state;
@@ -518,8 +618,9 @@ static void test_malformed_input(void **state)
           "\"127.0.0.1:1\", \"data\": \"x\"}]}",
           b);
     fclose(b);
-    snprintf(cmd, sizeof cmd, "%s --config %s --node 1 2>&1 | grep -q 'nodes\\[0\\]: zone \"mars\"'",
-             SPANNERD_BIN, bad_conf);
+    snprintf(cmd, sizeof cmd,
+             "%s --config %s --node 1 2>&1 | grep -q 'nodes\\[0\\]: zone \"mars\"'", SPANNERD_BIN,
+             bad_conf);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -532,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_stale_read_bound),
         cmocka_unit_test(test_conflict_wounds_younger),
         cmocka_unit_test(test_coalesced_requests),
+        cmocka_unit_test(test_async_ops),
         cmocka_unit_test(test_requests_call), /* before the kill: every node up */
         cmocka_unit_test(test_kill_leader_and_restart),
         cmocka_unit_test(test_malformed_input),
