@@ -20,7 +20,7 @@
  * call may have committed.
  *
  * Invariants: every started operation is in exactly one place - a queue,
- * the delayed list, a call under way, or the done list - until
+ * the delayed list, a call under way, or the done queue - until
  * sp_async_next hands it back; `pending` counts them all.
  */
 #include "client_priv.h"
@@ -70,7 +70,7 @@ struct sp_async {
     grpc_completion_queue *cq;
     struct queue q[SP_NODES_MAX][Q_KINDS];
     struct aop *delayed;
-    struct aop *done_head, *done_tail;
+    struct queue done;   /* outcomes not returned yet */
     struct acall *calls; /* under way */
     uint32_t pending, calls_inflight;
     uint64_t calls_started, requests_sent; /* sp__client_async_stats */
@@ -101,15 +101,21 @@ static void op_free(struct aop *op)
     free(op);
 }
 
+static void append(struct queue *q, struct aop *op)
+{
+    op->next = NULL;
+    if (q->tail)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+    q->n++;
+}
+
 static void done(struct sp_async *a, struct aop *op, int rc)
 {
     op->res.rc = rc;
-    op->next = NULL;
-    if (a->done_tail)
-        a->done_tail->next = op;
-    else
-        a->done_head = op;
-    a->done_tail = op;
+    append(&a->done, op);
 }
 
 static void enqueue(struct sp_client *c, struct sp_async *a, struct aop *op)
@@ -121,14 +127,7 @@ static void enqueue(struct sp_client *c, struct sp_async *a, struct aop *op)
                         op->node));
         return;
     }
-    struct queue *q = &a->q[ni][op->kind == OP_PUT ? Q_WRITE : Q_READ];
-    op->next = NULL;
-    if (q->tail)
-        q->tail->next = op;
-    else
-        q->head = op;
-    q->tail = op;
-    q->n++;
+    append(&a->q[ni][op->kind == OP_PUT ? Q_WRITE : Q_READ], op);
 }
 
 /* The operation goes again: to the node routing now names (leader guess,
@@ -296,7 +295,8 @@ static void settle(struct sp_client *c, struct sp_async *a, struct aop *op,
     done(a, op, rc);
 }
 
-static void call_done(struct sp_client *c, struct sp_async *a, struct acall *k)
+/* Takes a finished call out of the list of calls under way. */
+static void unlink_call(struct sp_async *a, struct acall *k)
 {
     if (k->prev)
         k->prev->next = k->next;
@@ -304,6 +304,11 @@ static void call_done(struct sp_client *c, struct sp_async *a, struct acall *k)
         a->calls = k->next;
     if (k->next)
         k->next->prev = k->prev;
+}
+
+static void call_done(struct sp_client *c, struct sp_async *a, struct acall *k)
+{
+    unlink_call(a, k);
     a->q[k->ni][k->q].inflight--;
     a->calls_inflight--;
     uint8_t *resp = NULL;
@@ -401,11 +406,12 @@ int sp_async_next(struct sp_client *c, int timeout_ms, struct sp_async_result *o
     long long deadline = mono_ms() + timeout_ms;
     for (;;) {
         flush(c, a);
-        if (a->done_head) {
-            struct aop *op = a->done_head;
-            a->done_head = op->next;
-            if (!a->done_head)
-                a->done_tail = NULL;
+        if (a->done.head) {
+            struct aop *op = a->done.head;
+            a->done.head = op->next;
+            a->done.n--;
+            if (!a->done.head)
+                a->done.tail = NULL;
             *out = op->res;
             a->pending--;
             op_free(op);
@@ -425,7 +431,7 @@ int sp_async_next(struct sp_client *c, int timeout_ms, struct sp_async_result *o
         grpc_event ev = grpc_completion_queue_next(a->cq, wait, NULL);
         if (ev.type == GRPC_OP_COMPLETE)
             call_done(c, a, ev.tag);
-        else if (mono_ms() >= deadline && !a->done_head)
+        else if (mono_ms() >= deadline && !a->done.head)
             return 0;
     }
 }
@@ -462,12 +468,7 @@ void sp__async_close(struct sp_client *c)
         grpc_event ev = grpc_completion_queue_next(a->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         SP_ASSERT(ev.type == GRPC_OP_COMPLETE);
         struct acall *k = ev.tag;
-        if (k->prev)
-            k->prev->next = k->next;
-        else
-            a->calls = k->next;
-        if (k->next)
-            k->next->prev = k->prev;
+        unlink_call(a, k);
         sp_rpc_acall_finish(k->rpc, NULL, NULL, NULL);
         for (uint32_t i = 0; i < k->n; i++)
             op_free(k->ops[i]);
@@ -477,7 +478,7 @@ void sp__async_close(struct sp_client *c)
         for (int qi = 0; qi < Q_KINDS; qi++)
             free_list(a->q[ni][qi].head);
     free_list(a->delayed);
-    free_list(a->done_head);
+    free_list(a->done.head);
     grpc_completion_queue_shutdown(a->cq);
     while (grpc_completion_queue_next(a->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
            GRPC_QUEUE_SHUTDOWN) {

@@ -79,7 +79,8 @@ int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t l
  * completion queue for next) when the call is over, whatever its outcome;
  * then finish (exactly once, after that event) returns what sp_rpc_call
  * would have and frees the call. start returns NULL when the call could not
- * start (no event comes; count it as SP_ESP_UNAVAILABLE). cancel makes a
+ * start (no event comes; count it as SP_ESP_UNAVAILABLE). path must
+ * outlive the call (finish names it in errors). cancel makes a
  * started call end soon (its event still comes; finish then says
  * SP_ESP_UNAVAILABLE).
  */
