@@ -276,7 +276,6 @@ static void settle(struct sp_client *c, struct sp_async *a, struct aop *op,
             given && given != op->node ? given : sp__next_voter(c, op->gidx, op->node));
         sp_err_set(&err, status, "node %u: %s", op->node, rep->error);
         spanner__txn__reply__free_unpacked(rep, NULL);
-        op->sent = false;                      /* refused: not logged there */
         again(c, a, op, !given, status, &err); /* no hint: an election is under way */
         return;
     }

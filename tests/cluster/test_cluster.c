@@ -582,8 +582,10 @@ static void test_async_ops(void **state)
     assert_int_equal(sp_client_open(&o, &tmp, &err), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(sp_async_put(tmp, "A-async-closed", 14, "x", 1, NULL, &err), 0);
-    assert_int_equal(sp_async_next(tmp, 0, &r) >= 0, 1); /* some calls under way */
-    sp_value_clear(&r.value);
+    /* Sends them (at most one outcome comes back from a look). */
+    if (sp_async_next(tmp, 0, &r) == 1)
+        sp_value_clear(&r.value);
+    assert_true(sp_async_pending(tmp) >= 9);
     sp_client_close(tmp);
 }
 
