@@ -303,7 +303,8 @@ int sim__check_workload(const struct sim_history *h, const struct sim_check_opti
         rc = check_bank(h, o, r, bank, sizeof bank, err);
     if (rc == 0 && check_lost(h, w == SIM_WORKLOAD_LIST_APPEND, r, &writes, &reads))
         rc = sp_err_set(err, SP_ENOMEM, "workload: out of memory");
-    snprintf(note, sizeof note, "%s%slost writes: %zu acknowledged writes, %zu strong read-only reads", bank,
+    snprintf(note, sizeof note,
+             "%s%slost writes: %zu acknowledged writes, %zu strong read-only reads", bank,
              bank[0] ? "; " : "", writes, reads);
     if (rc == 0)
         sim__report_ran(r, SIM_CHECK_WORKLOAD, note);

@@ -174,11 +174,8 @@ static void call_failed(struct sp_client *c, struct sp_async *a, struct acall *k
             done(a, op, rc);
             continue;
         }
-        if (op->kind != OP_GET_STALE) { /* the leader guess may be down: try the next */
-            uint32_t was = op->node;
-            atomic_compare_exchange_strong(&c->leader[op->gidx], &was,
-                                           sp__next_voter(c, op->gidx, op->node));
-        }
+        if (op->kind != OP_GET_STALE) /* the leader guess may be down: try the next */
+            sp__leader_moved(c, op->gidx, op->node, 0);
         again(c, a, op, true, rc, err);
     }
 }
@@ -270,10 +267,8 @@ static void settle(struct sp_client *c, struct sp_async *a, struct aop *op,
         return;
     }
     if (op->kind != OP_GET_STALE && status == SP_EPAXOS_NOT_LEADER) {
-        uint32_t given = rep->leader_hint, was = op->node;
-        atomic_compare_exchange_strong(
-            &c->leader[op->gidx], &was,
-            given && given != op->node ? given : sp__next_voter(c, op->gidx, op->node));
+        uint32_t given = rep->leader_hint;
+        sp__leader_moved(c, op->gidx, op->node, given);
         sp_err_set(&err, status, "node %u: %s", op->node, rep->error);
         spanner__txn__reply__free_unpacked(rep, NULL);
         again(c, a, op, !given, status, &err); /* no hint: an election is under way */

@@ -212,6 +212,13 @@ uint32_t sp__next_voter(const struct sp_client *c, uint32_t gidx, uint32_t node)
     return g->voters[0];
 }
 
+void sp__leader_moved(struct sp_client *c, uint32_t gidx, uint32_t node, uint32_t hint)
+{
+    uint32_t was = node;
+    atomic_compare_exchange_strong(&c->leader[gidx], &was,
+                                   hint && hint != node ? hint : sp__next_voter(c, gidx, node));
+}
+
 /* A reply's status with err set from it when non-zero. */
 int sp__reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
                  struct sp_err *err)
@@ -233,7 +240,7 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
         Spanner__Txn__Reply *rep = NULL;
         rc = call(c, node, lane, req, &rep, err);
         if (rc == SP_ESP_UNAVAILABLE) {
-            atomic_store(&c->leader[gidx], sp__next_voter(c, gidx, node));
+            sp__leader_moved(c, gidx, node, 0);
             nap_ms(20 << (attempt < 5 ? attempt : 5));
             continue;
         }
@@ -242,8 +249,7 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
         if (rep->status == SP_EPAXOS_NOT_LEADER) {
             uint32_t given = rep->leader_hint;
             spanner__txn__reply__free_unpacked(rep, NULL);
-            atomic_store(&c->leader[gidx],
-                         given && given != node ? given : sp__next_voter(c, gidx, node));
+            sp__leader_moved(c, gidx, node, given);
             if (!given)
                 nap_ms(20 << (attempt < 5 ? attempt : 5)); /* election under way */
             rc = SP_EPAXOS_NOT_LEADER;

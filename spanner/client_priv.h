@@ -49,6 +49,11 @@ struct sp_client {
 int sp__node_index(const struct sp_client *c, uint32_t id);
 /* The next voter of group gidx after `node` (round robin). */
 uint32_t sp__next_voter(const struct sp_client *c, uint32_t gidx, uint32_t node);
+/* `node` did not serve a request for group gidx's leader (unreachable, or
+ * NOT_LEADER with leader hint `hint`, 0 for none): the guess moves to the
+ * hint, or else to the next voter, unless another request moved it
+ * already. */
+void sp__leader_moved(struct sp_client *c, uint32_t gidx, uint32_t node, uint32_t hint);
 /* A reply's status, with err set from it when not 0. */
 int sp__reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__Reply *rep,
                  struct sp_err *err);

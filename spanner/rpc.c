@@ -422,70 +422,6 @@ grpc_channel *sp_rpc_channel(const char *target)
     return ch;
 }
 
-int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len, int timeout_ms,
-                uint8_t **resp, size_t *resp_len, struct sp_err *err)
-{
-    SP_ASSERT(ch != NULL && path != NULL && resp != NULL && resp_len != NULL);
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                               grpc_slice_from_static_string(path), NULL, dl, NULL);
-    grpc_byte_buffer *req_bb = to_buffer(req, len), *resp_bb = NULL;
-    grpc_metadata_array im, tm;
-    grpc_metadata_array_init(&im);
-    grpc_metadata_array_init(&tm);
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-    const char *error_string = NULL;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req_bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &im;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp_bb;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &tm;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    ops[5].data.recv_status_on_client.error_string = &error_string;
-    int tag;
-    int rc = 0;
-    if (grpc_call_start_batch(call, ops, 6, &tag, NULL) != GRPC_CALL_OK) {
-        rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "rpc %s: cannot start call", path);
-    } else {
-        grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (status == GRPC_STATUS_OK) {
-            *resp = flatten(resp_bb, resp_len);
-        } else {
-            char *msg = grpc_slice_to_c_string(details);
-            int code =
-                (status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_DEADLINE_EXCEEDED)
-                    ? SP_ESP_UNAVAILABLE
-                    : SP_ESP_PROTOCOL;
-            rc = sp_err_set(err, code, "rpc %s: status %d: %s", path, (int) status, msg);
-            gpr_free(msg);
-        }
-    }
-    grpc_byte_buffer_destroy(req_bb);
-    if (resp_bb)
-        grpc_byte_buffer_destroy(resp_bb);
-    grpc_metadata_array_destroy(&im);
-    grpc_metadata_array_destroy(&tm);
-    grpc_slice_unref(details);
-    if (error_string)
-        gpr_free((void *) error_string);
-    grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    grpc_completion_queue_destroy(cq);
-    return rc;
-}
-
 /* ---- asynchronous unary calls ------------------------------------------------ */
 
 struct sp_rpc_acall {
@@ -554,8 +490,7 @@ int sp_rpc_acall_finish(struct sp_rpc_acall *a, uint8_t **resp, size_t *resp_len
     } else {
         char *msg = grpc_slice_to_c_string(a->details);
         int code =
-            (a->status == GRPC_STATUS_UNAVAILABLE || a->status == GRPC_STATUS_DEADLINE_EXCEEDED ||
-             a->status == GRPC_STATUS_CANCELLED)
+            (a->status == GRPC_STATUS_UNAVAILABLE || a->status == GRPC_STATUS_DEADLINE_EXCEEDED)
                 ? SP_ESP_UNAVAILABLE
                 : SP_ESP_PROTOCOL;
         rc = sp_err_set(err, code, "rpc %s: status %d: %s", a->path, (int) a->status, msg);
@@ -571,6 +506,27 @@ int sp_rpc_acall_finish(struct sp_rpc_acall *a, uint8_t **resp, size_t *resp_len
         gpr_free((void *) a->error_string);
     grpc_call_unref(a->call);
     free(a);
+    return rc;
+}
+
+/* One asynchronous call (above), waited for on a queue of its own. */
+int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t len, int timeout_ms,
+                uint8_t **resp, size_t *resp_len, struct sp_err *err)
+{
+    SP_ASSERT(ch != NULL && path != NULL && resp != NULL && resp_len != NULL);
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    int tag;
+    struct sp_rpc_acall *a = sp_rpc_acall_start(ch, path, req, len, timeout_ms, cq, &tag);
+    int rc;
+    if (!a) {
+        rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "rpc %s: cannot start call", path);
+    } else {
+        grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        rc = sp_rpc_acall_finish(a, resp, resp_len, err);
+    }
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_completion_queue_destroy(cq);
     return rc;
 }
 

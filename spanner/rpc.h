@@ -75,14 +75,15 @@ int sp_rpc_call(grpc_channel *ch, const char *path, const uint8_t *req, size_t l
                 uint8_t **resp, size_t *resp_len, struct sp_err *err);
 
 /*
- * One unary call that does not block: start posts `tag` on cq (a
- * completion queue for next) when the call is over, whatever its outcome;
+ * One unary call that does not block: start posts `tag` on cq (any
+ * completion queue: next, or pluck by tag) when the call is over, whatever
+ * its outcome;
  * then finish (exactly once, after that event) returns what sp_rpc_call
  * would have and frees the call. start returns NULL when the call could not
  * start (no event comes; count it as SP_ESP_UNAVAILABLE). path must
  * outlive the call (finish names it in errors). cancel makes a
- * started call end soon (its event still comes; finish then says
- * SP_ESP_UNAVAILABLE).
+ * started call end soon (its event still comes; finish then reports the
+ * call failed). sp_rpc_call is this, waited for.
  */
 struct sp_rpc_acall;
 struct sp_rpc_acall *sp_rpc_acall_start(grpc_channel *ch, const char *path, const uint8_t *req,

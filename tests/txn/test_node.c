@@ -973,6 +973,18 @@ static struct txn_request solo_strong_read(const struct txn_key *k)
     return r;
 }
 
+/* A strong single-group read of *k that the leader answers in the same
+ * step, with status 0. */
+static const struct txn_reply *solo_strong_read_ok(struct solo *s, const struct txn_key *k)
+{
+    struct txn_request r = solo_strong_read(k);
+    solo_request(s, &r);
+    const struct txn_reply *rep = solo_reply(s, r.req_id);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, 0);
+    return rep;
+}
+
 static struct txn_request solo_prepare(txn_id id, tt_micros start_ts, const struct txn_write *w)
 {
     struct txn_request p = {.type = TXN_REQ_PREPARE, .group = 2, .id = id, .start_ts = start_ts};
@@ -1140,13 +1152,10 @@ static void test_solo_reads(void **state)
     struct txn_write w = put("k", "v");
     solo_commit_ok(s, 3, &w, 10 * 1000);
     struct txn_key k = {"k", 1};
-    struct txn_request r = solo_strong_read(&k);
-    solo_request(s, &r);
-    const struct txn_reply *rep = solo_reply(s, r.req_id);
-    assert_non_null(rep);
-    assert_int_equal(rep->status, 0);
+    const struct txn_reply *rep = solo_strong_read_ok(s, &k);
     assert_int_equal(rep->ts, txn_node_last_ts(LEADER(s), 1)); /* s_read = LastTS() */
     assert_int_equal(rep->values_n, 1);
+    struct txn_request r = solo_strong_read(&k); /* the other reads below differ in mode */
     /* Far in the future: held, then refused. */
     struct txn_request f = r;
     f.mode = TXN_READ_EXACT;
@@ -1270,11 +1279,7 @@ static void test_solo_apply_round(void **state)
     /* A strong read the leader's steps serve sees v2 (the read writes the
      * round's batch first). */
     struct txn_key k = {"k", 1};
-    struct txn_request r = solo_strong_read(&k);
-    solo_request(s, &r);
-    const struct txn_reply *rep = solo_reply(s, r.req_id);
-    assert_non_null(rep);
-    assert_int_equal(rep->status, 0);
+    const struct txn_reply *rep = solo_strong_read_ok(s, &k);
     assert_true(rep->ts >= t2);
     round_peek(s, 0, TT_MICROS_MAX - 1, &pk);
     assert_string_equal(pk.value, "v2");
