@@ -217,7 +217,8 @@ static int read_ts(struct txn_node *n, struct txn__group *g, const struct txn_re
         /* LastTS() covers every acknowledged write only at the leader that
          * holds the lease now: a deposed leader cut off from the group still
          * believes it leads, while its successor commits (R5). */
-        if (!g->leader || !g->caught_up || paxos_lease_get(g->r, n->now, NULL, NULL) != 0)
+        if (!g->leader || !g->caught_up ||
+            (!n->cfg.read_lease_check_off && paxos_lease_get(g->r, n->now, NULL, NULL) != 0))
             return SP_EPAXOS_NOT_LEADER;
         if (coordinating_undecided(g)) {
             *t = n->now.latest;

@@ -787,6 +787,10 @@ struct txn_node_config {
      * (participants still learn s only after it). Exists so the harness can
      * prove its checker notices the missing commit wait. */
     bool commit_wait_off;
+    /* TEST ONLY: a single-group strong read at the leader does not check
+     * that the lease is still held (R5). Exists so the simulator can prove
+     * that its deposed-leader fault catches the missing check. */
+    bool read_lease_check_off;
 };
 
 /* Fills cfg with the defaults above (no groups, self 0). */
