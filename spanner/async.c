@@ -45,7 +45,9 @@ struct aop {
     uint8_t *req; /* packed Request */
     size_t req_len;
     int attempts;
-    bool sent;     /* a put that reached a call: its outcome may be unknown */
+    bool lost;     /* a put whose earlier call may have been taken: resent with
+                    * retry set, and only a logged outcome ends it (client.c,
+                    * commit_answer) */
     uint32_t node; /* where it goes next */
     uint32_t order[SP_REPLICAS_MAX * 2], n_order, pos; /* stale reads: nearest first */
     long long not_before_ms;                           /* delayed: monotonic */
@@ -137,7 +139,7 @@ static void again(struct sp_client *c, struct sp_async *a, struct aop *op, bool 
 {
     if (++op->attempts >= ATTEMPTS_MAX) {
         op->res.err = *why;
-        if (op->kind == OP_PUT && op->sent && rc == SP_ESP_UNAVAILABLE)
+        if (op->kind == OP_PUT && op->lost)
             rc = sp_err_set(&op->res.err, SP_ETXN_UNKNOWN,
                             "commit sent, no answer: outcome unknown (%s)", why->msg);
         else if (rc == SP_EPAXOS_NOT_LEADER)
@@ -164,6 +166,14 @@ static void again(struct sp_client *c, struct sp_async *a, struct aop *op, bool 
     a->delayed = op;
 }
 
+/* A put's call ended without an answer, or with "unknown": the COMMIT
+ * may have been taken, so it goes again with retry set. */
+static void mark_lost(struct aop *op)
+{
+    if (!op->lost && sp_request_mark_retry(&op->req, &op->req_len) == 0)
+        op->lost = true;
+}
+
 static void call_failed(struct sp_client *c, struct sp_async *a, struct acall *k, int rc,
                         const struct sp_err *err)
 {
@@ -176,6 +186,8 @@ static void call_failed(struct sp_client *c, struct sp_async *a, struct acall *k
         }
         if (op->kind != OP_GET_STALE) /* the leader guess may be down: try the next */
             sp__leader_moved(c, op->gidx, op->node, 0);
+        if (op->kind == OP_PUT)
+            mark_lost(op);
         again(c, a, op, true, rc, err);
     }
 }
@@ -193,7 +205,6 @@ static void start_call(struct sp_client *c, struct sp_async *a, int ni, int qi)
         struct aop *op = q->head;
         q->head = op->next;
         q->n--;
-        op->sent = op->sent || op->kind == OP_PUT;
         reqs[k->n] = (ProtobufCBinaryData){op->req_len, op->req};
         k->ops[k->n++] = op;
     }
@@ -274,7 +285,22 @@ static void settle(struct sp_client *c, struct sp_async *a, struct aop *op,
         again(c, a, op, !given, status, &err); /* no hint: an election is under way */
         return;
     }
+    if (op->kind == OP_PUT && status == SP_ETXN_UNKNOWN) {
+        /* the leader lost its lease after logging it: ask the next one */
+        mark_lost(op);
+        if (rep->leader_hint)
+            sp__leader_moved(c, op->gidx, op->node, rep->leader_hint);
+        sp_err_set(&err, status, "node %u: %s", op->node, rep->error);
+        spanner__txn__reply__free_unpacked(rep, NULL);
+        again(c, a, op, true, status, &err);
+        return;
+    }
     int rc = sp__reply_rc(c, op->gidx, rep, &op->res.err);
+    if (op->kind == OP_PUT && op->lost && rc != 0 && rc != SP_ETXN_ABORTED &&
+        rc != SP_ETXN_WOUNDED)
+        rc = sp_err_set(&op->res.err, SP_ETXN_UNKNOWN,
+                        "commit sent, no answer: outcome unknown (group %llu: %s)",
+                        (unsigned long long) c->conf.groups[op->gidx].id, rep->error);
     if (rc == 0) {
         op->res.info.ts = rep->ts;
         if (op->kind == OP_PUT) {

@@ -229,23 +229,53 @@ int sp__reply_rc(const struct sp_client *c, uint32_t gidx, const Spanner__Txn__R
                       (unsigned long long) c->conf.groups[gidx].id, rep->error);
 }
 
+/* The answer to a COMMIT that may have been taken by an earlier call
+ * (`lost`): only a commit or a refusal the leader logged (it was sent with
+ * retry set, so any refusal is) is an outcome; anything else leaves the
+ * outcome unknown. Never "aborted" for a transaction that may commit. */
+static int commit_answer(int rc, bool lost, struct sp_err *err)
+{
+    if (!lost || rc == 0 || rc == SP_ETXN_ABORTED || rc == SP_ETXN_WOUNDED ||
+        rc == SP_ETXN_UNKNOWN)
+        return rc;
+    char why[SP_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "%s", err && err->msg[0] ? err->msg : sp_errname(rc));
+    return sp_err_set(err, SP_ETXN_UNKNOWN, "commit sent, no answer: outcome unknown (%s)", why);
+}
+
 /* Sends req to the leader of group gidx, following hints. A non-zero
- * reply status is returned as the result with err set from the reply. */
-static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct txn_request *req,
+ * reply status is returned as the result with err set from the reply.
+ * A COMMIT whose call fails without an answer, or that a leader answers
+ * SP_ETXN_UNKNOWN, is sent again with retry set, so that the next leader
+ * answers from the group's log (txn.h, "Answers"). */
+static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct txn_request *req0,
                      Spanner__Txn__Reply **out, struct sp_err *err)
 {
     int rc = SP_ESP_UNAVAILABLE;
+    struct txn_request req = *req0;
+    bool commit = req.type == TXN_REQ_COMMIT, lost = commit && req.retry;
     for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
         uint32_t node = atomic_load(&c->leader[gidx]);
         Spanner__Txn__Reply *rep = NULL;
-        rc = call(c, node, lane, req, &rep, err);
+        rc = call(c, node, lost ? LANE_NONE : lane, &req, &rep, err);
         if (rc == SP_ESP_UNAVAILABLE) {
+            lost = lost || commit; /* it may have arrived */
+            req.retry = lost;
             sp__leader_moved(c, gidx, node, 0);
             nap_ms(20 << (attempt < 5 ? attempt : 5));
             continue;
         }
         if (rc)
-            return rc;
+            return commit_answer(rc, lost, err);
+        if (commit && rep->status == SP_ETXN_UNKNOWN) { /* ask the next leader */
+            lost = req.retry = true;
+            sp_err_set(err, SP_ETXN_UNKNOWN, "group %llu: %s",
+                       (unsigned long long) c->conf.groups[gidx].id, rep->error);
+            spanner__txn__reply__free_unpacked(rep, NULL);
+            rc = SP_ETXN_UNKNOWN;
+            nap_ms(20 << (attempt < 5 ? attempt : 5));
+            continue;
+        }
         if (rep->status == SP_EPAXOS_NOT_LEADER) {
             uint32_t given = rep->leader_hint;
             spanner__txn__reply__free_unpacked(rep, NULL);
@@ -256,12 +286,12 @@ static int to_leader(struct sp_client *c, uint32_t gidx, int lane, const struct 
             continue;
         }
         *out = rep;
-        return sp__reply_rc(c, gidx, rep, err);
+        return commit_answer(sp__reply_rc(c, gidx, rep, err), lost, err);
     }
     if (rc == SP_EPAXOS_NOT_LEADER)
         rc = sp_err_set(err, SP_ESP_UNAVAILABLE, "group %llu: no leader found",
                         (unsigned long long) c->conf.groups[gidx].id);
-    return rc;
+    return commit_answer(rc, lost, err);
 }
 
 uint32_t sp__group_index(const struct sp_client *c, const void *key, size_t klen)

@@ -156,6 +156,7 @@ int sp_request_unpack(const uint8_t *data, size_t len, struct sp_request_decoded
     r->read_ts = pb->read_ts;
     r->staleness_us = pb->staleness_us;
     r->scan_limit = pb->scan_limit;
+    r->retry = pb->retry;
     out->pb = pb;
     return 0;
 }
@@ -166,6 +167,19 @@ void sp_request_decoded_free(struct sp_request_decoded *d)
         spanner__txn__request__free_unpacked(d->pb, NULL);
     if (d)
         d->pb = NULL;
+}
+
+int sp_request_mark_retry(uint8_t **buf, size_t *len)
+{
+    /* field 13, wire type 0 (varint): key (13 << 3) | 0, then the value 1 */
+    static const uint8_t field[2] = {13 << 3, 1};
+    uint8_t *b = realloc(*buf, *len + sizeof field);
+    if (!b)
+        return SP_ENOMEM;
+    memcpy(b + *len, field, sizeof field);
+    *buf = b;
+    *len += sizeof field;
+    return 0;
 }
 
 int sp_request_pack(const struct txn_request *r, uint8_t **out, size_t *len)
@@ -203,6 +217,7 @@ int sp_request_pack(const struct txn_request *r, uint8_t **out, size_t *len)
     pb.read_ts = r->read_ts;
     pb.staleness_us = r->staleness_us;
     pb.scan_limit = r->scan_limit;
+    pb.retry = r->retry;
     size_t n = spanner__txn__request__get_packed_size(&pb);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)

@@ -58,6 +58,12 @@ void sp_request_decoded_free(struct sp_request_decoded *d);
 /* Client side: packs a request into malloc'd bytes. */
 int sp_request_pack(const struct txn_request *req, uint8_t **out, size_t *len);
 
+/* Sets `retry` in an already packed Request (*buf, *len; realloc'd): a
+ * COMMIT resent after an earlier copy may have been taken. Appends the
+ * field, which protobuf's merge rule (the last value of a scalar field
+ * wins) makes the request's value. Returns 0 or SP_ENOMEM. */
+int sp_request_mark_retry(uint8_t **buf, size_t *len);
+
 /* Packs a reply (error: message for a non-zero status, may be NULL). */
 int sp_reply_pack(const struct txn_reply *r, const char *error, tt_micros commit_wait_us,
                   uint8_t **out, size_t *len);

@@ -138,6 +138,142 @@ const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__g
     return &g->decisions[slot];
 }
 
+/* ---- outcomes: answers that are never wrong (txn.h, "Answers") -------------------- */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t) (v >> (8 * (7 - i)));
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#define EXPIRY_KEY_BYTES 17 /* "e" + ts + id, big-endian: oldest first */
+
+/* A single-group commit's outcome, written in the same apply as its data:
+ * "d" + id as a decision, and "e" + ts + id so that txn__outcomes_gc finds
+ * it once outcome_retention_us has passed. Keys and values live in the
+ * step's arena. */
+void txn__outcome_writes(struct txn_node *n, txn_id id, tt_micros ts, struct txn_state_write sw[2])
+{
+    SP_ASSERT(ts >= 1);
+    uint8_t *d = txn__arena_alloc(&n->arena, 9 + 8);
+    decision_key(d, id);
+    memcpy(d + 9, &ts, 8);
+    uint8_t *e = txn__arena_alloc(&n->arena, EXPIRY_KEY_BYTES);
+    e[0] = 'e';
+    put_be64(e + 1, (uint64_t) ts);
+    put_be64(e + 9, id);
+    sw[0] = (struct txn_state_write){.key = d, .key_len = 9, .value = d + 9, .value_len = 8};
+    sw[1] = (struct txn_state_write){.key = e, .key_len = EXPIRY_KEY_BYTES, .value = e, .value_len = 1};
+}
+
+struct expired {
+    uint8_t *keys; /* cap keys of EXPIRY_KEY_BYTES */
+    uint32_t n, cap;
+    tt_micros before;
+};
+
+static int collect_expired(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                           size_t value_len)
+{
+    (void) value;
+    (void) value_len;
+    struct expired *x = ctx;
+    if (key_len != EXPIRY_KEY_BYTES)
+        return 0;
+    if ((tt_micros) get_be64(key + 1) >= x->before || x->n == x->cap)
+        return 1; /* in time order: the rest is younger */
+    memcpy(x->keys + (size_t) x->n++ * EXPIRY_KEY_BYTES, key, EXPIRY_KEY_BYTES);
+    return 0;
+}
+
+/* Forgets single-group outcomes older than outcome_retention_us, a bounded
+ * number per call (the GC tick calls it every gc period). */
+void txn__outcomes_gc(struct txn_node *n, struct txn__group *g)
+{
+    struct expired x = {.cap = TXN_STATE_WRITES_MAX / 2};
+    x.before = n->now.earliest - n->cfg.outcome_retention_us;
+    x.keys = txn__arena_alloc(&n->arena, (size_t) x.cap * EXPIRY_KEY_BYTES);
+    struct sp_err err = {0};
+    int rc = txn_store_state_list(n->store, g->id, "e", 1, collect_expired, &x, x.cap + 1, &err);
+    if (rc != 0 && rc != 1 && rc != SP_EFULL) {
+        SP_WARN("txn node %u: group %llu: outcome GC: %s", n->cfg.self,
+                (unsigned long long) g->id, err.msg);
+        return;
+    }
+    if (x.n == 0)
+        return;
+    struct txn_state_write *sw = txn__arena_alloc(&n->arena, sizeof *sw * 2 * x.n);
+    uint8_t *dk = txn__arena_alloc(&n->arena, (size_t) 9 * x.n);
+    for (uint32_t i = 0; i < x.n; i++) {
+        const uint8_t *e = x.keys + (size_t) i * EXPIRY_KEY_BYTES;
+        decision_key(dk + 9 * i, get_be64(e + 9));
+        sw[2 * i] = (struct txn_state_write){.key = e, .key_len = EXPIRY_KEY_BYTES};
+        sw[2 * i + 1] = (struct txn_state_write){.key = dk + 9 * i, .key_len = 9};
+    }
+    struct txn_apply a = {.group = g->id, .state = sw, .state_n = 2 * x.n};
+    if (txn__store_apply(n, g, &a) == 0)
+        SP_DEBUG("txn node %u: group %llu: forgot %u outcomes", n->cfg.self,
+                 (unsigned long long) g->id, x.n);
+}
+
+/* Answers a COMMIT from the transaction's recorded outcome: aborted, or
+ * committed at ts once tt_after(ts) holds here (the leader that logged it
+ * may have died inside commit wait). */
+void txn__answer_decided(struct txn_node *n, struct txn__group *g, const struct txn_request *req,
+                         tt_micros ts)
+{
+    struct txn_reply r = {.client = req->client, .req_id = req->req_id, .id = req->id, .ts = ts};
+    if (ts == 0) {
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_ETXN_ABORTED, 0);
+        return;
+    }
+    if (txn_ts_commit_wait_over(n->now, ts) || n->cfg.commit_wait_off) {
+        txn__reply(n, &r);
+        return;
+    }
+    struct txn__wait *w = txn__wait_alloc(n, false);
+    if (w == NULL) { /* every slot holds a reply: the client asks again */
+        txn__reply_status(n, req->client, req->req_id, req->id, SP_ETXN_UNKNOWN, 0);
+        return;
+    }
+    w->group = g->id;
+    w->ts = ts;
+    w->reply = r;
+    w->held_since_us = n->now.earliest;
+    w->has_client = true;
+}
+
+/* Refuses t's COMMIT durably: logs its abort decision (the coordinator's
+ * participants are named, so they learn it), and answers `status` once it
+ * is applied, unless an earlier decision in the log says otherwise. For a
+ * COMMIT that may have been sent before (retry): an unlogged "aborted"
+ * could be contradicted by an earlier copy committing later. */
+void txn__log_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, int status)
+{
+    SP_ASSERT(t->used && t->state != TXN__RW_LOGGING && t->state != TXN__RW_PREPARED);
+    SP_DEBUG("txn node %u: group %llu: logs the abort of txn %llu: %s", n->cfg.self,
+             (unsigned long long) g->id, (unsigned long long) t->id, sp_errname(status));
+    t->state = TXN__RW_LOGGING;
+    t->ts = 0;
+    t->abort_status = status;
+    struct txn__rec rec = {.type = TXN__REC_DECISION, .id = t->id, .ts = 0};
+    rec.parts_n = t->role == TXN__ROLE_COORD ? t->parts_n : 0;
+    memcpy(rec.parts, t->parts, sizeof *t->parts * rec.parts_n);
+    if (txn__propose(n, g, &rec) != 0 && t->has_client) {
+        /* Not logged: the outcome stays open; the client asks again. */
+        txn__reply_status(n, t->client, t->req_id, t->id, SP_ETXN_UNKNOWN, txn__hint(g));
+        t->has_client = false;
+    }
+}
+
 static void send_decision(struct txn_node *n, struct txn__group *g, txn_group_id to, txn_id id,
                           tt_micros ts)
 {
@@ -166,11 +302,7 @@ void txn__coord_decide_abort(struct txn_node *n, struct txn__group *g, struct tx
     SP_DEBUG("txn node %u: group %llu: coordinator aborts txn %llu in state %d with %u/%u votes",
              n->cfg.self, (unsigned long long) g->id, (unsigned long long) t->id, t->state,
              t->votes_n, t->parts_n);
-    t->state = TXN__RW_LOGGING;
-    t->ts = 0;
-    txn_id id = t->id;
-    propose_abort(n, g, id, t->parts, t->parts_n);
-    (void) id;
+    txn__log_abort(n, g, t, SP_ETXN_ABORTED);
 }
 
 static const struct txn__vote *vote_of(const struct txn__rw *t, txn_group_id group)
@@ -330,9 +462,11 @@ int txn__apply_decision(struct txn_node *n, struct txn__group *g, uint64_t pos,
     txn__release(n, g, t);
     if (outcome > 0 && t->state == TXN__RW_LOGGING)
         txn__hold_commit_reply(n, g, t, outcome); /* participants are told with the reply */
+    else if (t->has_client && outcome > 0)
+        txn__reply_status(n, t->client, t->req_id, t->id, SP_ETXN_UNKNOWN, 0);
     else if (t->has_client)
         txn__reply_status(n, t->client, t->req_id, t->id,
-                          outcome > 0 ? SP_ETXN_UNKNOWN : SP_ETXN_ABORTED, 0);
+                          t->abort_status ? t->abort_status : SP_ETXN_ABORTED, 0);
     txn__rw_free(n, g, t);
     return 0;
 }

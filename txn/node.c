@@ -82,6 +82,7 @@ void txn_node_config_init(struct txn_node_config *cfg)
     cfg->idle_timeout_us = 10 * 1000 * 1000;
     cfg->gc_period_us = 60 * 1000 * 1000;
     cfg->snapshot_every = 1024;
+    cfg->outcome_retention_us = 3600LL * 1000 * 1000;
     txn_locks_config_init(&cfg->locks);
     cfg->seed = 1;
 }
@@ -122,7 +123,8 @@ static int validate(const struct txn_node_config *cfg, struct sp_err *err)
                               cfg->groups[i].paxos.self);
     }
     if (cfg->min_next_period_us <= 0 || cfg->read_timeout_us <= 0 || cfg->vote_timeout_us <= 0 ||
-        cfg->query_period_us <= 0 || cfg->idle_timeout_us <= 0 || cfg->gc_period_us < 0)
+        cfg->query_period_us <= 0 || cfg->idle_timeout_us <= 0 || cfg->gc_period_us < 0 ||
+        cfg->outcome_retention_us <= 0)
         return sp_err_set(err, SP_ECONFIG, "txn node %u: a period is not positive", cfg->self);
     return 0;
 }
@@ -133,7 +135,9 @@ struct recover_ctx {
 };
 
 /* State records: "p" + id = a prepared transaction's PREPARE record,
- * "d" + id = a coordinator decision (8-byte ts, 0 = abort). */
+ * "d" + id = a transaction's outcome (8-byte ts, 0 = abort): a coordinator's
+ * decision, a single-group commit, or a logged refusal (coordinator.c),
+ * "e" + ts + id = when a single-group outcome may be forgotten. */
 static int recover_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
                        size_t value_len)
 {

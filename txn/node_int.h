@@ -130,7 +130,9 @@ struct txn__rw {
     enum txn__rw_role role;
     uint32_t waits;      /* lock requests still queued */
     tt_micros expire_us; /* tombstones are forgotten after this */
-    int abort_status;    /* tombstones: why it ended (answered to later requests) */
+    int abort_status;    /* tombstones: why it ended (answered to later requests);
+                          * a logged refusal: what its client hears */
+    bool retry;          /* the COMMIT served may have been sent before (txn_request.retry) */
     /* The client request being served (READ or COMMIT), 0 if none. */
     bool has_client;
     uint32_t client;
@@ -322,6 +324,11 @@ const struct txn__decision *txn__decision_find(struct txn_node *n, struct txn__g
 void txn__decision_add(struct txn_node *n, struct txn__group *g, txn_id id, tt_micros ts);
 void txn__hold_commit_reply(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
                             tt_micros s);
+void txn__answer_decided(struct txn_node *n, struct txn__group *g, const struct txn_request *req,
+                         tt_micros ts);
+void txn__log_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, int status);
+void txn__outcome_writes(struct txn_node *n, txn_id id, tt_micros ts, struct txn_state_write sw[2]);
+void txn__outcomes_gc(struct txn_node *n, struct txn__group *g);
 
 /* reads.c */
 void txn__on_ro_read(struct txn_node *n, struct txn__group *g, const struct txn_request *req);

@@ -137,6 +137,10 @@ void txn__rw_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t, 
 {
     SP_ASSERT(t->used && status != 0);
     SP_ASSERT(t->state != TXN__RW_LOGGING && t->state != TXN__RW_PREPARED);
+    if (t->has_client && t->retry) { /* its COMMIT may have been sent before */
+        txn__log_abort(n, g, t, status);
+        return;
+    }
     SP_DEBUG("txn node %u: group %llu: abort txn %llu in state %d: %s", n->cfg.self,
              (unsigned long long) g->id, (unsigned long long) t->id, t->state, sp_errname(status));
     if (t->has_client)
@@ -335,6 +339,7 @@ static struct txn__rw *begin(struct txn_node *n, struct txn__group *g,
         return NULL;
     }
     t->start_ts = t->start_ts ? t->start_ts : req->start_ts;
+    t->retry = req->type == TXN_REQ_COMMIT && req->retry;
     t->has_client = req->type != TXN_REQ_PREPARE;
     t->client = req->client;
     t->req_id = req->req_id;
@@ -369,22 +374,53 @@ static int reads_still_locked(const struct txn__group *g, const struct txn__rw *
     return 0;
 }
 
-void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+static void commit_role(struct txn__rw *t, const struct txn_request *req)
 {
-    const struct txn__decision *d = txn__decision_find(n, g, req->id);
-    if (d != NULL) { /* a repeated commit: the decision stands */
-        txn__reply_status(n, req->client, req->req_id, req->id, d->ts ? 0 : SP_ETXN_ABORTED, 0);
-        if (d->ts)
-            n->replies[n->replies_n - 1].ts = d->ts;
-        return;
-    }
-    struct txn__rw *t = begin(n, g, req);
-    if (t == NULL)
-        return;
     t->role = req->participants_n ? TXN__ROLE_COORD : TXN__ROLE_SINGLE;
     t->parts_n = req->participants_n;
     for (uint32_t i = 0; i < req->participants_n; i++)
         t->parts[i] = req->participants[i];
+}
+
+/* A COMMIT for a transaction whose COMMIT is already being served here (the
+ * client resent it after losing the answer): the new request takes over
+ * the answer; the old one hears only that its outcome is not known to it. */
+static bool commit_repeated(struct txn_node *n, struct txn__rw *t, const struct txn_request *req)
+{
+    if (!t->has_client || !t->commit_arrived)
+        return false;
+    txn__reply_status(n, t->client, t->req_id, t->id, SP_ETXN_UNKNOWN, 0);
+    t->client = req->client;
+    t->req_id = req->req_id;
+    t->retry = true;
+    return true;
+}
+
+void txn__on_commit(struct txn_node *n, struct txn__group *g, const struct txn_request *req)
+{
+    const struct txn__decision *d = txn__decision_find(n, g, req->id);
+    if (d != NULL) { /* a repeated commit: the decision stands */
+        txn__answer_decided(n, g, req, d->ts);
+        return;
+    }
+    struct txn__rw *t = txn__rw_find(g, req->id);
+    if (t != NULL && commit_repeated(n, t, req))
+        return;
+    if (t != NULL && t->state == TXN__RW_WOUNDED && req->retry) {
+        /* Ended here before it logged anything; an earlier copy of this
+         * COMMIT may still reach a later leader: make the end durable. */
+        t->has_client = true;
+        t->client = req->client;
+        t->req_id = req->req_id;
+        t->retry = true;
+        commit_role(t, req);
+        txn__log_abort(n, g, t, t->abort_status ? t->abort_status : SP_ETXN_ABORTED);
+        return;
+    }
+    t = begin(n, g, req);
+    if (t == NULL)
+        return;
+    commit_role(t, req);
     t->commit_arrived = true;
     t->arrival = n->now; /* From §4.2.1: s > TT.now().latest when the commit arrived */
     t->deadline_us = n->now.earliest + n->cfg.vote_timeout_us;
@@ -565,12 +601,19 @@ int txn__apply_commit(struct txn_node *n, struct txn__group *g, uint64_t pos,
                       const struct txn__rec *rec)
 {
     SP_ASSERT(rec->type == TXN__REC_COMMIT && rec->ts >= 1);
+    /* The outcome is recorded with the data, so any later leader answers a
+     * repeated COMMIT (txn.h, "Answers"). */
+    struct txn_state_write sw[2];
+    txn__outcome_writes(n, rec->id, rec->ts, sw);
     struct txn_apply a = {.group = g->id, .ts = rec->ts, .writes = rec->writes};
     a.writes_n = rec->writes_n;
+    a.state = sw;
+    a.state_n = 2;
     a.applied_index = pos;
     int rc = txn__store_apply(n, g, &a);
     if (rc)
         return rc;
+    txn__decision_add(n, g, rec->id, rec->ts);
     txn_safetime_apply_commit(g->st, pos, rec->ts);
     g->applied = pos;
     struct txn__rw *t = g->leader ? txn__rw_find(g, rec->id) : NULL;

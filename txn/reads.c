@@ -502,6 +502,7 @@ void txn__gc_tick(struct txn_node *n, struct txn__group *g, tt_micros *wake)
                  n->cfg.self, (unsigned long long) g->id, (long long) stats.horizon,
                  (unsigned long long) stats.versions_dropped,
                  (unsigned long long) stats.versions_seen);
+        txn__outcomes_gc(n, g);
         bool more = rc == 0 && !stats.complete;
         g->gc_due_us = n->now.earliest + (more ? 1000 : n->cfg.gc_period_us);
     }

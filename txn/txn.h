@@ -778,6 +778,10 @@ struct txn_node_config {
      * log_keep slots behind a truncated log cannot catch up; keep log_keep
      * large (thousands of slots). */
     uint32_t snapshot_every;
+    /* How long a single-group commit's outcome stays answerable to a
+     * repeated COMMIT (a client that lost the first answer asks again);
+     * default 1 h. Must exceed how long a client keeps retrying a commit. */
+    tt_micros outcome_retention_us;
     /* Randomness, for future jitter (retries, promise phases); the current
      * core makes no random choice. NULL: a PRNG seeded with seed. */
     uint64_t (*random)(void *ctx);
@@ -894,6 +898,14 @@ struct txn_request {
     tt_micros read_ts;       /* RO_READ EXACT */
     tt_micros staleness_us;  /* RO_READ STALE */
     uint32_t scan_limit;     /* RO_SCAN */
+    /* COMMIT: this transaction's COMMIT may have been sent before (an
+     * earlier attempt got no answer, or an SP_ETXN_UNKNOWN one), so its
+     * outcome must not be guessed. The leader answers from the group's
+     * outcome records when the transaction was decided; otherwise any
+     * refusal ("aborted", "wounded") is first logged as the transaction's
+     * abort decision, so no earlier copy of the COMMIT can commit it
+     * afterwards (the first decision in log order wins). See "Answers". */
+    bool retry;
 };
 
 /* One value read: kind, version timestamp, bytes (owned by the node). */
@@ -907,6 +919,19 @@ struct txn_value {
 };
 
 /*
+ * Answers to COMMIT are never wrong (DESIGN §3, "One host"): "aborted"
+ * (SP_ETXN_ABORTED, SP_ETXN_WOUNDED) means the transaction can never
+ * commit. Every group keeps the outcome of each transaction it committed
+ * or aborted by a logged decision (single-group commits included) as a
+ * state record, atomically with the data; any caught-up leader answers a
+ * repeated COMMIT from it, holding a commit's answer for commit wait as the
+ * first leader would have. Single-group outcomes are kept for
+ * outcome_retention_us, 2PC decisions until participants acknowledge them
+ * (not yet: they stay). A COMMIT arriving while the same transaction's
+ * COMMIT is in progress here takes over its answer (the earlier request is
+ * answered SP_ETXN_UNKNOWN). A refusal that is not logged is safe only for
+ * a COMMIT sent once: a client resending one sets `retry`.
+ *
  * A reply. status:
  *   0                     done; ts = commit timestamp (COMMIT) or read
  *                         timestamp (READ: 0, RO_READ: s_read)
@@ -916,7 +941,8 @@ struct txn_value {
  *   SP_ETXN_ABORTED       aborted (a participant failed, a vote timed out,
  *                         the transaction expired): retry it
  *   SP_ETXN_UNKNOWN       leadership changed after the commit was logged:
- *                         the outcome is not known here
+ *                         the outcome is not known here (ask again with
+ *                         retry set: a caught-up leader answers from the log)
  *   SP_ETXN_NOT_SAFE      the read waited read_timeout_us for t_safe
  *   SP_ETXN_TOO_OLD, SP_ETXN_TOO_LARGE, SP_EINVAL, SP_EFULL, SP_EIO
  * PREPARE is answered 0 once the participant has taken it (or with the

@@ -811,6 +811,7 @@ static void solo_advance(struct solo *s, tt_micros us)
 }
 
 static tt_micros solo_retention_us; /* 0: the store's default */
+static tt_micros solo_outcome_retention_us; /* 0: the node's default */
 static tt_micros solo_gc_period_us;  /* 0: 50 ms */
 
 static void solo_open(struct solo *s, uint32_t i, bool restart)
@@ -868,6 +869,8 @@ static struct solo *solo_create(void)
         cfg->query_period_us = 10 * 1000;
         cfg->idle_timeout_us = 300 * 1000;
         cfg->gc_period_us = solo_gc_period_us ? solo_gc_period_us : 50 * 1000;
+        if (solo_outcome_retention_us)
+            cfg->outcome_retention_us = solo_outcome_retention_us;
         for (txn_group_id g = 1; g <= 2; g++) {
             struct txn_node_group_config *gc = &cfg->groups[cfg->groups_n++];
             gc->group = g;
@@ -1820,6 +1823,202 @@ static void test_solo_gc(void **state)
     solo_destroy(s);
 }
 
+/* ---- answers that are never wrong (txn.h, "Answers") -------------------------- */
+
+/* Advances until group 1's leader node i has applied a commit above `above`;
+ * returns its timestamp. */
+static tt_micros solo_until_applied(struct solo *s, uint32_t i, tt_micros above)
+{
+    for (int k = 0; k < 1000 && txn_node_last_ts(s->nodes[i].n, 1) <= above; k++)
+        solo_advance(s, 10);
+    assert_true(txn_node_last_ts(s->nodes[i].n, 1) > above);
+    return txn_node_last_ts(s->nodes[i].n, 1);
+}
+
+/* The issue-16 path: a commit is logged and applied, its leader dies inside
+ * commit wait, and the client asks the next leader. That leader holds none
+ * of the transaction's read locks; it used to answer "aborted" for a
+ * transaction that had committed (and whose writes were visible). It now
+ * answers from the group's outcome record: committed, at the same s. */
+static void test_solo_commit_answered_after_leader_dies(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_key ka = {"a", 1};
+    struct txn_write wb = put("b", "1");
+    struct txn_request rd = {.type = TXN_REQ_READ, .group = 1, .id = 200, .start_ts = s->now};
+    rd.keys = &ka;
+    rd.keys_n = 1;
+    solo_request(s, &rd);
+    assert_int_equal(solo_reply(s, rd.req_id)->status, 0);
+    struct txn_request c = solo_commit1(200, rd.start_ts, &wb);
+    c.keys = &ka;
+    c.keys_n = 1;
+    solo_request(s, &c);
+    tt_micros ts = solo_until_applied(s, 0, 0);
+    assert_null(solo_reply(s, c.req_id)); /* inside commit wait */
+    solo_crash(s, 0);
+    uint32_t l = 0;
+    for (int i = 0; i < 30 && l == 0; i++) {
+        solo_advance(s, 1000 * 1000);
+        l = txn_node_is_leader(s->nodes[1].n, 1) ? 1 : txn_node_is_leader(s->nodes[2].n, 1) ? 2 : 0;
+    }
+    assert_true(l != 0);
+    struct txn_request again = c;
+    again.retry = true;
+    solo_request_to(s, l, &again);
+    solo_advance(s, 10 * 1000);
+    const struct txn_reply *r = solo_reply(s, again.req_id);
+    assert_non_null(r);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->ts, ts);
+    /* A late copy of the first COMMIT, without retry, is answered the same. */
+    struct txn_request late = c;
+    solo_request_to(s, l, &late);
+    assert_int_equal(solo_reply(s, late.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, late.req_id)->ts, ts);
+    solo_destroy(s);
+}
+
+/* A COMMIT repeated at the same leader: while the first is in Paxos, the
+ * repeat takes over its answer (the first hears "unknown"); once it is
+ * applied, a repeat is answered from the outcome record, and held for
+ * commit wait like the first; a late copy of a blind commit is never
+ * committed a second time. */
+static void test_solo_commit_repeated(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    struct txn_write w = put("k", "v");
+    /* In Paxos: followers cut off, so the record is not chosen yet. */
+    solo_cut = 1u;
+    struct txn_request c = solo_commit1(210, s->now, &w);
+    solo_request(s, &c);
+    solo_advance(s, 1000);
+    assert_null(solo_reply(s, c.req_id));
+    struct txn_request again = c;
+    again.retry = true;
+    solo_request(s, &again);
+    assert_non_null(solo_reply(s, c.req_id));
+    assert_int_equal(solo_reply(s, c.req_id)->status, SP_ETXN_UNKNOWN);
+    assert_null(solo_reply(s, again.req_id));
+    solo_cut = 0;
+    solo_advance(s, 500 * 1000); /* the next heartbeat carries the record */
+    assert_non_null(solo_reply(s, again.req_id));
+    assert_int_equal(solo_reply(s, again.req_id)->status, 0);
+    tt_micros ts = solo_reply(s, again.req_id)->ts;
+    assert_int_equal(txn_node_last_ts(LEADER(s), 1), ts);
+    /* Another commit, repeated once applied, inside commit wait: the
+     * repeat waits too. */
+    struct txn_write w2 = put("k", "v2");
+    struct txn_request c2 = solo_commit1(211, s->now, &w2);
+    solo_request(s, &c2);
+    ts = solo_until_applied(s, 0, ts);
+    assert_null(solo_reply(s, c2.req_id));
+    struct txn_request third = c2;
+    third.retry = true;
+    solo_request(s, &third);
+    assert_null(solo_reply(s, third.req_id));
+    while (solo_reply(s, third.req_id) == NULL) {
+        assert_false(solo_tt(s).earliest > ts + 100); /* not held much past after(s) */
+        solo_advance(s, 100);
+    }
+    assert_true(solo_tt(s).earliest > ts); /* TT.after(s) */
+    assert_int_equal(solo_reply(s, third.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, third.req_id)->ts, ts);
+    assert_int_equal(solo_reply(s, c2.req_id)->ts, ts);
+    /* A late copy of the first: answered from the log, not committed again. */
+    solo_advance(s, 10 * 1000);
+    struct txn_request late = c;
+    solo_request(s, &late);
+    solo_advance(s, 10 * 1000);
+    assert_int_equal(solo_reply(s, late.req_id)->status, 0);
+    assert_int_equal(solo_reply(s, late.req_id)->ts, solo_reply(s, again.req_id)->ts);
+    assert_int_equal(txn_node_last_ts(LEADER(s), 1), ts);
+    solo_destroy(s);
+}
+
+/* A resent COMMIT that the leader refuses (here: wounded while it waits
+ * for a lock) is refused durably: the abort is logged before the answer,
+ * so a late copy of the first COMMIT cannot commit the transaction after
+ * the client heard "wounded". Without the logged abort that copy, a blind
+ * write, would find the locks free and commit. */
+static void test_solo_retry_refusal_is_logged(void **state)
+{
+    (void) state;
+    struct solo *s = solo_create();
+    tt_micros t0 = s->now;
+    struct txn_key kc = {"c", 1}, kd = {"d", 1};
+    struct txn_write w[2] = {put("c", "220"), put("d", "220")};
+    struct txn_request holder = {.type = TXN_REQ_READ, .group = 1, .id = 230, .start_ts = t0};
+    holder.keys = &kd;
+    holder.keys_n = 1;
+    solo_request(s, &holder);
+    assert_int_equal(solo_reply(s, holder.req_id)->status, 0);
+    /* 220 (younger) takes c and waits for d. */
+    struct txn_request c = solo_commit1(220, t0 + 10, NULL);
+    c.writes = w;
+    c.writes_n = 2;
+    c.retry = true;
+    solo_request(s, &c);
+    assert_null(solo_reply(s, c.req_id));
+    /* 240 (oldest) reads c: 220 is wounded. */
+    struct txn_request wounder = {.type = TXN_REQ_READ, .group = 1, .id = 240, .start_ts = t0 - 10};
+    wounder.keys = &kc;
+    wounder.keys_n = 1;
+    solo_request(s, &wounder);
+    solo_advance(s, 10 * 1000);
+    assert_non_null(solo_reply(s, c.req_id));
+    assert_int_equal(solo_reply(s, c.req_id)->status, SP_ETXN_WOUNDED);
+    for (txn_id id = 230; id <= 240; id += 10) {
+        struct txn_request ab = {.type = TXN_REQ_ABORT, .group = 1, .id = id};
+        solo_request(s, &ab);
+    }
+    solo_advance(s, 10 * 1000);
+    tt_micros last = txn_node_last_ts(LEADER(s), 1);
+    struct txn_request late = c;
+    late.retry = false;
+    solo_request(s, &late);
+    solo_advance(s, 10 * 1000);
+    assert_int_equal(solo_reply(s, late.req_id)->status, SP_ETXN_ABORTED);
+    assert_int_equal(txn_node_last_ts(LEADER(s), 1), last);
+    struct txn_version v = {0};
+    assert_int_equal(txn_store_get(s->nodes[0].store, 1, "c", 1, TT_MICROS_MAX - 1, &v, NULL), 0);
+    assert_int_equal(v.kind, TXN_VERSION_ABSENT);
+    free(v.value);
+    solo_destroy(s);
+}
+
+/* Single-group outcomes are forgotten after outcome_retention_us (the GC
+ * tick), so the records stay bounded; a repeat after that is a new
+ * transaction to the leader. */
+static void test_solo_outcomes_forgotten(void **state)
+{
+    (void) state;
+    solo_outcome_retention_us = 200 * 1000;
+    struct solo *s = solo_create();
+    solo_outcome_retention_us = 0;
+    struct txn_write w = put("k", "v");
+    const struct txn_reply *r = solo_commit_ok(s, 250, &w, 10 * 1000);
+    tt_micros ts = r->ts;
+    uint8_t key[9] = {'d'};
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t) (250ull >> (8 * (7 - i)));
+    uint8_t *val = NULL;
+    size_t len = 0;
+    assert_int_equal(txn_store_state_get(s->nodes[0].store, 1, key, 9, &val, &len, NULL), 0);
+    assert_int_equal(len, 8);
+    assert_memory_equal(val, &ts, 8);
+    free(val);
+    solo_advance(s, 600 * 1000); /* retention, then a GC tick (50 ms) */
+    for (uint32_t i = 0; i < SOLO_NODES; i++)
+        assert_int_equal(txn_node_last_ts(s->nodes[i].n, 1), ts); /* every replica applied it */
+    for (uint32_t i = 0; i < SOLO_NODES; i++)
+        assert_int_equal(txn_store_state_get(s->nodes[i].store, 1, key, 9, &val, &len, NULL),
+                         SP_ENOTFOUND);
+    solo_destroy(s);
+}
+
 int main(void)
 {
     sp_test_route_asserts();
@@ -1846,6 +2045,10 @@ int main(void)
         cmocka_unit_test(test_solo_commit_checks_read_locks),
         cmocka_unit_test(test_solo_wound_wait_and_expiry),
         cmocka_unit_test(test_solo_gc),
+        cmocka_unit_test(test_solo_commit_answered_after_leader_dies),
+        cmocka_unit_test(test_solo_commit_repeated),
+        cmocka_unit_test(test_solo_retry_refusal_is_logged),
+        cmocka_unit_test(test_solo_outcomes_forgotten),
         cmocka_unit_test(test_solo_prepared_read_locks_survive_restart),
         cmocka_unit_test(test_bank_calm),
         cmocka_unit_test(test_bank_chaos),
