@@ -264,6 +264,10 @@ void txn__log_abort(struct txn_node *n, struct txn__group *g, struct txn__rw *t,
     t->state = TXN__RW_LOGGING;
     t->ts = 0;
     t->abort_status = status;
+    /* Its locks stay until the record is applied, however long Paxos takes
+     * (a leader cut off from its group): not idle, never expired. Fails
+     * harmlessly for a transaction that holds no lock yet or still waits. */
+    (void) txn_locks_prepared(g->locks, t->id, NULL);
     struct txn__rec rec = {.type = TXN__REC_DECISION, .id = t->id, .ts = 0};
     rec.parts_n = t->role == TXN__ROLE_COORD ? t->parts_n : 0;
     memcpy(rec.parts, t->parts, sizeof *t->parts * rec.parts_n);

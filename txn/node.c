@@ -820,6 +820,8 @@ static tt_micros expire_idle(struct txn_node *n, struct txn__group *g)
     uint32_t k = txn_locks_expired(g->locks, n->now.earliest, ids, 64);
     for (uint32_t i = 0; i < k; i++) {
         struct txn__rw *t = txn__rw_find(g, ids[i]);
+        if (t != NULL && (t->state == TXN__RW_LOGGING || t->state == TXN__RW_PREPARED))
+            continue; /* its record is in Paxos: the locks go when it is applied */
         if (t != NULL)
             txn__rw_abort(n, g, t, SP_ETXN_ABORTED);
         else
