@@ -47,8 +47,8 @@ static void usage(FILE *f)
             "  --txns N              operations the clients start (default 1000)\n"
             "  --workload W          bank, register or list-append (default bank)\n"
             "  --faults LIST         crash,pause,partition,leader,drop,dup,reorder,slow,\n"
-            "                        disk,clock; all; none (default); clock-bad is the\n"
-            "                        negative control (clocks outside their eps)\n"
+            "                        disk,clock,depose; all; none (default); clock-bad is\n"
+            "                        the negative control (clocks outside their eps)\n"
             "  --zones Z             zones (default 3); nodes are spread over them\n"
             "  --nodes N             nodes, 3..%d (default: max(3, zones), 5 with faults)\n"
             "  --groups G            Paxos groups, 1..%d, 3 replicas each (default 3)\n"
@@ -62,6 +62,8 @@ static void usage(FILE *f)
             "  --schedule LIST       faults at fixed virtual times, besides --faults:\n"
             "                        e.g. 300ms:crash:2,1s:partition,1500ms:leader:1\n"
             "  --no-commit-wait      negative control: acknowledge commits at once\n"
+            "  --read-lease-check-off  negative control: a leader serves single-group\n"
+            "                        strong reads without checking its lease\n"
             "  --history FILE        write the history (for --seeds: the first failing seed's)\n"
             "  --log FILE            write the fault/event log (deterministic per seed)\n"
             "  --quiet               one line per seed\n"
@@ -93,7 +95,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"stale-pct", 1, 0, 't'}, {"eps-us", 1, 0, 'e'},    {"wan-us", 1, 0, 'W'},
         {"no-commit-wait", 0, 0, 'C'}, {"history", 1, 0, 'H'}, {"log", 1, 0, 'L'},
         {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},      {"trace", 0, 0, 'T'},
-        {"schedule", 1, 0, 'F'},
+        {"schedule", 1, 0, 'F'},  {"read-lease-check-off", 0, 0, 'R'},
         {0, 0, 0, 0}};
     struct w_params *p = &o->p;
     w_params_init(p, 1);
@@ -162,7 +164,7 @@ static int parse(int argc, char **argv, struct opts *o)
             if (w_faults_parse(optarg, &p->faults, bad, sizeof bad)) {
                 fprintf(stderr, "spanner-sim: --faults: unknown fault \"%s\" (known: crash, "
                                 "pause, partition, leader, drop, dup, reorder, slow, disk, clock, "
-                                "clock-bad, all, none)\n",
+                                "depose, clock-bad, all, none)\n",
                         bad);
                 return 2;
             }
@@ -219,6 +221,9 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'C':
             p->commit_wait_off = true;
+            break;
+        case 'R':
+            p->read_lease_check_off = true;
             break;
         case 'H':
             o->history = optarg;
@@ -393,7 +398,7 @@ static struct result run_seed(const struct opts *o, uint64_t seed, FILE *log)
         printf("seed %" PRIu64 ": %s, %" PRIu64 " txns, %u faults, %.0f txns/wall-s\n", seed,
                rc || crc ? "VIOLATION" : "valid", res.txns,
                st.crashes + st.partitions + st.pauses + st.clock_faults + st.clock_bad +
-                   st.net_faults + st.disk_faults,
+                   st.net_faults + st.disk_faults + st.deposed,
                res.wall > 0 ? (double) res.txns / res.wall : 0.0);
     } else {
         char fb[160];
@@ -401,12 +406,12 @@ static struct result run_seed(const struct opts *o, uint64_t seed, FILE *log)
                "unknown; %u aborted), %u read-only (%u failed)\n",
                seed, rw, st.commits_ok, st.commits_2pc_ok, st.commits_unknown, st.aborts,
                st.ro_ok + st.ro_failed, st.ro_failed);
-        printf("  faults (%s): %u crashes (%u leader kills), %u partitions, %u pauses, %u "
-               "network windows, %u slow disks, %u torn writes, %u clock steps, %u clocks "
-               "outside eps; %" PRIu64 " of %" PRIu64 " messages dropped, %" PRIu64
-               " duplicated\n",
+        printf("  faults (%s): %u crashes (%u leader kills), %u partitions, %u deposed "
+               "leaders, %u pauses, %u network windows, %u slow disks, %u torn writes, %u "
+               "clock steps, %u clocks outside eps; %" PRIu64 " of %" PRIu64
+               " messages dropped, %" PRIu64 " duplicated\n",
                w_faults_format(p.faults, fb, sizeof fb), st.crashes, st.leader_kills,
-               st.partitions, st.pauses, st.net_faults, st.disk_faults, st.garbled,
+               st.partitions, st.deposed, st.pauses, st.net_faults, st.disk_faults, st.garbled,
                st.clock_faults, st.clock_bad, st.msgs_dropped, st.msgs_sent, st.msgs_duplicated);
         printf("  %u Paxos log truncations; virtual time %.3f s, wall time %.3f s, %.0f "
                "transactions per wall-second\n",
@@ -458,10 +463,11 @@ int main(int argc, char **argv)
     }
     char fb[160];
     printf("spanner-sim: seeds %" PRIu64 "..%" PRIu64 ", %" PRIu64
-           " txns each, workload %s, %u zones, %u nodes, %u groups, %u clients, faults %s%s\n",
+           " txns each, workload %s, %u zones, %u nodes, %u groups, %u clients, faults %s%s%s\n",
            o.seed_lo, o.seed_hi, o.p.txns, sim_workload_name(check_workload(o.p.workload)),
            o.p.zones, o.p.nodes, o.p.groups, o.p.clients, w_faults_format(o.p.faults, fb, sizeof fb),
-           o.p.commit_wait_off ? ", commit wait OFF" : "");
+           o.p.commit_wait_off ? ", commit wait OFF" : "",
+           o.p.read_lease_check_off ? ", read lease check OFF" : "");
     uint64_t seeds = 0, bad = 0, txns = 0, first_bad = 0;
     double wall = 0;
     bool saved = false;

@@ -181,6 +181,10 @@ struct w_world {
     uint32_t n;
     struct w_node nodes[W_NODES_MAX];
     uint32_t cut_a, cut_b; /* links between a node of a and one of b are cut */
+    /* W_F_DEPOSE: links between the deposed leader (a bit mask) and the
+     * other replicas of its group are cut; its clients still reach it. */
+    uint32_t depose_a, depose_b;
+    txn_group_id depose_g;
     bool chaos;
     bool stopped;          /* clients start no new operation */
     int init_op;           /* bank: the op writing the initial balances, or -1 */
@@ -421,7 +425,8 @@ static tt_micros latency(struct w_world *w, uint32_t za, uint32_t zb)
 static bool cut_between(const struct w_world *w, uint32_t a, uint32_t b)
 {
     uint32_t ma = 1u << a, mb = 1u << b;
-    return ((w->cut_a & ma) && (w->cut_b & mb)) || ((w->cut_a & mb) && (w->cut_b & ma));
+    return ((w->cut_a & ma) && (w->cut_b & mb)) || ((w->cut_a & mb) && (w->cut_b & ma)) ||
+           ((w->depose_a & ma) && (w->depose_b & mb)) || ((w->depose_a & mb) && (w->depose_b & ma));
 }
 
 /* ---- deep copies ---------------------------------------------------------------- */
@@ -593,6 +598,7 @@ static void node_config(const struct w_world *w, uint32_t i, struct txn_node_con
     cfg->zone = w->nodes[i].zone;
     cfg->seed = w->p.seed * 31 + i + 1;
     cfg->commit_wait_off = w->p.commit_wait_off;
+    cfg->read_lease_check_off = w->p.read_lease_check_off;
     cfg->query_period_us = 20 * 1000;
     cfg->vote_timeout_us = 200 * 1000;
     cfg->read_timeout_us = 1000 * 1000;
@@ -1983,9 +1989,9 @@ static void on_crash_event(struct w_world *w)
 
 /* ---- faults (params.faults) ---------------------------------------------------- */
 
-static const char *const fault_names[] = {"crash",   "pause", "partition", "leader",
-                                          "drop",    "dup",   "reorder",   "slow",
-                                          "disk",    "clock", "clock-bad"};
+static const char *const fault_names[] = {"crash", "pause", "partition", "leader",
+                                          "drop",  "dup",   "reorder",   "slow",
+                                          "disk",  "clock", "clock-bad", "depose"};
 #define FAULT_KINDS (sizeof fault_names / sizeof fault_names[0])
 _Static_assert(FAULT_KINDS <= 16, "fault_at has a slot per fault kind");
 
@@ -2055,8 +2061,9 @@ int w_schedule_parse(const char *s, struct w_scheduled *out, uint32_t max, uint3
             snprintf(bad, bad_len, "%.*s", (int) len, p);
             return -1;
         }
-        /* Nodes are 1-based on the command line; a leader fault names a group. */
-        out[(*n)++] = (struct w_scheduled){t * mul, kind, kind == W_F_LEADER ? nd : nd - (nd > 0)};
+        /* Nodes are 1-based on the command line; leader and depose name a group. */
+        bool group = kind == W_F_LEADER || kind == W_F_DEPOSE;
+        out[(*n)++] = (struct w_scheduled){t * mul, kind, group ? nd : nd - (nd > 0)};
         p += len + (e != NULL);
     }
     return 0;
@@ -2075,7 +2082,7 @@ const char *w_faults_format(uint32_t mask, char *buf, size_t len)
     return buf;
 }
 
-#define STRUCTURAL (W_F_CRASH | W_F_PAUSE | W_F_PARTITION | W_F_LEADER)
+#define STRUCTURAL (W_F_CRASH | W_F_PAUSE | W_F_PARTITION | W_F_LEADER | W_F_DEPOSE)
 
 static tt_micros fault_length(struct w_world *w)
 {
@@ -2135,6 +2142,56 @@ static void start_partition(struct w_world *w)
     history_fault(w, "partition", -1, detail);
 }
 
+/*
+ * A deposed leader: the leader of group g (a random one, or the schedule's)
+ * loses every link to the other replicas of g, both ways, while clients
+ * still reach it. Its peers' lease grants run out, they elect a successor,
+ * and that one commits; the old leader hears of no higher ballot, so it
+ * still believes it leads and keeps answering the clients whose leader
+ * guess is stale. Only its lease (R5 in txn/reads.c) stops it from serving
+ * a single-group strong read at its LastTS(), below the successor's
+ * commits. The window lasts 3 leases and more: the peers' grants expire
+ * within a lease, an election takes under another, and the successor's
+ * commits and a stale client's read then have a lease or more to meet.
+ * Returns the deposed node, or -1 when g has no leader now.
+ */
+static int start_depose(struct w_world *w, int group, tt_micros *len)
+{
+    txn_group_id g = (txn_group_id) (1 + rnd_below(w, w->p.groups));
+    if (group >= 1 && (uint32_t) group <= w->p.groups)
+        g = (txn_group_id) group;
+    /* The leader holding the lease: an earlier deposed one may still
+     * believe it leads too, until it hears of its successor. */
+    uint32_t r[W_REPLICAS_MAX], peers = 0;
+    uint32_t k = w_world_replicas(w, g, r);
+    int l = -1;
+    for (uint32_t j = 0; j < W_VOTERS && l < 0; j++)
+        if (w->nodes[r[j]].up && txn_node_is_leader(w->nodes[r[j]].tn, g) &&
+            txn_node_lease_left(w->nodes[r[j]].tn, g, node_now(w, r[j])) > 0)
+            l = (int) r[j];
+    if (l < 0)
+        return -1;
+    char names[32] = "";
+    size_t o = 0;
+    for (uint32_t j = 0; j < k; j++)
+        if (r[j] != (uint32_t) l) {
+            peers |= 1u << r[j];
+            o += (size_t) snprintf(names + o, o < sizeof names ? sizeof names - o : 0, "%s%u",
+                                   o ? "," : "", r[j] + 1);
+        }
+    SP_ASSERT(peers != 0 && (peers & (1u << l)) == 0);
+    w->depose_a = 1u << l;
+    w->depose_b = peers;
+    w->depose_g = g;
+    *len += 3 * w->p.lease_us;
+    w->stats.deposed++;
+    char detail[64];
+    snprintf(detail, sizeof detail, "group %llu leader cut from nodes %s for %lld us",
+             (unsigned long long) g, names, (long long) *len);
+    history_fault(w, "depose", l + 1, detail);
+    return l;
+}
+
 static void start_fault(struct w_world *w, uint32_t kind, int node);
 
 static void on_fault(struct w_world *w)
@@ -2142,10 +2199,13 @@ static void on_fault(struct w_world *w)
     if (!w->chaos || w->stopped || w->now >= w->p.run_us)
         return;
     schedule_fault(w);
-    uint32_t kinds[FAULT_KINDS], nk = 0;
+    /* A deposed leader weighs three: it is the one fault that tests the
+     * lease rule of strong reads (R5), and needs a long quiet window. */
+    uint32_t kinds[FAULT_KINDS + 2], nk = 0;
     for (uint32_t k = 0; k < FAULT_KINDS; k++)
-        if (w->p.faults & (1u << k))
-            kinds[nk++] = 1u << k;
+        for (uint32_t c = 0; c < ((1u << k) == W_F_DEPOSE ? 3u : 1u); c++)
+            if (w->p.faults & (1u << k))
+                kinds[nk++] = 1u << k;
     uint32_t kind = kinds[rnd_below(w, nk)];
     if (w->active & kind)
         return;
@@ -2244,6 +2304,13 @@ static void start_fault(struct w_world *w, uint32_t kind, int node)
         history_fault(w, "clock-bad", (int) v + 1, detail);
         break;
     }
+    case W_F_DEPOSE: {
+        int l = start_depose(w, node, &len);
+        if (l < 0)
+            return;
+        v = (uint32_t) l;
+        break;
+    }
     default:
         return;
     }
@@ -2268,6 +2335,21 @@ static void on_fault_end(struct w_world *w, uint32_t kind, uint32_t v)
     case W_F_PARTITION:
         w_world_heal(w);
         break;
+    case W_F_DEPOSE: {
+        /* Who believes it leads, as the cut heals: the old leader and,
+         * once elected, its successor. */
+        char who[64] = "";
+        size_t o = 0;
+        uint32_t r[W_REPLICAS_MAX];
+        uint32_t k = w_world_replicas(w, w->depose_g, r);
+        for (uint32_t j = 0; j < k && o < sizeof who; j++)
+            if (w->nodes[r[j]].up && txn_node_is_leader(w->nodes[r[j]].tn, w->depose_g))
+                o += (size_t) snprintf(who + o, sizeof who - o, " %u", r[j] + 1);
+        w->depose_a = w->depose_b = 0;
+        wlog(w, "node %u rejoins group %llu; leaders:%s", v + 1,
+             (unsigned long long) w->depose_g, o ? who : " none");
+        break;
+    }
     case W_F_DISK:
         w->nodes[v].disk_slow = 1;
         wlog(w, "disk of node %u normal", v + 1);

@@ -29,8 +29,9 @@
  * checker's JSON-lines format (sim/README.md), and faults chosen by a mask
  * (crash, pause, partitions of several shapes, leader kill, message loss,
  * duplication, reordering, slow links, slow disks and torn unsynced writes,
- * clock steps and widening inside the reported eps, and the negative
- * control: clocks outside it).
+ * clock steps and widening inside the reported eps, a deposed leader cut off
+ * from its group but not from clients, and the negative control: clocks
+ * outside their eps).
  *
  * Checkers (w_world_check, and continuously for totals):
  *   total      every read-only transaction sees the constant total;
@@ -81,11 +82,14 @@ enum w_fault {
     W_F_DISK = 1u << 8,      /* slow disks; crashes keep, drop or garble unsynced writes */
     W_F_CLOCK = 1u << 9,     /* clock steps and eps widening, inside the reported eps */
     W_F_CLOCK_BAD = 1u << 10, /* negative control: a clock outside its reported eps */
-    W_F_ALL = (1u << 10) - 1, /* every fault but the negative control */
+    W_F_DEPOSE = 1u << 11,   /* a group's leader is cut off from its peers, not from
+                              * clients, for longer than its lease */
+    W_F_ALL = ((1u << 12) - 1) & ~W_F_CLOCK_BAD, /* every fault but the negative control */
 };
 
 /* One fault of a schedule: kind (one enum w_fault bit) at at_us after the
- * start, at node (0-based; -1 any; for W_F_LEADER the group id, -1 any). */
+ * start, at node (0-based; -1 any; for W_F_LEADER and W_F_DEPOSE the group
+ * id, -1 any). */
 struct w_scheduled {
     tt_micros at_us;
     uint32_t kind;
@@ -128,6 +132,7 @@ struct w_params {
     uint32_t ro_pct;      /* share of read-only transactions */
     uint32_t stale_pct;   /* share of those at bounded staleness */
     bool commit_wait_off; /* negative control */
+    bool read_lease_check_off; /* negative control: txn_node_config's, on every node */
     bool verbose;
     /* ---- the simulator's additions (w_params_init leaves them off) ---- */
     enum w_workload workload;
@@ -154,6 +159,7 @@ struct w_stats {
     uint32_t reads_at_read_only; /* group reads served by a read-only replica */
     uint32_t crashes, partitions;
     uint32_t pauses, leader_kills, clock_faults, clock_bad, net_faults, disk_faults;
+    uint32_t deposed;     /* leaders cut off from their group (W_F_DEPOSE) */
     uint32_t garbled;     /* unsynced writes torn by a crash */
     uint64_t msgs_duplicated;
     uint64_t ops_started;
