@@ -229,9 +229,13 @@ static void print_json(FILE *out, const struct shell *s, bool was_ro, const stru
 {
     json_t *j;
     if (r->rc) {
+        /* "unknown": the commit may or may not have happened; never
+         * retry it blindly (it could apply twice). */
         j = json_pack("{s:b, s:s, s:b}", "ok", 0, "error", r->err.msg[0] ? r->err.msg
                                                                           : sp_strerror(r->rc),
                       "retryable", retryable(r->rc));
+        if (r->rc == SP_ETXN_UNKNOWN)
+            json_object_set_new(j, "unknown", json_true());
     } else if (o->kind == OP_READ) {
         j = json_pack("{s:b, s:o}", "ok", 1, "value",
                       r->v.found ? json_stringn((const char *) r->v.data, r->v.len) : json_null());
@@ -312,7 +316,9 @@ static void print_text(FILE *out, bool was_ro, const struct op *o, const struct 
 {
     if (r->rc) {
         fprintf(out, "ERROR %s: %s%s\n", sp_errname(r->rc), r->err.msg,
-                retryable(r->rc) ? " (retryable)" : "");
+                retryable(r->rc)            ? " (retryable)"
+                : r->rc == SP_ETXN_UNKNOWN ? " (it may have committed: check before retrying)"
+                                           : "");
         return;
     }
     switch (o->kind) {
