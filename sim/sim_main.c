@@ -64,6 +64,8 @@ static void usage(FILE *f)
             "  --no-commit-wait      negative control: acknowledge commits at once\n"
             "  --read-lease-check-off  negative control: a leader serves single-group\n"
             "                        strong reads without checking its lease\n"
+            "  --client-guesses-aborted  negative control: a commit with no answer is\n"
+            "                        taken as aborted and the transaction run again\n"
             "  --history FILE        write the history (for --seeds: the first failing seed's)\n"
             "  --log FILE            write the fault/event log (deterministic per seed)\n"
             "  --quiet               one line per seed\n"
@@ -96,6 +98,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"no-commit-wait", 0, 0, 'C'}, {"history", 1, 0, 'H'}, {"log", 1, 0, 'L'},
         {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},      {"trace", 0, 0, 'T'},
         {"schedule", 1, 0, 'F'},  {"read-lease-check-off", 0, 0, 'R'},
+        {"client-guesses-aborted", 0, 0, 'G'},
         {0, 0, 0, 0}};
     struct w_params *p = &o->p;
     w_params_init(p, 1);
@@ -224,6 +227,9 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'R':
             p->read_lease_check_off = true;
+            break;
+        case 'G':
+            p->client_guesses = true;
             break;
         case 'H':
             o->history = optarg;
@@ -463,11 +469,12 @@ int main(int argc, char **argv)
     }
     char fb[160];
     printf("spanner-sim: seeds %" PRIu64 "..%" PRIu64 ", %" PRIu64
-           " txns each, workload %s, %u zones, %u nodes, %u groups, %u clients, faults %s%s%s\n",
+           " txns each, workload %s, %u zones, %u nodes, %u groups, %u clients, faults %s%s%s%s\n",
            o.seed_lo, o.seed_hi, o.p.txns, sim_workload_name(check_workload(o.p.workload)),
            o.p.zones, o.p.nodes, o.p.groups, o.p.clients, w_faults_format(o.p.faults, fb, sizeof fb),
            o.p.commit_wait_off ? ", commit wait OFF" : "",
-           o.p.read_lease_check_off ? ", read lease check OFF" : "");
+           o.p.read_lease_check_off ? ", read lease check OFF" : "",
+           o.p.client_guesses ? ", client guesses aborted" : "");
     uint64_t seeds = 0, bad = 0, txns = 0, first_bad = 0;
     double wall = 0;
     bool saved = false;

@@ -27,6 +27,7 @@
 #define RO_TIMEOUT     (1500 * 1000)
 #define COMMIT_TIMEOUT (1500 * 1000)
 #define ATTEMPTS_MAX   200
+#define COMMIT_ASKS_MAX 4 /* a COMMIT sent again, with retry set, after no answer */
 #define GIVE_UP_US     (1000 * 1000) /* after run_us, failed attempts are not retried */
 #define OP_KEYS_MAX    W_ACCOUNTS_MAX /* keys one operation touches */
 #define LIST_WINDOW    256            /* list-append: operations per key window */
@@ -155,6 +156,7 @@ struct w_client {
     txn_id txn;
     tt_micros start_ts;
     uint32_t attempts;
+    uint32_t commit_asks; /* times the current COMMIT went again (retry set) */
     uint64_t req_lo; /* replies to older requests are stale */
     uint32_t pending;
     tt_micros timer_at;
@@ -1161,7 +1163,7 @@ static void op_done(struct w_world *w, struct w_client *c, int status, tt_micros
 
 static void tr_attempt(struct w_world *w, struct w_client *c);
 static void ro_attempt(struct w_world *w, struct w_client *c);
-static void tr_commit(struct w_world *w, struct w_client *c);
+static void tr_commit(struct w_world *w, struct w_client *c, bool again);
 
 /* The groups of the current op, in the order its items first use them. */
 static void op_groups(struct w_world *w, struct w_client *c)
@@ -1240,7 +1242,7 @@ static void tr_attempt(struct w_world *w, struct w_client *c)
         c->pending++;
     }
     if (c->pending == 0) {
-        tr_commit(w, c);
+        tr_commit(w, c, false);
         return;
     }
     client_timer(w, c, w->now + READ_TIMEOUT);
@@ -1268,7 +1270,11 @@ static void item_new_value(struct w_world *w, struct w_op *op, uint32_t k)
     SP_ASSERT(it->wrote != NULL || !(it->f & (IT_WRITE | IT_APPEND | IT_TRANSFER)));
 }
 
-static void tr_commit(struct w_world *w, struct w_client *c)
+/* Sends the COMMIT (and the participants' PREPAREs), or, `again`, the same
+ * COMMIT once more with retry set, as libspanner does after a call that got
+ * no answer (txn.h, "Answers"): the leader then answers from the log or
+ * logs its refusal first. */
+static void tr_commit(struct w_world *w, struct w_client *c, bool again)
 {
     struct w_op *op = &w->ops[c->op];
     char names[OP_KEYS_MAX][16];
@@ -1276,7 +1282,8 @@ static void tr_commit(struct w_world *w, struct w_client *c)
     c->phase = C_COMMIT;
     c->req_lo = w->req_seq + 1;
     op->is_2pc = c->n_groups > 1;
-    for (uint32_t k = 0; k < op->n_items; k++)
+    c->commit_asks = again ? c->commit_asks + 1 : 0;
+    for (uint32_t k = 0; k < op->n_items && !again; k++)
         if (op->items[k].f & (IT_APPEND | IT_TRANSFER))
             item_new_value(w, op, k);
     /* Coordinator: the first group. Every other group prepares, also one
@@ -1321,7 +1328,7 @@ static void tr_commit(struct w_world *w, struct w_client *c)
     uint32_t first_n = cnt[0];
     struct txn_request q = {.id = c->txn, .start_ts = c->start_ts};
     c->read_req[0] = 0;
-    for (uint32_t j = 1; j < c->n_groups; j++) {
+    for (uint32_t j = 1; j < c->n_groups && !again; j++) {
         q.type = TXN_REQ_PREPARE;
         q.group = c->groups[j];
         q.coord_group = c->groups[0];
@@ -1342,6 +1349,7 @@ static void tr_commit(struct w_world *w, struct w_client *c)
     q.keys_n = rcnt[0];
     q.participants = c->n_groups > 1 ? &c->groups[1] : NULL;
     q.participants_n = c->n_groups - 1;
+    q.retry = again;
     op->commit_req = client_send(w, c, c->leader[c->groups[0]], &q);
     c->pending = 1;
     client_timer(w, c, w->now + COMMIT_TIMEOUT);
@@ -1356,6 +1364,17 @@ static int reply_group(const struct w_client *c, uint64_t req_id)
     return -1;
 }
 
+/* The COMMIT got no answer, or "unknown": ask the next leader, with retry
+ * set, a few times; then the outcome is unknown. */
+static void commit_ask_again(struct w_world *w, struct w_client *c)
+{
+    if (c->commit_asks >= COMMIT_ASKS_MAX || w->now >= w->p.run_us + GIVE_UP_US) {
+        op_done(w, c, SP_ETXN_UNKNOWN, 0);
+        return;
+    }
+    tr_commit(w, c, true);
+}
+
 static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_reply *r)
 {
     struct w_op *op = &w->ops[c->op];
@@ -1368,6 +1387,21 @@ static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_rep
         }
         if (r->status == SP_EPAXOS_NOT_LEADER)
             reroute(w, c, c->groups[0], r->leader_hint);
+        bool lost = c->commit_asks > 0; /* an earlier copy may have been taken */
+        if (!w->p.client_guesses && r->status != 0 &&
+            (r->status == SP_ETXN_UNKNOWN || (lost && r->status == SP_EPAXOS_NOT_LEADER))) {
+            commit_ask_again(w, c);
+            return;
+        }
+        if (lost && r->status != 0 && r->status != SP_ETXN_ABORTED &&
+            r->status != SP_ETXN_WOUNDED) {
+            op_done(w, c, SP_ETXN_UNKNOWN, 0); /* no outcome from the log */
+            return;
+        }
+        if (w->p.client_guesses && r->status == SP_ETXN_UNKNOWN) { /* TEST ONLY: wrong */
+            tr_fail(w, c, SP_ETXN_ABORTED);
+            return;
+        }
         /* Commit wait, seen from outside: the acknowledgement of a commit at
          * s arrives only once s has passed in true time. */
         if (r->status == 0 && !w->p.commit_wait_off && r->ts >= w->now &&
@@ -1403,7 +1437,7 @@ static void tr_reply(struct w_world *w, struct w_client *c, const struct txn_rep
     }
     c->read_req[j] = 0; /* a duplicate reply is ignored */
     if (--c->pending == 0)
-        tr_commit(w, c);
+        tr_commit(w, c, false);
 }
 
 static void ro_send(struct w_world *w, struct w_client *c)
@@ -1533,7 +1567,10 @@ static void client_on_timer(struct w_world *w, struct w_client *c)
         break;
     case C_COMMIT:
         reroute(w, c, c->groups[0], 0);
-        op_done(w, c, SP_ETXN_UNKNOWN, 0);
+        if (w->p.client_guesses) /* TEST ONLY: the wrong answer issue 16 found */
+            tr_fail(w, c, SP_ETXN_ABORTED);
+        else
+            commit_ask_again(w, c);
         break;
     case C_RO:
         reroute(w, c, c->groups[c->ro_gi], 0);

@@ -133,6 +133,10 @@ struct w_params {
     uint32_t stale_pct;   /* share of those at bounded staleness */
     bool commit_wait_off; /* negative control */
     bool read_lease_check_off; /* negative control: txn_node_config's, on every node */
+    /* negative control: a client whose COMMIT got no answer (or "unknown")
+     * guesses "aborted" and runs the transaction again, instead of asking
+     * again with retry set (the wrong answer of issue 16) */
+    bool client_guesses;
     bool verbose;
     /* ---- the simulator's additions (w_params_init leaves them off) ---- */
     enum w_workload workload;

@@ -8,6 +8,8 @@
 #   no-cw     commit wait off: a sweep of CONTROL_SEEDS (24) seeds per
 #             workload must report violations, found by the checker itself
 #   clock-bad clocks outside their reported eps: the same
+#   guess     a client that guesses "aborted" for a commit with no answer:
+#             the same
 #   no-lease  strong single-group reads without the lease check, with
 #             deposed leaders: the checker must report a violation
 #   sweep-W   W in bank, register, list-append: SWEEP_SEEDS (70) seeds each
@@ -107,6 +109,12 @@ no-cw)
 clock-bad)
     negative --faults clock-bad
     ;;
+guess)
+    # A client that takes a commit with no answer as aborted and runs the
+    # transaction again (issue 16's wrong answer) instead of asking again
+    # with retry set: its first attempt may have committed.
+    negative --faults all --client-guesses-aborted
+    ;;
 no-lease)
     # Single-group strong reads without the lease check (R5), under the
     # deposed-leader fault: a leader cut off from its group past its lease
@@ -130,7 +138,7 @@ sweep-*)
     done
     ;;
 *)
-    say "usage: sim_cli.sh SPANNER_SIM basic|no-cw|clock-bad|no-lease|sweep-W"
+    say "usage: sim_cli.sh SPANNER_SIM basic|no-cw|clock-bad|guess|no-lease|sweep-W"
     exit 2
     ;;
 esac
