@@ -25,11 +25,16 @@
  * that can serve them (same zone first, then by configured latency).
  *
  * Errors (int return, 0 = success; err carries a message):
- *   SP_ETXN_ABORTED, SP_ETXN_WOUNDED   aborted; retry the whole transaction
+ *   SP_ETXN_ABORTED, SP_ETXN_WOUNDED   aborted: the transaction can never
+ *                                      commit; retry the whole transaction
  *                                      (sp_run_txn does it with backoff)
  *   SP_ETXN_UNKNOWN                    the commit may or may not have taken
- *                                      effect (connection lost after it was
- *                                      sent); do not blindly retry
+ *                                      effect: no leader could answer from
+ *                                      the group's log; do not blindly retry
+ * A commit whose call is lost (or whose leader loses its lease after
+ * logging it) is asked again, at the next leader, with the request marked
+ * as possibly sent before: that leader answers from the group's outcome
+ * records, or logs its refusal before saying "aborted" (txn.h, "Answers").
  *   SP_ESP_UNAVAILABLE                 no node answered
  *   SP_ETXN_NOT_SAFE, SP_ETXN_TOO_OLD, SP_ETXN_TOO_LARGE, SP_EINVAL
  * A transaction that failed is finished: it is freed by the failing call
