@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "client_int.h"
+#include "cluster_fx.h"
 #include "procs.h"
 #include "rpc.h"
 #include "sp_test.h"
@@ -32,8 +33,7 @@
 #define LEASE_MS 1000
 
 struct fx {
-    char dir[64], conf[96];
-    pid_t super;
+    struct cluster_fx cl;
     struct sp_client *c[3]; /* clients in zones us, eu, asia */
 };
 
@@ -46,40 +46,13 @@ static sp_micros realtime_us(void)
     return (sp_micros) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The node leading group gidx, as the nodes report it; 0 if none. */
-static uint32_t leader_of(struct sp_client *c, uint32_t gidx)
-{
-    const struct sp_cluster_conf *conf = sp__client_conf(c);
-    uint32_t leader = 0;
-    for (uint32_t i = 0; i < conf->n_nodes; i++) {
-        Spanner__Txn__StatusReply *st;
-        if (sp__client_status(c, i, &st, NULL) != 0)
-            continue;
-        for (size_t g = 0; g < st->n_groups; g++)
-            if (st->groups[g]->group == conf->groups[gidx].id && st->groups[g]->is_leader)
-                leader = st->node;
-        spanner__txn__status_reply__free_unpacked(st, NULL);
-    }
-    return leader;
-}
-
 static int setup(void **state)
 {
     static struct fx f;
-    snprintf(f.dir, sizeof f.dir, "/tmp/cluster-test-XXXXXX");
-    if (!mkdtemp(f.dir))
+    if (cluster_fx_up(&f.cl, SPANNER_BIN, 2) != 0)
         return -1;
-    char log[128];
-    snprintf(log, sizeof log, "%s/up.log", f.dir);
-    snprintf(f.conf, sizeof f.conf, "%s/cluster.conf", f.dir);
-    char *argv[] = {SPANNER_BIN,  "cluster", "up",        "--foreground", "--dir",
-                    f.dir,        "--zones", "3",         "--groups",     "2",
-                    "--lease-ms", "1000",    "--latency", "none",         NULL};
-    f.super = sp_proc_spawn(argv, log);
-    for (int i = 0; i < 300 && access(f.conf, R_OK) != 0; i++)
-        usleep(100000);
     for (int z = 0; z < 3; z++) {
-        struct sp_client_options o = {.config_path = f.conf, .zone = ZONES[z]};
+        struct sp_client_options o = {.config_path = f.cl.conf, .zone = ZONES[z]};
         struct sp_err err = {0};
         if (sp_client_open(&o, &f.c[z], &err) != 0) {
             fprintf(stderr, "client: %s\n", err.msg);
@@ -87,7 +60,7 @@ static int setup(void **state)
         }
     }
     for (int i = 0; i < 600; i++) { /* 60 s for chronyd to sync and both leaders */
-        if (leader_of(f.c[0], 0) && leader_of(f.c[0], 1))
+        if (cluster_fx_leader_of(f.c[0], 0) && cluster_fx_leader_of(f.c[0], 1))
             break;
         usleep(100000);
     }
@@ -100,10 +73,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     for (int z = 0; z < 3; z++)
         sp_client_close(f->c[z]);
-    sp_proc_stop(f->super, SIGTERM, 20000);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return cluster_fx_down(&f->cl);
 }
 
 static int put2(struct sp_client *c, const char *k1, const char *v1, const char *k2, const char *v2,
@@ -266,10 +236,10 @@ static void test_kill_leader_and_restart(void **state)
         snprintf(val, sizeof val, "v%d", i);
         assert_int_equal(put2(f->c[0], key, val, NULL, NULL, &info, &err), 0);
     }
-    uint32_t leader = leader_of(f->c[0], 0);
+    uint32_t leader = cluster_fx_leader_of(f->c[0], 0);
     assert_true(leader > 0);
     char pidfile[128];
-    snprintf(pidfile, sizeof pidfile, "%s/n%u.pid", f->dir, leader);
+    snprintf(pidfile, sizeof pidfile, "%s/n%u.pid", f->cl.dir, leader);
     FILE *pf = fopen(pidfile, "r");
     int pid = 0;
     assert_non_null(pf);
@@ -294,8 +264,8 @@ static void test_kill_leader_and_restart(void **state)
      * works once it has caught up */
     char id[16], log[128];
     snprintf(id, sizeof id, "%u", leader);
-    snprintf(log, sizeof log, "%s/n%u.restart.log", f->dir, leader);
-    char *argv[] = {SPANNERD_BIN, "--config", f->conf, "--node", id, NULL};
+    snprintf(log, sizeof log, "%s/n%u.restart.log", f->cl.dir, leader);
+    char *argv[] = {SPANNERD_BIN, "--config", f->cl.conf, "--node", id, NULL};
     pid_t np = sp_proc_spawn(argv, log);
     struct sp_ro_options at = {.read_ts = info.ts};
     const struct sp_node_conf *n = sp_conf_node(sp__client_conf(f->c[0]), leader);
@@ -402,7 +372,7 @@ static void test_coalesced_requests(void **state)
     /* The control: the same load through a client that does not coalesce
      * shares no call at all. */
     struct sp_client *plain;
-    struct sp_client_options o = {.config_path = f->conf, .zone = "us", .no_coalesce = true};
+    struct sp_client_options o = {.config_path = f->cl.conf, .zone = "us", .no_coalesce = true};
     struct sp_err err = {0};
     assert_int_equal(sp_client_open(&o, &plain, &err), 0);
     co_run_all(plain, &st);
@@ -418,7 +388,7 @@ static void test_requests_call(void **state)
 {
     struct fx *f = *state;
     const struct sp_cluster_conf *conf = sp__client_conf(f->c[0]);
-    uint32_t l2 = leader_of(f->c[0], 1);
+    uint32_t l2 = cluster_fx_leader_of(f->c[0], 1);
     assert_true(l2 != 0);
     const char *addr = NULL; /* a node not leading group 2 */
     for (uint32_t i = 0; i < conf->n_nodes && !addr; i++)
@@ -578,7 +548,7 @@ static void test_async_ops(void **state)
     assert_int_equal(sp_async_pending(c), 0);
 
     struct sp_client *tmp;
-    struct sp_client_options o = {.config_path = f->conf, .zone = "eu"};
+    struct sp_client_options o = {.config_path = f->cl.conf, .zone = "eu"};
     assert_int_equal(sp_client_open(&o, &tmp, &err), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(sp_async_put(tmp, "A-async-closed", 14, "x", 1, NULL, &err), 0);
@@ -593,12 +563,12 @@ static void test_malformed_input(void **state)
 {
     struct fx *f = *state;
     char cmd[512], out[128];
-    snprintf(out, sizeof out, "%s/shell.out", f->dir);
+    snprintf(out, sizeof out, "%s/shell.out", f->cl.dir);
     snprintf(cmd, sizeof cmd,
              "printf '%%s\\n' 'garbage' '{\"op\":\"fly\"}' '{\"op\":\"read\",\"key\":\"A-alice\"}' "
              "'{\"op\":\"begin\",\"mode\":\"rw\"}' '{\"op\":\"write\",\"key\":5}' "
              "'{\"op\":\"abort\"}' | %s shell --json --cluster %s > %s",
-             SPANNER_BIN, f->dir, out);
+             SPANNER_BIN, f->cl.dir, out);
     assert_int_equal(system(cmd), 0); /* the shell never dies on input */
     FILE *o = fopen(out, "r");
     assert_non_null(o);
@@ -614,7 +584,7 @@ static void test_malformed_input(void **state)
     check_read(f->c[0], NULL, "A-alice", "90", NULL); /* nothing changed */
     /* a bad config never starts a node */
     char bad_conf[128];
-    snprintf(bad_conf, sizeof bad_conf, "%s/bad.conf", f->dir);
+    snprintf(bad_conf, sizeof bad_conf, "%s/bad.conf", f->cl.dir);
     FILE *b = fopen(bad_conf, "w");
     fputs("{\"zones\": [\"us\"], \"nodes\": [{\"id\": 1, \"zone\": \"mars\", \"addr\": "
           "\"127.0.0.1:1\", \"data\": \"x\"}]}",

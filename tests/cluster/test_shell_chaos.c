@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "client_int.h"
+#include "cluster_fx.h"
 #include "procs.h"
 #include "sp_test.h"
 
@@ -67,8 +68,7 @@ struct txn_rec {
 };
 
 static struct {
-    char dir[64], conf[96];
-    pid_t super;
+    struct cluster_fx cl;
     pid_t node_pid[NODES + 1]; /* pids this test started (restarts); 0: cluster up's */
     struct sp_client *c;
     atomic_bool stop, done;
@@ -119,7 +119,7 @@ static int shell_open(struct shell *s, const char *zone)
         close(to[1]);
         close(from[0]);
         close(from[1]);
-        execl(SPANNER_BIN, SPANNER_BIN, "shell", "--json", "--cluster", g.dir, "--zone", zone,
+        execl(SPANNER_BIN, SPANNER_BIN, "shell", "--json", "--cluster", g.cl.dir, "--zone", zone,
               (char *) NULL);
         _exit(127);
     }
@@ -249,18 +249,7 @@ static void *client_run(void *arg)
 
 static uint32_t leader_of(uint32_t gidx)
 {
-    const struct sp_cluster_conf *conf = sp__client_conf(g.c);
-    uint32_t leader = 0;
-    for (uint32_t i = 0; i < conf->n_nodes; i++) {
-        Spanner__Txn__StatusReply *st;
-        if (sp__client_status(g.c, i, &st, NULL) != 0)
-            continue;
-        for (size_t k = 0; k < st->n_groups; k++)
-            if (st->groups[k]->group == conf->groups[gidx].id && st->groups[k]->is_leader)
-                leader = st->node;
-        spanner__txn__status_reply__free_unpacked(st, NULL);
-    }
-    return leader;
+    return cluster_fx_leader_of(g.c, gidx);
 }
 
 static pid_t node_pid(uint32_t id)
@@ -268,7 +257,7 @@ static pid_t node_pid(uint32_t id)
     if (g.node_pid[id])
         return g.node_pid[id];
     char path[128];
-    snprintf(path, sizeof path, "%s/n%u.pid", g.dir, id);
+    snprintf(path, sizeof path, "%s/n%u.pid", g.cl.dir, id);
     FILE *f = fopen(path, "r");
     int pid = 0;
     if (f) {
@@ -283,8 +272,8 @@ static void restart(uint32_t id)
 {
     char sid[16], log[128];
     snprintf(sid, sizeof sid, "%u", id);
-    snprintf(log, sizeof log, "%s/n%u.restart.log", g.dir, id);
-    char *argv[] = {SPANNERD_BIN, "--config", g.conf, "--node", sid, NULL};
+    snprintf(log, sizeof log, "%s/n%u.restart.log", g.cl.dir, id);
+    char *argv[] = {SPANNERD_BIN, "--config", g.cl.conf, "--node", sid, NULL};
     g.node_pid[id] = sp_proc_spawn(argv, log);
 }
 
@@ -326,19 +315,9 @@ static int setup(void **state)
         ALL_KEYS[i] = MAIN_KEYS[i];
     ALL_KEYS[4] = SIDE_KEYS[0];
     ALL_KEYS[5] = SIDE_KEYS[1];
-    snprintf(g.dir, sizeof g.dir, "/tmp/chaos-test-XXXXXX");
-    if (!mkdtemp(g.dir))
+    if (cluster_fx_up(&g.cl, SPANNER_BIN, 3) != 0)
         return -1;
-    char log[128];
-    snprintf(log, sizeof log, "%s/up.log", g.dir);
-    snprintf(g.conf, sizeof g.conf, "%s/cluster.conf", g.dir);
-    char *argv[] = {SPANNER_BIN,  "cluster", "up",        "--foreground", "--dir",
-                    g.dir,        "--zones", "3",         "--groups",     "3",
-                    "--lease-ms", "1000",    "--latency", "none",         NULL};
-    g.super = sp_proc_spawn(argv, log);
-    for (int i = 0; i < 300 && access(g.conf, R_OK) != 0; i++)
-        usleep(100000);
-    struct sp_client_options o = {.config_path = g.conf};
+    struct sp_client_options o = {.config_path = g.cl.conf};
     struct sp_err err = {0};
     if (sp_client_open(&o, &g.c, &err) != 0) {
         fprintf(stderr, "client: %s\n", err.msg);
@@ -357,14 +336,11 @@ static int teardown(void **state)
     sp_client_close(g.c);
     atomic_store(&g.done, true);
     pthread_join(g.nemesis, NULL);
-    sp_proc_stop(g.super, SIGTERM, 20000);
     for (uint32_t i = 0; i < g.reads_n; i++)
         free(g.reads[i].value);
     free(g.reads);
     free(g.txns);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return cluster_fx_down(&g.cl);
 }
 
 /* The final list of a key, read strongly (retried while the cluster heals). */
