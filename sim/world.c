@@ -2222,7 +2222,7 @@ static int start_depose(struct w_world *w, int group, tt_micros *len)
     w->depose_g = g;
     *len += 3 * w->p.lease_us;
     w->stats.deposed++;
-    char detail[64];
+    char detail[128];
     snprintf(detail, sizeof detail, "group %llu leader cut from nodes %s for %lld us",
              (unsigned long long) g, names, (long long) *len);
     history_fault(w, "depose", l + 1, detail);
