@@ -1,13 +1,13 @@
 /*
- * storage.c - Paxos hard state and accepted entries in RocksDB; see the
- * "Durable storage" section of paxos.h for the layout.
+ * storage.c - Paxos hard state and accepted entries in RocksDB; see
+ * paxos_store.h for the layout.
  *
  * Ordering: one update is one WriteBatch, written with sync when the update
  * asks for it, so a crash leaves either all of an update or none of it, and
  * updates are durable in the order they were persisted (RocksDB's WAL is
  * sequential). That is what paxos.h's step 1 requires.
  */
-#include "paxos.h"
+#include "paxos_store.h"
 #include "sp_assert.h"
 
 #include <rocksdb/c.h>

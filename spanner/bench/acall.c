@@ -1,7 +1,7 @@
 /*
  * acall.c - asynchronous unary gRPC calls on a completion queue, for the
  * targets' asynchronous interface (bench.h, start/next), on top of
- * spanner/rpc.h's sp_rpc_acall_*: each call yields exactly one completion,
+ * spanner/common/rpc.h's sp_rpc_acall_*: each call yields exactly one completion,
  * whose tag is the call's context here. See shared/notes/grpc-c-core.md,
  * section 4.
  *
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The tag of one call: spanner/rpc.h's asynchronous call and what the
+/* The tag of one call: spanner/common/rpc.h's asynchronous call and what the
  * target attached to it. */
 struct acall {
     struct sp_rpc_acall *rpc;

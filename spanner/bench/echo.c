@@ -3,7 +3,7 @@
  * built on it.
  *
  * The echo service is the floor of any gRPC-based target on this machine:
- * one unary round trip through the same gRPC layer (spanner/rpc.h) that
+ * one unary round trip through the same gRPC layer (spanner/common/rpc.h) that
  * our servers and clients use, with no disk and no consensus. The `echo`
  * target drives it with the full bench loop, which measures the tool's own
  * overhead; it is also what the tool's tests run without any cluster.

@@ -1,7 +1,7 @@
 /*
  * limits.c - the machine's floor for a replicated durable write on one
  * host (issue 7): the latency of fdatasync after a small append, and of one
- * loopback gRPC unary round trip through spanner/rpc.h. A leader that
+ * loopback gRPC unary round trip through spanner/common/rpc.h. A leader that
  * must fsync its log and hear from one follower (which fsyncs too) cannot
  * commit faster than about fsync + round trip + fsync, whatever the
  * protocol; figures far above that floor point at software, not hardware.

@@ -1,6 +1,6 @@
 /*
  * spanner.c - the `spanner` target: this store through libspanner
- * (spanner/spanner.h), one transaction per operation.
+ * (spanner/client/spanner.h), one transaction per operation.
  *
  *   put                a read-write transaction with one blind write:
  *                      begin, write, commit (one group: Paxos write + commit

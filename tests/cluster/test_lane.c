@@ -1,5 +1,5 @@
 /*
- * test_lane.c - the client's shared calls (spanner/lane.h) against a local
+ * test_lane.c - the client's shared calls (spanner/client/lane.h) against a local
  * gRPC server that echoes each request, one by one (Request) or in a list
  * (Requests): every caller gets its own reply when many threads share
  * calls; a request queued behind calls that do not return leaves on its

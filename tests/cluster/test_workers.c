@@ -1,5 +1,5 @@
 /*
- * test_workers.c - the client's thread pool (spanner/workers.h): jobs run
+ * test_workers.c - the client's thread pool (spanner/client/workers.h): jobs run
  * one after another reuse one thread; jobs under way at once each get a
  * thread of their own (none waits for another to finish); a later burst
  * reuses the threads started for an earlier one.

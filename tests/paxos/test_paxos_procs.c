@@ -16,7 +16,7 @@
 #include "plog_client.h"
 #include "procs.h"
 #include "sp_test.h"
-#include "paxos.h"
+#include "paxos_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

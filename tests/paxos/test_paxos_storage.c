@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "sp_test.h"
-#include "paxos.h"
+#include "paxos_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

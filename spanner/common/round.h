@@ -8,7 +8,7 @@
 #ifndef SP_ROUND_H
 #define SP_ROUND_H
 
-#include "paxos.h"
+#include "paxos_store.h"
 
 #include <stdbool.h>
 #include <stdint.h>

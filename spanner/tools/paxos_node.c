@@ -28,7 +28,7 @@
  * app state up to the wanted slot (Read RPC) and installs it.
  */
 #include "procs.h"
-#include "paxos.h"
+#include "paxos_store.h"
 #include "paxos_codec.h"
 #include "paxoslog.pb-c.h"
 #include "inbox.h"

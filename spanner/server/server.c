@@ -26,7 +26,7 @@
 #include "inbox.h"
 #include "node.pb-c.h"
 #include "rpc.h"
-#include "paxos.h"
+#include "paxos_store.h"
 #include "procs.h"
 #include "round.h"
 #include "transport.h"
